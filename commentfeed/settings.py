@@ -1,0 +1,67 @@
+"""Process settings: one frozen object read from ``COMMENTFEED_*`` environment variables.
+
+Defaults suit the embedded broker (Tansu) on one machine; docker-compose.yml shows the values
+for Apache Kafka. Every service reads the same object, so one environment configures a stack.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn. Durations carry their unit in the name."""
+
+    model_config = SettingsConfigDict(env_prefix="COMMENTFEED_", frozen=True, extra="ignore")
+
+    # -- message bus -------------------------------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    #: Partitions of the keyed topics. ``articles`` and ``comments`` must share it (co-partitioned).
+    partitions: int = Field(default=4, ge=1, le=1024)
+    #: Consumer fetch wait. Tansu holds every Fetch for the full wait even when data is ready, so
+    #: the embedded default is tiny; on Apache Kafka 100-500 ms costs nothing and saves requests.
+    fetch_wait_ms: int = Field(default=5, ge=0, le=60_000)
+    #: Consumer-group rebalance timeout. Tansu waits all of it on every join.
+    rebalance_timeout_ms: int = Field(default=3_000, ge=500)
+    #: Idempotent producers need InitProducerId, which Tansu does not implement: on for Kafka.
+    idempotent_producer: bool = False
+    producer_linger_ms: int = Field(default=1, ge=0)
+
+    # -- ports -------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    gateway_port: int = 8765
+    ingest_port: int = 8000
+    streams_port: int = 6066
+    #: Where gateways and the ingest API reach the streams query API; defaults to host:streams_port.
+    streams_url: str | None = None
+
+    # -- security ----------------------------------------------------------------------------
+    #: HS256 key the site signs reader tokens with. Required by the ingest API.
+    jwt_secret: SecretStr | None = None
+    #: Bearer token the CMS uses for article endpoints. Required by the ingest API.
+    service_token: SecretStr | None = None
+    #: Demo mode turns on the demo login endpoint. Never in production.
+    demo_mode: bool = False
+
+    # -- streams -----------------------------------------------------------------------------
+    #: Faust table store: ``memory://`` for tests and the demo, ``rocksdb://`` in production.
+    table_store: str = "memory://"
+    data_dir: str = "./var/streams"
+    #: Site served on the bare ``recent`` channel.
+    default_site: str = "demo"
+
+    log_level: str = "INFO"
+
+    @property
+    def streams_base_url(self) -> str:
+        return self.streams_url or f"http://{self.host}:{self.streams_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

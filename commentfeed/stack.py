@@ -1,0 +1,207 @@
+"""The dev stack supervisor behind ``commentfeed up``.
+
+Starts each service as its own process (``python -m commentfeed <service>``), in dependency
+order, waiting for each to listen before the next starts. Every output line is prefixed with
+the service name. If any long-running child exits, the others are stopped and ``up`` exits
+non-zero; Ctrl-C (or SIGTERM) stops them all. Children die with the supervisor
+(``PR_SET_PDEATHSIG``) even if it is killed outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from commentfeed.cli import available
+from commentfeed.settings import Settings
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    #: (host, port) that answers once the service is ready; None for one-shot jobs.
+    ready_port: tuple[str, int] | None
+    one_shot: bool = False
+    args: tuple[str, ...] = ()
+
+
+@dataclass
+class Child:
+    service: Service
+    process: asyncio.subprocess.Process
+    pump: asyncio.Task[None] | None = field(default=None)
+
+
+def plan(settings: Settings, *, with_demo: bool = True) -> list[Service]:
+    """The services of the stack in start order; parts not installed yet are left out."""
+    host, _, port = settings.kafka_bootstrap.rpartition(":")
+    services = [
+        Service("broker", (host or "127.0.0.1", int(port))),
+        Service("worker", (settings.host, settings.streams_port)),
+        Service("gateway", (settings.host, settings.gateway_port)),
+        Service("ingest", (settings.host, settings.ingest_port)),
+    ]
+    if with_demo:
+        services.append(Service("demo", None, one_shot=True))
+    return [s for s in services if available(s.name)]
+
+
+def stack_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """Environment for the children: secrets made up for this run when none were given."""
+    env = dict(base)
+    env.setdefault("COMMENTFEED_JWT_SECRET", secrets.token_urlsafe(32))
+    env.setdefault("COMMENTFEED_SERVICE_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("COMMENTFEED_DEMO_MODE", "true")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def _port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) == 0
+
+
+class Supervisor:
+    def __init__(self, services: list[Service], env: Mapping[str, str],
+                 echo: Callable[[str], None], *, ready_timeout_s: float = 60.0) -> None:
+        self.services = services
+        self.env = dict(env)
+        self.echo = echo
+        self.ready_timeout_s = ready_timeout_s
+        self.children: list[Child] = []
+        self._stopping = asyncio.Event()
+
+    async def _pump(self, name: str, stream: asyncio.StreamReader) -> None:
+        width = max(len(s.name) for s in self.services)
+        while line := await stream.readline():
+            self.echo(f"{name:<{width}} | {line.decode(errors='replace').rstrip()}")
+
+    async def _spawn(self, service: Service) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "commentfeed", service.name, *service.args,
+            env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+        )
+        assert process.stdout is not None
+        child = Child(service, process)
+        child.pump = asyncio.create_task(self._pump(service.name, process.stdout))
+        self.children.append(child)
+        return child
+
+    async def _wait_ready(self, child: Child) -> None:
+        assert child.service.ready_port is not None
+        host, port = child.service.ready_port
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not await _port_open(host, port):
+            if child.process.returncode is not None:
+                raise StackError(f"{child.service.name} exited with {child.process.returncode}")
+            if time.monotonic() > deadline:
+                raise StackError(f"{child.service.name} not listening on {host}:{port}")
+            await asyncio.sleep(0.1)
+
+    async def run(self, on_ready: Callable[[], None]) -> int:
+        """Start everything, then wait until a child dies or a stop is asked; exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            for service in self.services:
+                if service.ready_port and port_in_use(*service.ready_port):
+                    raise StackError(f"{service.ready_port[0]}:{service.ready_port[1]} is taken; "
+                                     f"is another stack running?")
+                child = await self._spawn(service)
+                if service.one_shot:
+                    continue
+                await self._wait_ready(child)
+            on_ready()
+            return await self._watch()
+        except StackError as exc:
+            self.echo(f"up: {exc}")
+            return 1
+        finally:
+            await self.stop()
+
+    async def _watch(self) -> int:
+        stop = asyncio.create_task(self._stopping.wait())
+        waits = {asyncio.create_task(c.process.wait()): c for c in self.children}
+        try:
+            while True:
+                done, _ = await asyncio.wait([stop, *waits], return_when=asyncio.FIRST_COMPLETED)
+                if stop in done:
+                    self.echo("up: stopping")
+                    return 0
+                for task in done:
+                    child = waits.pop(task)
+                    code = task.result()
+                    if child.service.one_shot and code == 0:
+                        continue
+                    self.echo(f"up: {child.service.name} exited with {code}; stopping the stack")
+                    return 1
+        finally:
+            stop.cancel()
+            for task in waits:
+                task.cancel()
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        # Reverse start order: the broker goes last so others can shut down cleanly.
+        for child in reversed(self.children):
+            if child.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(child.process.wait(), timeout_s)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.kill()
+                    await child.process.wait()
+            if child.pump is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await child.pump
+
+
+class StackError(Exception):
+    """A service of the stack failed to start."""
+
+
+def banner(settings: Settings) -> str:
+    lines = ["", "commentfeed is up:"]
+    if available("ingest"):
+        lines.append(f"  demo page        http://{settings.host}:{settings.ingest_port}/")
+        lines.append(f"  ingest API       http://{settings.host}:{settings.ingest_port}/docs")
+    if available("gateway"):
+        lines.append(f"  websocket        ws://{settings.host}:{settings.gateway_port}/ws")
+    if available("worker"):
+        lines.append(f"  streams API      {settings.streams_base_url}")
+    lines.append(f"  kafka            {settings.kafka_bootstrap} (embedded Tansu, memory only)")
+    lines.append("Ctrl-C stops everything.")
+    return "\n".join(lines)
+
+
+def current_env() -> dict[str, str]:
+    return dict(os.environ)
