@@ -88,10 +88,12 @@ export class CommentCount extends ChannelWidget {
   /**
    * @param {Element} element  its text becomes the heading
    * @param {CommentFeed} feed
-   * @param {{articleId: string, title?: string}} options  title: shown until the snapshot's
+   * @param {{articleId: string, title?: string, countOnly?: boolean}} options
+   *   title: shown until the snapshot brings the article's own;
+   *   countOnly: use the light `count:<id>` channel (listing pages with many articles)
    */
-  constructor(element, feed, { articleId, title = "" }) {
-    super(feed, `article:${articleId}`);
+  constructor(element, feed, { articleId, title = "", countOnly = false }) {
+    super(feed, `${countOnly ? "count" : "article"}:${articleId}`);
     this.element = element;
     this.count = null;
     this.title = title;

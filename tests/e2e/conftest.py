@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,15 +43,42 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+class PageFactory:
+    """New pages in fresh contexts (own storage); each page's uncaught JS errors are collected."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    def __call__(self, **context_options: Any) -> Page:
+        options: dict[str, Any] = {
+            # Fixed locale and zone: the comment times in the screenshot do not depend on the host.
+            "viewport": {"width": 1200, "height": 900}, "locale": "en-US", "timezone_id": "UTC",
+            **context_options,
+        }
+        context = self.browser.new_context(**options)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    new_page = context.new_page()
-    errors: list[str] = []
-    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield new_page
-    context.close()
-    assert errors == [], f"uncaught JavaScript errors: {errors}"
+def open_page(browser: Browser) -> Iterator[PageFactory]:
+    factory = PageFactory(browser)
+    yield factory
+    factory.close()
+    assert factory.errors == [], f"uncaught JavaScript errors: {factory.errors}"
+
+
+@pytest.fixture
+def page(open_page: PageFactory) -> Page:
+    return open_page()
 
 
 def serve_static(page: Page, config: dict[str, Any]) -> None:

@@ -1,0 +1,75 @@
+"""The page across a gateway crash: it reconnects, resumes, and shows what it missed.
+
+``commentfeed up`` stops the whole stack when a child dies, so here each service runs as its
+own ``python -m commentfeed <service>`` process and only the gateway is killed and restarted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from commentfeed.demo_data import LEAD_ARTICLE_ID
+from tests.e2e.conftest import PageFactory
+from tests.e2e.stack import StackProcesses, missing_services
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(bool(missing_services()),
+                       reason=f"the stack is incomplete in this tree: {missing_services()}"),
+]
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcesses]:
+    processes = StackProcesses(tmp_path_factory.mktemp("services"))
+    try:
+        processes.start_services()
+        processes.run_once("demo")
+        processes.wait_until("the demo thread in the streams",
+                             lambda: processes.article_count(LEAD_ARTICLE_ID) == 4)
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+def test_after_a_gateway_restart_the_page_shows_every_comment_posted_during_the_outage(
+    services: StackProcesses, open_page: PageFactory,
+) -> None:
+    page = open_page()
+    page.goto(services.page_url)
+    connection = page.locator("#connection")
+    heading = page.locator("#comments-heading")
+    expect(connection).to_have_attribute("data-state", "live", timeout=15_000)
+    expect(heading).to_have_attribute("data-count", "4")
+
+    services.kill("gateway")
+    expect(connection).to_have_attribute("data-state", "reconnecting", timeout=10_000)
+
+    token = services.login("Olu Outage")
+    bodies = [f"Posted while the live feed was down, message {n} of 3." for n in (1, 2, 3)]
+    ids = [services.post_comment(token, LEAD_ARTICLE_ID, body)["comment_id"] for body in bodies]
+    services.wait_until("the outage comments in the streams",
+                        lambda: services.article_count(LEAD_ARTICLE_ID) == 7)
+    expect(heading).to_have_attribute("data-count", "4")  # nothing reached the page meanwhile
+
+    services.start("gateway")
+    services.wait_ready("gateway")
+    # Backoff may be a few seconds into its schedule by now; generous, but a real deadline.
+    expect(connection).to_have_attribute("data-state", "live", timeout=45_000)
+    expect(heading).to_have_attribute("data-count", "7", timeout=15_000)
+    new_button = page.locator("#thread .cf-new")
+    expect(new_button).to_have_text("3 new comments")
+    new_button.click()
+    for comment_id, body in zip(ids, bodies, strict=True):
+        expect(page.locator(f"#comment-{comment_id} .cf-text")).to_have_text(body)
+    expect(page.locator("#thread .cf-comment")).to_have_count(7)
+    expect(page.locator("#recent li").first).to_have_attribute("data-comment-id", ids[-1])
+
+    # And the feed is live again, not just caught up.
+    after = services.post_comment(token, LEAD_ARTICLE_ID, "Back to normal, it seems.")
+    expect(heading).to_have_attribute("data-count", "8", timeout=10_000)
+    expect(page.locator("#recent li").first).to_have_attribute(
+        "data-comment-id", after["comment_id"])
