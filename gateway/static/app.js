@@ -11,6 +11,21 @@ const SESSION_KEY = "commentfeed.session";
 
 const $ = (id) => document.getElementById(id);
 
+/** Elements looked up once: the comment form moves into the thread for replies, and may be
+ *  detached from the document if the comment it sits under is removed. */
+const ui = {};
+function collectElements() {
+  for (const id of [
+    "article-title", "article-author", "article-date", "article-body", "article-placeholder",
+    "connection", "thread", "comments-heading", "recent", "respond", "login-area", "login-form",
+    "login-name", "login-role", "login-status", "viewer-bar", "viewer-name", "viewer-role",
+    "logout", "comment-form", "replying", "replying-to", "cancel-reply", "comment-body",
+    "post-comment", "post-status", "closed-notice",
+  ]) {
+    ui[id] = $(id);
+  }
+}
+
 /** The reader's session: {token, user: {id, name, role}} or null. Lives in sessionStorage. */
 const session = {
   load() {
@@ -104,7 +119,7 @@ function articleIdFromUrl(fallback) {
 }
 
 function showConnection(detail) {
-  const node = $("connection");
+  const node = ui.connection;
   node.dataset.state = detail.state;
   if (detail.state === "live") node.textContent = "Live";
   else if (detail.state === "connecting") node.textContent = "Connecting…";
@@ -116,31 +131,38 @@ function showConnection(detail) {
 }
 
 function showArticle(article, articleId, leadArticleId) {
-  if (!article) return;
-  $("article-title").textContent = article.title;
+  if (!article) {
+    ui["article-title"].textContent = "This article is not in the feed (yet)";
+    return;
+  }
+  ui["article-title"].textContent = article.title;
   document.title = `${article.title} — The Daily Demo`;
-  $("article-author").textContent = article.author;
-  const date = $("article-date");
+  ui["article-author"].textContent = article.author;
+  const date = ui["article-date"];
   date.textContent = article.published_at ? formatTime(article.published_at) : "";
   date.setAttribute("datetime", article.published_at || "");
   const isLead = articleId === leadArticleId;
-  $("article-body").hidden = !isLead;
-  $("article-placeholder").hidden = isLead;
+  ui["article-body"].hidden = !isLead;
+  ui["article-placeholder"].hidden = isLead;
 }
 
 async function main() {
-  const config = await (await fetch("/config.json")).json();
+  collectElements();
+  const answer = await fetch("/config.json");
+  if (!answer.ok) throw new Error(`/config.json answered ${answer.status}`);
+  const config = await answer.json();
   const articleId = articleIdFromUrl(config.article_id);
-  const leadArticleId = $("article-body").dataset.articleId;
+  const leadArticleId = ui["article-body"].dataset.articleId;
   let current = session.load();
   let replyTo = null;
   let postKey = null;
+  let closed = false;
 
   const api = new Api(config.ingest_url, () => current?.token, () => setSession(null, "Your session has expired. Please log in again."));
   const feed = new CommentFeed(config.gateway_url);
   feed.addEventListener("state", (event) => showConnection(event.detail));
 
-  const thread = new LiveThread($("thread"), feed, {
+  const thread = new LiveThread(ui.thread, feed, {
     articleId,
     viewer: current?.user ?? null,
     actions: {
@@ -155,8 +177,8 @@ async function main() {
         }),
     },
   });
-  const heading = new CommentCount($("comments-heading"), feed, { articleId });
-  const recent = new RecentComments($("recent"), feed, {
+  const heading = new CommentCount(ui["comments-heading"], feed, { articleId });
+  const recent = new RecentComments(ui.recent, feed, {
     site: config.site,
     linkFor: (item) =>
       item.article_id === articleId
@@ -165,55 +187,69 @@ async function main() {
   });
 
   // The article meta rides on the same channel as the thread.
+  const articleChannel = `article:${articleId}`;
+  function articleChanged(article) {
+    showArticle(article, articleId, leadArticleId);
+    closed = Boolean(article && (article.closed || article.deleted));
+    showForms();
+  }
   feed.addEventListener("snapshot", (event) => {
-    if (event.detail.channel === `article:${articleId}`) showArticle(event.detail.snapshot.article, articleId, leadArticleId);
+    if (event.detail.channel === articleChannel) articleChanged(event.detail.snapshot.article);
   });
   feed.addEventListener("update", (event) => {
     const { channel, type, data } = event.detail;
-    if (channel === `article:${articleId}` && type === "article") showArticle(data, articleId, leadArticleId);
+    if (channel !== articleChannel) return;
+    if (type === "article") articleChanged(data);
+    // The comment being answered went away: put the form back where it belongs.
+    if (type === "comment.removed" && replyTo && replyTo.comment_id === data.comment_id) cancelReply();
   });
 
   // -- login ---------------------------------------------------------------------------------
+
+  function showForms() {
+    const loggedIn = Boolean(current);
+    ui["closed-notice"].hidden = !closed;
+    ui["login-area"].hidden = loggedIn || closed;
+    ui["viewer-bar"].hidden = !loggedIn;
+    ui["comment-form"].hidden = !loggedIn || closed;
+    if (closed) cancelReply();
+  }
 
   function setSession(value, message = "") {
     current = value;
     session.save(value);
     thread.setViewer(value?.user ?? null);
-    const loggedIn = Boolean(value);
-    $("login-area").hidden = loggedIn;
-    $("viewer-bar").hidden = !loggedIn;
-    $("comment-form").hidden = !loggedIn;
-    if (loggedIn) {
-      $("viewer-name").textContent = value.user.name;
-      $("viewer-role").textContent = value.user.role;
+    if (value) {
+      ui["viewer-name"].textContent = value.user.name;
+      ui["viewer-role"].textContent = value.user.role;
     } else {
       cancelReply();
     }
-    $("login-status").textContent = message;
+    showForms();
+    ui["login-status"].textContent = message;
   }
 
-  if (!config.demo_mode) {
-    $("login-form").hidden = true;
-  }
+  // Without demo mode there is no login endpoint; a real site signs its readers in itself.
+  ui["login-form"].hidden = !config.demo_mode;
 
-  $("login-form").addEventListener("submit", async (event) => {
+  ui["login-form"].addEventListener("submit", async (event) => {
     event.preventDefault();
-    const button = event.submitter || $("login-form").querySelector("button");
+    const button = ui["login-form"].querySelector("button[type=submit]");
     button.disabled = true;
-    $("login-status").textContent = "";
+    ui["login-status"].textContent = "";
     try {
-      const answer = await api.call("POST", "/v1/demo/login", {
-        name: $("login-name").value.trim(),
-        role: $("login-role").value,
+      const session = await api.call("POST", "/v1/demo/login", {
+        name: ui["login-name"].value.trim(),
+        role: ui["login-role"].value,
       });
-      setSession({ token: answer.token, user: answer.user });
+      setSession({ token: session.token, user: session.user });
     } catch (err) {
-      $("login-status").textContent = err.message;
+      ui["login-status"].textContent = err.message;
     } finally {
       button.disabled = false;
     }
   });
-  $("logout").addEventListener("click", () => setSession(null));
+  ui.logout.addEventListener("click", () => setSession(null));
 
   // -- posting -------------------------------------------------------------------------------
 
@@ -221,30 +257,30 @@ async function main() {
     const slot = thread.replySlot(comment.comment_id);
     if (!slot) return;
     replyTo = comment;
-    $("replying-to").textContent = comment.author?.name ?? "a comment";
-    $("replying").hidden = false;
-    slot.append($("comment-form"));
-    $("comment-body").focus();
+    ui["replying-to"].textContent = comment.author?.name ?? "a comment";
+    ui.replying.hidden = false;
+    slot.append(ui["comment-form"]);
+    ui["comment-body"].focus();
   }
 
   function cancelReply() {
     replyTo = null;
-    $("replying").hidden = true;
-    $("respond").append($("comment-form"));
+    ui.replying.hidden = true;
+    ui.respond.append(ui["comment-form"]);
   }
-  $("cancel-reply").addEventListener("click", cancelReply);
+  ui["cancel-reply"].addEventListener("click", cancelReply);
 
-  $("comment-body").addEventListener("input", () => {
+  ui["comment-body"].addEventListener("input", () => {
     postKey = null; // a different text is a different comment
   });
 
-  $("comment-form").addEventListener("submit", async (event) => {
+  ui["comment-form"].addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = $("comment-body").value.trim();
+    const body = ui["comment-body"].value.trim();
     if (!body) return;
-    const button = $("post-comment");
+    const button = ui["post-comment"];
     button.disabled = true;
-    $("post-status").textContent = "Posting…";
+    ui["post-status"].textContent = "Posting…";
     // The same key for retries of the same text: a double submit cannot post twice.
     postKey ??= newKey();
     try {
@@ -255,12 +291,12 @@ async function main() {
         { idempotencyKey: postKey },
       );
       if (answer && answer.comment_id) thread.markOwn(answer.comment_id);
-      $("comment-body").value = "";
+      ui["comment-body"].value = "";
       postKey = null;
-      $("post-status").textContent = "Posted.";
+      ui["post-status"].textContent = "Posted.";
       cancelReply();
     } catch (err) {
-      $("post-status").textContent = err.message;
+      ui["post-status"].textContent = err.message;
     } finally {
       button.disabled = false;
     }

@@ -297,6 +297,10 @@ export class CommentFeed extends EventTarget {
     this.attempt = 0; // a working subscription: the next outage starts from the short delay
     entry.resyncing = false;
     entry.failures = 0;
+    if (frame.recovered && !entry.position) {
+      this._resync(frame.channel); // a replay is no use without a snapshot to replay onto
+      return;
+    }
     if (frame.recovered) {
       for (const update of frame.missed || []) this._onUpdate(update);
       // The reply's position covers the missed list; anything else would be a gap.

@@ -360,3 +360,27 @@ def test_comment_text_is_text_even_when_it_looks_like_html(scripted_page: Page) 
     assert page.evaluate("window.__pwned === undefined")
     injected = "#thread img, #thread script, #thread b, #recent img, #recent i"
     assert page.locator(injected).count() == 0
+
+
+def test_a_closed_article_takes_the_reply_box_away(scripted_page: Page) -> None:
+    page = scripted_page
+    open_demo_page(page)
+    expect(page.locator("#login-area")).to_be_visible()
+    article = {**demo_snapshot()["article"], "closed": True}
+    push(page, update(5, "article", article))
+    expect(page.locator("#closed-notice")).to_be_visible()
+    expect(page.locator("#login-area")).to_be_hidden()
+
+
+def test_the_reply_form_returns_when_its_comment_is_removed(scripted_page: Page) -> None:
+    page = scripted_page
+    page.add_init_script(script="""sessionStorage.setItem("commentfeed.session", JSON.stringify(
+        {token: "t", user: {id: "u-nadia", name: "Nadia", role: "moderator"}}));""")
+    open_demo_page(page)
+    expect(page.locator("#comment-c-1004 .cf-hide")).to_be_visible()  # moderator controls
+    page.locator("#comment-c-1003 > .cf-card .cf-reply").click()
+    expect(page.locator("#comment-c-1003 > .cf-reply-slot #comment-form")).to_be_visible()
+    push(page, update(5, "comment.removed",
+                      {"comment_id": "c-1003", "article_id": LEAD_ARTICLE_ID, "reason": "hidden"}))
+    expect(page.locator("#respond > #comment-form")).to_be_visible()
+    expect(page.locator("#replying")).to_be_hidden()
