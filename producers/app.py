@@ -22,12 +22,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from commentfeed.demo_data import LEAD_ARTICLE_ID
@@ -128,6 +130,7 @@ def _error(status: int, detail: str) -> dict[str, Any]:
 
 
 _COMMON: dict[int | str, dict[str, Any]] = {
+    400: _error(400, "The body could not be read as JSON text (e.g. not UTF-8)"),
     413: _error(413, "Body too large"),
     503: _error(503, "Directory catching up, or the broker failed (see Retry-After)"),
 }
@@ -266,6 +269,15 @@ def create_app(
         return JSONResponse(
             ErrorBody(code=exc.code, detail=exc.detail).model_dump(), status_code=exc.status,
             headers=exc.headers,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own refusals (unknown route, unreadable body) in the same shape.
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        return JSONResponse(
+            ErrorBody(code=code, detail=str(exc.detail)).model_dump(),
+            status_code=exc.status_code, headers=exc.headers,
         )
 
     @app.exception_handler(rules.Refusal)
@@ -487,7 +499,7 @@ def _demo_routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.post("/v1/demo/login", tags=["demo"], response_model=DemoSession,
               summary="Demo only: a reader token for a display name",
-              responses={413: _COMMON[413]})
+              responses={400: _COMMON[400], 413: _COMMON[413]})
     async def demo_login(body: DemoLogin) -> DemoSession:
         user = Reader(id=demo_user_id(body.name), name=body.name, role=body.role)
         now = _now()

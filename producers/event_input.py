@@ -70,7 +70,7 @@ def event_from_flags(
     stray = sorted(set(given) - set(allowed))
     if stray:
         flags = ", ".join("--" + s.replace("_", "-") for s in stray)
-        raise EventInputError(f"{flags} do(es) not apply to {event_type}")
+        raise EventInputError(f"{flags}: not a field of {event_type}")
     data: dict[str, Any] = {"site": default_site, **given}
     if event_type in _TIMES:
         data.setdefault(_TIMES[event_type], now)
