@@ -22,6 +22,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -146,6 +147,8 @@ def _fuzz(base_url: str) -> tuple[list[str], Counter[int]]:
     tested = []
     statuses: Counter[int] = Counter()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         headers = credentials.get((operation.tags or [""])[0], {})
         params = {p.name for p in operation.path_parameters}
