@@ -522,7 +522,7 @@ def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> Non
         state = Readiness(
             ready=ingest.publisher.started and ingest.feed.ready.is_set(),
             publisher=ingest.publisher.started, directory=ingest.feed.ready.is_set(),
-            articles=len(ingest.directory.articles), comments=len(ingest.directory.comments),
+            articles=len(ingest.directory.articles), comments=ingest.directory.comment_count,
         )
         return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
 

@@ -5,21 +5,26 @@ author) from this view. :mod:`producers.directory_feed` feeds it from the ``arti
 ``comments`` topics; the API also applies its own events right after the broker acks them, so a
 comment posted and edited at once is known when the edit arrives (read-your-writes).
 
-Every entry keeps the offset of the record that last changed it, and a record at or below that
-offset is skipped. One article's records all live in one partition (key = article id), so the
-offsets of one entry are comparable: the API's early apply and the consumer's later copy of
-the same record fold to the same state, in either order. A record whose article id does not
-match the entry it names is ignored, since its offset would come from another partition.
+So the same record may be applied twice and out of order (the API's early copy, then the
+consumer's). The fold is therefore order-insensitive: every field is combined with a
+commutative rule, using the record's offset in its partition (one article's records all live
+in one partition, key = article id, so the offsets of one entry are comparable):
 
-Memory: one small entry per article and per comment ever published (roughly 200-300 bytes per
-comment in CPython), kept in each ingest process. There is no eviction: deleted comments stay
-as tombstones so a late edit still gets 404, not a resurrection.
+- closing and deleting are final (an OR);
+- an article's details come from the ``published``/``updated`` record with the highest offset;
+- a comment is created by its first ``posted`` record (lowest offset: a duplicate post changes
+  nothing); its status is the post's, unless a ``moderated`` record with a higher offset set
+  another (the highest such wins);
+- a record naming a comment under another article than the one it was posted to is ignored.
+
+Memory: one small entry per article and per comment ever published (a few hundred bytes per
+comment in CPython), in every ingest process. There is no eviction: deleted comments stay as
+tombstones so a late edit gets 404 rather than resurrecting them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from commentfeed.events import (
     ArticleClosed,
@@ -36,31 +41,19 @@ from commentfeed.events import (
     InputEvent,
 )
 
+_NEVER = -1
+
 
 @dataclass(frozen=True, slots=True)
 class ArticleEntry:
     article_id: str
     site: str
-    #: Title, url, author and time are kept so a partial PATCH can publish a whole article.
-    title: str | None
-    url: str | None
-    author: str | None
-    published_at: datetime | None
-    closed: bool
-    deleted: bool
-    #: Offset in the ``articles`` partition of the record that last changed this entry.
-    offset: int
-
-    def data(self) -> ArticleData | None:
-        """The article as an ``article.updated`` payload, if its details are known."""
-        if self.title is None or self.url is None or self.author is None:
-            return None
-        if self.published_at is None:
-            return None
-        return ArticleData(
-            article_id=self.article_id, site=self.site, title=self.title, url=self.url,
-            author=self.author, published_at=self.published_at,
-        )
+    #: Title, url, author and time are kept so a partial PATCH can publish a whole article;
+    #: None while only a close or delete of the article has been seen.
+    details: ArticleData | None = None
+    details_offset: int = _NEVER
+    closed: bool = False
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +61,23 @@ class CommentEntry:
     comment_id: str
     article_id: str
     site: str
-    author_id: str
-    status: CommentStatus
-    deleted: bool
-    #: Offset in the ``comments`` partition of the record that last changed this entry.
-    offset: int
+    #: None until the comment's ``posted`` record is seen.
+    author_id: str | None = None
+    posted_offset: int | None = None
+    post_status: CommentStatus = "visible"
+    moderated_offset: int = _NEVER
+    moderated_status: CommentStatus = "visible"
+    deleted: bool = False
+
+    @property
+    def posted(self) -> bool:
+        return self.posted_offset is not None
+
+    @property
+    def status(self) -> CommentStatus:
+        if self.posted_offset is not None and self.moderated_offset > self.posted_offset:
+            return self.moderated_status
+        return self.post_status
 
 
 class Directory:
@@ -80,13 +85,20 @@ class Directory:
 
     def __init__(self) -> None:
         self.articles: dict[str, ArticleEntry] = {}
+        #: Includes entries of comments whose post has not been seen; see :meth:`comment`.
         self.comments: dict[str, CommentEntry] = {}
 
     def article(self, article_id: str) -> ArticleEntry | None:
         return self.articles.get(article_id)
 
     def comment(self, comment_id: str) -> CommentEntry | None:
-        return self.comments.get(comment_id)
+        """A comment whose post has been seen (deleted ones included: check ``deleted``)."""
+        entry = self.comments.get(comment_id)
+        return entry if entry is not None and entry.posted else None
+
+    @property
+    def comment_count(self) -> int:
+        return sum(1 for c in self.comments.values() if c.posted)
 
     def apply(self, event: InputEvent, offset: int) -> bool:
         """Fold one record (from the consumer, or just published by the API) into the view.
@@ -102,25 +114,20 @@ class Directory:
         event: ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted,
         offset: int,
     ) -> bool:
-        data = event.data
-        old = self.articles.get(data.article_id)
-        if old is not None and offset <= old.offset:
-            return False
-        if old is None:
-            old = ArticleEntry(
-                article_id=data.article_id, site=data.site, title=None, url=None, author=None,
-                published_at=None, closed=False, deleted=False, offset=offset,
-            )
-        # Closing and deleting have no inverse event: both are final.
+        article_id = event.data.article_id
+        old = self.articles.get(article_id) or ArticleEntry(article_id, event.data.site)
         if isinstance(event, ArticlePublished | ArticleUpdated):
-            d = event.data
-            new = replace(old, site=d.site, title=d.title, url=d.url, author=d.author,
-                          published_at=d.published_at, offset=offset)
+            new = old
+            if offset > old.details_offset:
+                new = replace(old, site=event.data.site, details=event.data,
+                              details_offset=offset)
         elif isinstance(event, ArticleClosed):
-            new = replace(old, closed=True, offset=offset)
+            new = replace(old, closed=True)
         else:
-            new = replace(old, deleted=True, offset=offset)
-        self.articles[data.article_id] = new
+            new = replace(old, deleted=True)
+        if self.articles.get(article_id) == new:
+            return False
+        self.articles[article_id] = new
         return True
 
     def _apply_comment(
@@ -128,26 +135,26 @@ class Directory:
         event: CommentPosted | CommentEdited | CommentDeleted | CommentModerated | CommentVoted,
         offset: int,
     ) -> bool:
+        if isinstance(event, CommentEdited | CommentVoted):
+            return False  # nothing the API checks
         data = event.data
-        old = self.comments.get(data.comment_id)
-        if isinstance(event, CommentPosted):
-            # The first post of an id wins; a later duplicate changes nothing.
-            if old is not None:
-                return False
-            self.comments[data.comment_id] = CommentEntry(
-                comment_id=data.comment_id, article_id=data.article_id, site=data.site,
-                author_id=event.data.author.id, status=event.data.status, deleted=False,
-                offset=offset,
-            )
-            return True
-        if old is None or old.article_id != data.article_id or offset <= old.offset:
+        current = self.comments.get(data.comment_id)
+        if current is not None and current.article_id != data.article_id:
             return False
-        if isinstance(event, CommentDeleted):
-            new = replace(old, deleted=True, offset=offset)
+        old = current or CommentEntry(data.comment_id, data.article_id, data.site)
+        if isinstance(event, CommentPosted):
+            new = old
+            if old.posted_offset is None or offset < old.posted_offset:
+                new = replace(old, author_id=event.data.author.id, posted_offset=offset,
+                              post_status=event.data.status)
         elif isinstance(event, CommentModerated):
-            new = replace(old, status=event.data.status, offset=offset)
+            new = old
+            if offset > old.moderated_offset:
+                new = replace(old, moderated_offset=offset, moderated_status=event.data.status)
         else:
-            # Edits and votes change nothing the API checks.
+            new = replace(old, deleted=True)
+        if current == new:
             return False
         self.comments[data.comment_id] = new
         return True
+

@@ -66,30 +66,34 @@ class DirectoryFeed:
             await self._progress.wait_for(lambda: predicate(self.directory))
 
     async def _run(self) -> None:
+        warned = False
         while True:
             consumer = make_consumer(self.settings, client_id="commentfeed-ingest-directory")
             try:
                 await consumer.start()
-                await self._consume(consumer)
+                partitions = self._partitions(consumer)
+                if partitions:
+                    await self._consume(consumer, partitions)
+                elif not warned:
+                    warned = True
+                    log.warning("directory feed: waiting for topics %s (`commentfeed topics` "
+                                "creates them)", " and ".join(self._topics))
             except KafkaError as exc:
                 # The consumer reconnects by itself; this covers failures of start/metadata.
                 log.warning("directory feed: %s; retrying", exc)
             finally:
-                await consumer.stop()
+                await _stop(consumer)
+            # A new consumer fetches fresh metadata, so it also sees topics created meanwhile.
             await asyncio.sleep(1.0)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            await consumer.topics()  # refreshes metadata
-            found = {t: consumer.partitions_for_topic(t) for t in self._topics}
-            missing = [t for t, parts in found.items() if not parts]
-            if not missing:
-                return [TopicPartition(t, p) for t, ps in found.items() for p in sorted(ps or ())]
-            log.warning("directory feed: waiting for topics %s (run `commentfeed topics`)", missing)
-            await asyncio.sleep(1.0)
+    def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition] | None:
+        """Every partition of both topics, or None while either is missing."""
+        found = {t: consumer.partitions_for_topic(t) for t in self._topics}
+        if not all(found.values()):
+            return None
+        return [TopicPartition(t, p) for t, ps in found.items() for p in sorted(ps or ())]
 
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = await self._partitions(consumer)
+    async def _consume(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         consumer.assign(partitions)
         # After a reconnect, carry on where the previous consumer stopped.
         for tp, position in self._positions.items():
@@ -107,7 +111,7 @@ class DirectoryFeed:
                     behind.discard(tp)
             if not behind and not self.ready.is_set():
                 log.info("directory ready: %d articles, %d comments",
-                         len(self.directory.articles), len(self.directory.comments))
+                         len(self.directory.articles), self.directory.comment_count)
                 self.ready.set()
             batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
             for tp, records in batches.items():
@@ -132,3 +136,17 @@ class DirectoryFeed:
                         offset, exc)
             return
         self.directory.apply(event, offset)
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer, even one stopped right after start.
+
+    aiokafka then awaits an internal task it cancelled before the task ever ran, which raises
+    CancelledError here although nobody cancelled us; only a real cancellation propagates.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise

@@ -105,7 +105,7 @@ def update_article(
     directory: Directory, article_id: str, patch: ArticlePatch, *, now: datetime
 ) -> ArticleUpdated:
     article = _live_article(directory, article_id)
-    known = article.data()
+    known = article.details
     title = patch.title or (known.title if known else None)
     url = patch.url or (known.url if known else None)
     author = patch.author or (known.author if known else None)
