@@ -293,7 +293,10 @@ def create_app(
     def gateway_for_host(host: str | None) -> str:
         return f"{page_host(host, settings.host)}:{settings.gateway_port}"
 
-    app.add_middleware(SecurityHeadersMiddleware, gateway_for_host=gateway_for_host)
+    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+                     if p)
+    app.add_middleware(SecurityHeadersMiddleware, gateway_for_host=gateway_for_host,
+                       api_docs_paths=docs)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     return app
 

@@ -531,6 +531,12 @@ async def test_the_demo_page_is_served_with_security_headers(api: Api) -> None:
     assert "unsafe-inline" not in csp
     assert f"ws://news.test:{api.settings.gateway_port}" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
+    # Only the interactive API docs (Swagger UI from a CDN) get a looser policy.
+    docs = await api.client.get("/docs")
+    assert docs.status_code == 200
+    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    assert "unsafe-inline" not in (await api.client.get("/config.json")).headers[
+        "content-security-policy"]
 
 
 async def test_health_and_readiness(api: Api) -> None:
