@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -122,7 +123,14 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
         )
     assert settings.jwt_secret is not None
     assert settings.service_token is not None
-    return settings.jwt_secret.get_secret_value(), settings.service_token.get_secret_value()
+    if not re.match(ID_PATTERN, settings.default_site):
+        raise IngestConfigError(
+            f"COMMENTFEED_DEFAULT_SITE {settings.default_site!r} is not a valid site id")
+    secret = settings.jwt_secret.get_secret_value()
+    if len(secret.encode()) < 32:
+        log.warning("COMMENTFEED_JWT_SECRET is shorter than 32 bytes: HS256 tokens signed "
+                    "with it are easier to forge")
+    return secret, settings.service_token.get_secret_value()
 
 
 def _error(status: int, detail: str) -> dict[str, Any]:
@@ -532,10 +540,11 @@ def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> Non
     @app.get("/config.json", tags=["page"], response_model=PageConfig)
     async def page_config(request: Request) -> PageConfig:
         host = page_host(request.headers.get("host"), settings.host)
-        port = request.url.port or settings.ingest_port
+        # No port in the Host header means the scheme's default port: keep it implicit.
+        port = f":{request.url.port}" if request.url.port else ""
         return PageConfig(
             gateway_url=f"ws://{host}:{settings.gateway_port}/ws",
-            ingest_url=f"{request.url.scheme}://{host}:{port}",
+            ingest_url=f"{request.url.scheme}://{host}{port}",
             site=settings.default_site, article_id=LEAD_ARTICLE_ID,
             demo_mode=settings.demo_mode,
         )

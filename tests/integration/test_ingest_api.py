@@ -514,11 +514,17 @@ async def test_page_config_points_at_the_gateway_on_the_same_host(api: Api) -> N
     assert r.status_code == 200
     assert r.json() == {
         "gateway_url": f"ws://news.test:{api.settings.gateway_port}/ws",
-        "ingest_url": f"http://news.test:{api.settings.ingest_port}",
+        "ingest_url": "http://news.test",
         "site": api.settings.default_site,
         "article_id": LEAD_ARTICLE_ID,
         "demo_mode": True,
     }
+
+
+async def test_page_config_keeps_the_port_the_browser_used(api: Api) -> None:
+    r = await api.client.get("/config.json", headers={"Host": "127.0.0.1:8000"})
+    assert r.json()["ingest_url"] == "http://127.0.0.1:8000"
+    assert r.json()["gateway_url"] == f"ws://127.0.0.1:{api.settings.gateway_port}/ws"
 
 
 async def test_the_demo_page_is_served_with_security_headers(api: Api) -> None:
