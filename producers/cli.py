@@ -41,7 +41,8 @@ def _delivery_json(delivery: Delivery) -> str:
 # -- ingest ------------------------------------------------------------------------------------
 
 @click.command()
-@click.option("--rate-limit", type=float, default=1.0, show_default=True,
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True,
               help="Writes per second refilled per reader (per process).")
 @click.option("--burst", type=click.IntRange(min=1), default=20, show_default=True,
               help="Writes a reader may make at once.")

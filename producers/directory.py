@@ -18,8 +18,8 @@ in one partition, key = article id, so the offsets of one entry are comparable):
 - a record naming a comment under another article than the one it was posted to is ignored.
 
 Memory: one small entry per article and per comment ever published (about 250 bytes per
-comment in CPython, id string included), in every ingest process. There is no eviction: deleted comments stay as
-tombstones so a late edit gets 404 rather than resurrecting them.
+comment in CPython, id string included), in every ingest process. There is no eviction:
+deleted comments stay as tombstones so a late edit gets 404 rather than resurrecting them.
 """
 
 from __future__ import annotations

@@ -81,6 +81,9 @@ class DirectoryFeed:
             except KafkaError as exc:
                 # The consumer reconnects by itself; this covers failures of start/metadata.
                 log.warning("directory feed: %s; retrying", exc)
+            except Exception:
+                # Never leave the API with a directory that silently stopped following.
+                log.exception("directory feed failed; restarting it")
             finally:
                 await _stop(consumer)
             # A new consumer fetches fresh metadata, so it also sees topics created meanwhile.

@@ -199,7 +199,8 @@ async def run_load(
     def settle(done: asyncio.Future[Delivery]) -> None:
         nonlocal in_flight
         in_flight -= 1
-        exc = done.exception()
+        exc = (PublishError("cancelled", retriable=True) if done.cancelled()
+               else done.exception())
         if exc is None:
             stats.acked += 1
         else:

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,13 +81,19 @@ class Api:
         return (await self.records(topic))[-1]
 
 
-async def start_api(broker: EmbeddedBroker, **limits: Any) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def start_api(broker: EmbeddedBroker, *, topics: bool = True,
+                    publisher_options: dict[str, Any] | None = None,
+                    **limits: Any) -> AsyncIterator[Api]:
     settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET,
                              service_token=SERVICE_TOKEN, demo_mode=True)
-    await ensure_topics(settings)
-    app = create_app(settings, limits=IngestLimits(**limits))
+    if topics:
+        await ensure_topics(settings)
+    publisher = Publisher(settings, **(publisher_options or {}))
+    app = create_app(settings, limits=IngestLimits(**limits), publisher=publisher)
     async with app.router.lifespan_context(app):
-        await app.state.ingest.feed.wait_ready(30)
+        if topics:
+            await app.state.ingest.feed.wait_ready(30)
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://news.test") as client:
             yield Api(client, settings, app)
@@ -94,14 +101,14 @@ async def start_api(broker: EmbeddedBroker, **limits: Any) -> AsyncIterator[Api]
 
 @pytest.fixture
 async def api(broker: EmbeddedBroker) -> AsyncIterator[Api]:
-    async for a in start_api(broker):
+    async with start_api(broker) as a:
         yield a
 
 
 @pytest.fixture
 async def strict_api(broker: EmbeddedBroker) -> AsyncIterator[Api]:
     """An API whose readers get two writes and then wait a long time."""
-    async for a in start_api(broker, burst=2, rate_per_s=0.01):
+    async with start_api(broker, burst=2, rate_per_s=0.01) as a:
         yield a
 
 
@@ -505,6 +512,25 @@ async def test_a_refused_request_is_not_remembered_under_its_key(api: Api) -> No
     later = await api.client.post("/v1/articles/a1/comments", json={"body": "hi"},
                                   headers=headers)
     assert later.status_code == 202
+
+
+async def test_503_when_the_broker_refuses_the_event(broker: EmbeddedBroker) -> None:
+    async with start_api(broker, publisher_options={"max_request_size": 1000}) as api:
+        await api.article("a1")
+        body = await unchanged(api, lambda: api.client.post(
+            "/v1/articles/a1/comments", json={"body": "x" * 2000}, headers=ANN), 503)
+        assert body["code"] == "publish_failed"
+
+
+async def test_503_until_the_directory_has_caught_up(broker: EmbeddedBroker) -> None:
+    """Without its topics the directory cannot catch up: writes wait, nothing is guessed."""
+    async with start_api(broker, topics=False) as api:
+        r = await api.client.post("/v1/articles/a1/comments", json={"body": "hi"}, headers=ANN)
+        assert (r.status_code, r.json()["code"]) == (503, "not_ready")
+        assert r.headers["Retry-After"] == "1"
+        ready = await api.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["directory"] is False
 
 
 # -- the page side ----------------------------------------------------------------------------
