@@ -97,7 +97,8 @@ def _run(coro: Any) -> Any:
 
 
 @click.command()
-@click.argument("event_type", required=False, type=click.Choice(EVENT_TYPES))
+@click.argument("event_type", required=False, type=click.Choice(EVENT_TYPES),
+                metavar="[EVENT_TYPE]")
 @click.option("--file", "file", type=click.File("rb"),
               help="A JSON event ('-' for stdin): a whole CloudEvent, or just type and data.")
 @click.option("--event-id", help="The event id (the dedupe key); generated if absent.")
