@@ -28,6 +28,7 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -218,8 +219,12 @@ class Ingest:
         try:
             value, replayed = await self.idempotency.run(scope, fingerprint, work)
         except IdempotencyKeyReused:
-            raise ApiError(422, "idempotency_key_reused",
-                           "this Idempotency-Key was used with a different request") from None
+            # Shaped like any other 422, so clients handle one format for field errors.
+            raise RequestValidationError([{
+                "type": "idempotency_key_reused", "loc": ("header", "Idempotency-Key"),
+                "msg": "this Idempotency-Key was used with a different request",
+                "input": key,
+            }]) from None
         if replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return value

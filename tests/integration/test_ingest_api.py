@@ -488,7 +488,8 @@ async def test_an_idempotency_key_is_scoped_to_its_caller_and_body(api: Api) -> 
     reused = await unchanged(api, lambda: api.client.post(
         "/v1/articles/a1/comments", json={"body": "Another body."},
         headers={**ANN, "Idempotency-Key": "k"}), 422)
-    assert reused["code"] == "idempotency_key_reused"
+    assert [(e["loc"], e["type"]) for e in reused["detail"]] == [
+        (["header", "Idempotency-Key"], "idempotency_key_reused")]
     assert len(await api.records(Topic.COMMENTS)) == 2
 
 
