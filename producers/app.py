@@ -134,21 +134,21 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
     return secret, settings.service_token.get_secret_value()
 
 
-def _error(status: int, detail: str) -> dict[str, Any]:
+def _error(detail: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": detail}
 
 
 _COMMON: dict[int | str, dict[str, Any]] = {
-    400: _error(400, "The body could not be read as JSON text (e.g. not UTF-8)"),
-    413: _error(413, "Body too large"),
-    503: _error(503, "Directory catching up, or the broker failed (see Retry-After)"),
+    400: _error("The body could not be read as JSON text (e.g. not UTF-8)"),
+    413: _error("Body too large"),
+    503: _error("Directory catching up, or the broker failed (see Retry-After)"),
 }
 _Responses = dict[int | str, dict[str, Any]]
-_AUTH: _Responses = {401: _error(401, "Missing, expired or forged token")}
-_READER: _Responses = {**_AUTH, 429: _error(429, "Over the per-user rate limit (see Retry-After)")}
-_NOT_FOUND: _Responses = {404: _error(404, "Unknown article or comment")}
-_CONFLICT: _Responses = {409: _error(409, "Comments closed, or the article exists")}
-_FORBIDDEN: _Responses = {403: _error(403, "Not the author, or not a moderator")}
+_AUTH: _Responses = {401: _error("Missing, expired or forged token")}
+_READER: _Responses = {**_AUTH, 429: _error("Over the per-user rate limit (see Retry-After)")}
+_NOT_FOUND: _Responses = {404: _error("Unknown article or comment")}
+_CONFLICT: _Responses = {409: _error("Comments closed, or the article exists")}
+_FORBIDDEN: _Responses = {403: _error("Not the author, or not a moderator")}
 _REUSED: _Responses = {
     422: {"description": "Field errors, or an Idempotency-Key reused with another body"},
 }
