@@ -180,6 +180,7 @@ async function main() {
   const heading = new CommentCount(ui["comments-heading"], feed, { articleId });
   const recent = new RecentComments(ui.recent, feed, {
     site: config.site,
+    limit: 5, // the page's sidebar is five lines long
     linkFor: (item) =>
       item.article_id === articleId
         ? `#comment-${item.comment_id}`

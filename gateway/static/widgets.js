@@ -124,11 +124,13 @@ export class RecentComments extends ChannelWidget {
   /**
    * @param {Element} element  a <ul> or <ol>; its items are replaced on every change
    * @param {CommentFeed} feed
-   * @param {{site?: string, linkFor?: (item) => string}} options  no site: the gateway's default
+   * @param {{site?: string, limit?: number, linkFor?: (item) => string}} options
+   *   site: none means the gateway's default site; limit: lines shown (the gateway sends ≤ 10)
    */
-  constructor(element, feed, { site = null, linkFor = (item) => `#comment-${item.comment_id}` } = {}) {
+  constructor(element, feed, { site = null, limit = 10, linkFor = (item) => `#comment-${item.comment_id}` } = {}) {
     super(feed, site ? `recent:${site}` : "recent");
     this.element = element;
+    this.limit = limit;
     this.linkFor = linkFor;
     this.items = [];
   }
@@ -142,6 +144,7 @@ export class RecentComments extends ChannelWidget {
   }
 
   render(items) {
+    items = items.slice(0, this.limit);
     this.items = items;
     this.element.replaceChildren(
       ...items.map((item) =>
@@ -195,6 +198,8 @@ export class LiveThread extends ChannelWidget {
     this.cursor = null;
     this.closed = false;
     this.loaded = false;
+    /** bumped by every snapshot: history answers for an older state are thrown away */
+    this.generation = 0;
 
     this.newButton = el("button", { type: "button", class: "cf-new", hidden: true });
     this.newButton.addEventListener("click", () => this.showPending());
@@ -234,7 +239,10 @@ export class LiveThread extends ChannelWidget {
   // -- stream --
 
   onSnapshot(snapshot) {
-    const before = this.loaded ? new Set([...this.comments].filter(([, e]) => e.shown).map(([id]) => id)) : null;
+    const shownBefore = this.loaded ? [...this.comments.values()].filter((e) => e.shown && !e.removed) : [];
+    const before = this.loaded ? new Set(shownBefore.map((e) => e.data.comment_id)) : null;
+    const oldestBefore = shownBefore.map((e) => e.data).sort(compareComments)[0] ?? null;
+    this.generation += 1;
     this.comments.clear();
     this.pending = [];
     this.list.replaceChildren();
@@ -251,6 +259,18 @@ export class LiveThread extends ChannelWidget {
     this.loading.hidden = true;
     this._renderNewButton();
     this._renderChrome();
+    // A fresh snapshot after a reconnect holds only the newest comments; page back to where
+    // the reader was, so the thread ends as it would had the connection never dropped.
+    if (oldestBefore && this.cursor !== null) this._refill(oldestBefore);
+  }
+
+  async _refill(oldestBefore) {
+    const generation = this.generation;
+    for (let pages = 0; pages < 20 && this.cursor !== null && generation === this.generation; pages++) {
+      const oldest = [...this.comments.values()].filter((e) => e.shown).map((e) => e.data).sort(compareComments)[0];
+      if (oldest && compareComments(oldest, oldestBefore) <= 0) return;
+      if (!(await this._fetchOlder())) return;
+    }
   }
 
   onUpdate(type, data) {
@@ -380,20 +400,27 @@ export class LiveThread extends ChannelWidget {
     if (this.cursor === null) return;
     this.olderButton.disabled = true;
     this.olderButton.textContent = "Loading…";
+    const ok = await this._fetchOlder();
+    this.olderButton.textContent = ok ? "Load older comments" : "Could not load older comments — try again";
+    this.olderButton.disabled = false;
+  }
+
+  /** One page of older comments through the history op; false if it failed. */
+  async _fetchOlder() {
+    const generation = this.generation;
+    let page;
     try {
-      const page = await this.feed.history(this.channel, { before: this.cursor, limit: this.pageSize });
-      for (const data of page.comments) {
-        if (this.comments.has(data.comment_id)) continue;
-        this._show(this._entry(data));
-      }
-      this.cursor = page.cursor;
-      this.olderButton.textContent = "Load older comments";
+      page = await this.feed.history(this.channel, { before: this.cursor, limit: this.pageSize });
     } catch {
-      this.olderButton.textContent = "Could not load older comments — try again";
-    } finally {
-      this.olderButton.disabled = false;
-      this._renderChrome();
+      return false;
     }
+    if (generation !== this.generation) return true; // a fresh snapshot came meanwhile: stale page
+    for (const data of page.comments) {
+      if (!this.comments.has(data.comment_id)) this._show(this._entry(data));
+    }
+    this.cursor = page.cursor;
+    this._renderChrome();
+    return true;
   }
 
   _renderChrome() {

@@ -46,7 +46,7 @@ def missing_services() -> list[str]:
 class StackProcesses:
     """Processes of one stack, sharing one environment and one set of ports."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, **extra_env: str) -> None:
         self.workdir = workdir
         self.ports = {name: free_port() for name in ("kafka", "gateway", "ingest", "streams")}
         base = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTFEED_")}
@@ -57,6 +57,7 @@ class StackProcesses:
             "COMMENTFEED_STREAMS_PORT": str(self.ports["streams"]),
             "COMMENTFEED_DATA_DIR": str(workdir / "streams"),
             "COMMENTFEED_DEMO_MODE": "true",
+            **extra_env,
         })
         self.env = stack_environment(base)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
