@@ -384,3 +384,30 @@ def test_the_reply_form_returns_when_its_comment_is_removed(scripted_page: Page)
                       {"comment_id": "c-1003", "article_id": LEAD_ARTICLE_ID, "reason": "hidden"}))
     expect(page.locator("#respond > #comment-form")).to_be_visible()
     expect(page.locator("#replying")).to_be_hidden()
+
+
+def test_count_only_heading_uses_the_light_count_channel(scripted_page: Page) -> None:
+    page = scripted_page
+    page.goto(f"{TEST_ORIGIN}/blank")
+    result = page.evaluate("""async ([clientUrl, widgetsUrl]) => {
+      const { CommentFeed } = await import(clientUrl);
+      const { CommentCount } = await import(widgetsUrl);
+      window.__ws.onFrame = (socket, f) => {
+        if (f.op === "subscribe") socket.push({op: "subscribed", id: f.id, channel: f.channel,
+            epoch: "e1", offset: 7, recovered: false, snapshot: {article_id: "a1", count: 1}});
+      };
+      const heading = document.createElement("h2");
+      const feed = new CommentFeed("ws://gateway.test/ws");
+      new CommentCount(heading, feed, { articleId: "a1", title: "Night buses", countOnly: true });
+      const snap = new Promise((r) => feed.addEventListener("snapshot", r, { once: true }));
+      feed.connect();
+      await snap;
+      const first = heading.textContent;
+      window.__ws.last.push({op: "update", channel: "count:a1", epoch: "e1", offset: 8,
+                             type: "count", data: {article_id: "a1", count: 2}});
+      const channels = window.__ws.last.sent.map((f) => f.channel);
+      feed.close();
+      return { first, second: heading.textContent, channels };
+    }""", [CLIENT_URL, f"{TEST_ORIGIN}/widgets.js"])
+    assert result == {"first": "1 Comment on “Night buses”",
+                      "second": "2 Comments on “Night buses”", "channels": ["count:a1"]}

@@ -165,6 +165,37 @@ def test_a_logged_in_reader_posts_replies_and_votes_from_the_page(
         "aria-pressed", "true")
 
 
+def test_a_reader_edits_and_deletes_her_own_comment_in_place(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    author = open_article(open_page, stack)
+    reader = open_article(open_page, stack)
+    log_in(author, "Ines Marlow")
+    author.locator("#comment-body").fill("The walking day is on a Sunday, I think.")
+    author.locator("#post-comment").click()
+    posted = author.locator("#thread .cf-comments > .cf-comment", has_text="walking day")
+    expect(posted).to_have_count(1)
+    comment_id = posted.get_attribute("data-comment-id")
+    mine = author.locator(f"#comment-{comment_id}")
+    reader.locator("#thread .cf-new").click()
+    theirs = reader.locator(f"#comment-{comment_id}")
+    expect(theirs.locator(".cf-edit")).to_have_count(0)  # not hers: no edit button
+    before = shown_count(reader)
+
+    mine.locator(".cf-edit").click()
+    mine.locator(".cf-edit-body").fill("The walking day is on the Saturday before the festival.")
+    mine.locator(".cf-save").click()
+    for comment in (mine, theirs):
+        expect(comment.locator(".cf-text")).to_have_text(
+            "The walking day is on the Saturday before the festival.")
+        expect(comment.locator(".cf-edited")).to_be_visible()
+
+    mine.locator(".cf-delete").click()
+    expect(theirs).to_have_count(0)
+    expect(mine).to_have_count(0)
+    expect(reader.locator("#comments-heading")).to_have_attribute("data-count", str(before - 1))
+
+
 def test_a_comment_hidden_by_a_moderator_disappears_from_every_page(
     stack: StackProcesses, open_page: PageFactory,
 ) -> None:
