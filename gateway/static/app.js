@@ -195,7 +195,15 @@ async function main() {
     showForms();
   }
   feed.addEventListener("snapshot", (event) => {
-    if (event.detail.channel === articleChannel) articleChanged(event.detail.snapshot.article);
+    if (event.detail.channel !== articleChannel) return;
+    articleChanged(event.detail.snapshot.article);
+    // The thread was rebuilt (this listener runs after the thread's): a reply form that sat
+    // under a comment goes back under it, or home if that comment is not shown any more.
+    if (replyTo) {
+      const slot = thread.replySlot(replyTo.comment_id);
+      if (slot) slot.append(ui["comment-form"]);
+      else cancelReply();
+    }
   });
   feed.addEventListener("update", (event) => {
     const { channel, type, data } = event.detail;

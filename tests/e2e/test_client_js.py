@@ -386,6 +386,21 @@ def test_the_reply_form_returns_when_its_comment_is_removed(scripted_page: Page)
     expect(page.locator("#replying")).to_be_hidden()
 
 
+def test_the_reply_form_stays_under_its_comment_across_a_fresh_snapshot(
+    scripted_page: Page,
+) -> None:
+    page = scripted_page
+    page.add_init_script(script="""sessionStorage.setItem("commentfeed.session", JSON.stringify(
+        {token: "t", user: {id: "u-nadia", name: "Nadia", role: "reader"}}));""")
+    open_demo_page(page)
+    page.locator("#comment-c-1004 > .cf-card .cf-reply").click()
+    page.locator("#comment-body").fill("half-written reply")
+    push(page, {"op": "subscribed", "channel": ARTICLE, "epoch": "e2", "offset": 1,
+                "recovered": False, "snapshot": demo_snapshot()})
+    expect(page.locator("#comment-c-1004 > .cf-reply-slot #comment-form")).to_be_visible()
+    expect(page.locator("#comment-body")).to_have_value("half-written reply")
+
+
 def test_count_only_heading_uses_the_light_count_channel(scripted_page: Page) -> None:
     page = scripted_page
     page.goto(f"{TEST_ORIGIN}/blank")
