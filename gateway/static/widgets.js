@@ -201,7 +201,7 @@ export class LiveThread extends ChannelWidget {
     /** bumped by every snapshot: history answers for an older state are thrown away */
     this.generation = 0;
 
-    this.newButton = el("button", { type: "button", class: "cf-new", hidden: true });
+    this.newButton = el("button", { type: "button", class: "cf-new", hidden: true, "aria-live": "polite" });
     this.newButton.addEventListener("click", () => this.showPending());
     this.olderButton = el("button", { type: "button", class: "cf-older", hidden: true, text: "Load older comments" });
     this.olderButton.addEventListener("click", () => this.loadOlder());
