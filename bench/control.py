@@ -55,10 +55,12 @@ class ChildError(RuntimeError):
 class Child:
     """Parent side of one child process speaking the line protocol."""
 
-    def __init__(self, name: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    def __init__(self, name: str, process: asyncio.subprocess.Process, log: Path,
+                 speaks: bool = True) -> None:
         self.name = name
         self.process = process
         self.log = log
+        self.speaks = speaks
 
     @classmethod
     async def start(cls, name: str, argv: Sequence[str], *, log_dir: Path,
@@ -74,7 +76,7 @@ class Child:
                 limit=1 << 24, preexec_fn=prepare_child)
         finally:
             err.close()
-        return cls(name, process, log)
+        return cls(name, process, log, speaks)
 
     @property
     def pid(self) -> int:
@@ -107,24 +109,30 @@ class Child:
         self.send(cmd, **fields)
         return await self.read(event, timeout_s)
 
-    async def stop(self, timeout_s: float = 10.0) -> None:
-        """Close stdin (children exit on EOF), then SIGTERM, then SIGKILL."""
+    async def stop(self, timeout_s: float = 10.0) -> int | None:
+        """Stop the child; its exit status.
+
+        A child speaking the protocol exits when its stdin closes; a service gets SIGTERM.
+        Either way SIGKILL follows if it does not exit in time.
+        """
         process = self.process
         if process.returncode is not None:
-            return
+            return process.returncode
         if process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
-        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        steps = (None, signal.SIGTERM, signal.SIGKILL) if self.speaks else (
+            signal.SIGTERM, signal.SIGKILL)
+        for sig in steps:
             if sig is not None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(sig)
             try:
                 async with asyncio.timeout(timeout_s / 2):
-                    await process.wait()
-                return
+                    return await process.wait()
             except TimeoutError:
                 continue
+        return process.returncode
 
     def tail(self, lines: int = 15) -> str:
         try:

@@ -77,7 +77,9 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         "COMMENTFEED_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "COMMENTFEED_FETCH_WAIT_MS": str(settings.fetch_wait_ms),
         "COMMENTFEED_PARTITIONS": str(settings.partitions),
-        "COMMENTFEED_LOG_LEVEL": "WARNING",
+        # INFO, the default, on purpose: at WARNING and above Faust's worker turns on its
+        # terminal spinner, which sets the root logger to DEBUG (see docs/benchmarks.md).
+        "COMMENTFEED_LOG_LEVEL": "INFO",
     })
     env.update(extra)
     return env

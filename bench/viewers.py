@@ -6,7 +6,8 @@ channel, and then obeys one-line JSON commands on stdin, answering with JSON lin
 
 - at start: ``{"event": "ready", "connections": n, "subscribed": n, "failed": k}``
 - ``{"cmd": "expect", "frames": N}`` -> ``{"event": "done", ...}`` once N update frames arrived
-  (counted over every connection since the last reset)
+  (counted over every connection since the last reset); ``"samples": N`` waits for N
+  ``comment.added`` latency samples instead
 - ``{"cmd": "reset"}`` -> ``{"event": "reset"}``: counters and samples start again
 - ``{"cmd": "report", "samples": PATH}`` -> ``{"event": "report", ...}``; with ``--mode latency``
   the (publish, arrival) nanosecond pairs of every ``comment.added`` go to ``PATH`` as two
@@ -74,7 +75,8 @@ class Viewers:
         self.mode = mode
         self.tally = Tally()
         self.clients: list[WsClient] = []
-        self._expect: tuple[int, asyncio.Future[None]] | None = None
+        #: (target, future, count samples rather than frames) of a pending ``expect``.
+        self._expect: tuple[int, asyncio.Future[None], bool] | None = None
         self._times: dict[str, int] = {}
 
     def reset(self) -> None:
@@ -98,7 +100,8 @@ class Viewers:
             if self.mode == "latency":
                 self._inspect(conn, orjson.loads(payload), now)
             expect = self._expect
-            if expect is not None and tally.frames >= expect[0] and not expect[1].done():
+            if (expect is not None and self._count(expect[2]) >= expect[0]
+                    and not expect[1].done()):
                 expect[1].set_result(None)
         elif payload.startswith(_SUBSCRIBED):
             doc = orjson.loads(payload)
@@ -111,6 +114,9 @@ class Viewers:
                 tally.error_samples.append(payload[:300].decode("utf-8", "replace"))
             if conn.subscribed is not None and not conn.subscribed.done():
                 conn.subscribed.set_exception(RuntimeError(payload[:300].decode()))
+
+    def _count(self, samples: bool) -> int:
+        return len(self.tally.published_ns) if samples else self.tally.frames
 
     def _inspect(self, conn: Conn, doc: dict[str, Any], now: int) -> None:
         offset = doc["offset"]
@@ -172,11 +178,12 @@ class Viewers:
         await asyncio.gather(*(one(i, ch) for i, ch in enumerate(channels)))
         return failed
 
-    async def expect(self, frames: int, timeout_s: float) -> bool:
+    async def expect(self, frames: int, timeout_s: float, *, samples: bool = False) -> bool:
+        """Wait until ``frames`` update frames (or latency samples) arrived since the reset."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.tally.frames >= frames:
+        if self._count(samples) >= frames:
             return True
-        self._expect = (frames, future)
+        self._expect = (frames, future, samples)
         try:
             async with asyncio.timeout(timeout_s):
                 await future
@@ -244,8 +251,12 @@ async def main_async(args: argparse.Namespace) -> None:
     async for command in commands():
         cmd = command.get("cmd")
         if cmd == "expect":
-            ok = await viewers.expect(int(command["frames"]), float(command.get("timeout", 120)))
+            samples = "samples" in command
+            target = int(command["samples"] if samples else command["frames"])
+            ok = await viewers.expect(target, float(command.get("timeout", 120)),
+                                      samples=samples)
             emit({"event": "done", "ok": ok, "frames": viewers.tally.frames,
+                  "samples": len(viewers.tally.published_ns),
                   "last_ns": viewers.tally.last_ns, "first_ns": viewers.tally.first_ns})
         elif cmd == "reset":
             viewers.reset()
