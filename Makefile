@@ -40,6 +40,13 @@ test: setup browser lint typecheck
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+# Benchmarks against raw baselines (not part of `make test`: minutes long and noisy on a
+# shared machine). Each prints its ratio last and rewrites its block of docs/benchmarks.md.
+bench: setup
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.connections
+
 schemas: setup
 	$(BIN)/python -m commentfeed.schemas
 

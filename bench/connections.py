@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -119,6 +120,42 @@ async def hold(server: str, connections: int, clients: int, hold_s: float, out: 
         stub.close()
 
 
+async def breakdown(server: str, connections: int, out: Path, settings: Settings,
+                    top: int) -> dict[str, Any]:
+    """Allocation sites that grew while ``connections`` idle clients connected (tracemalloc)."""
+    argv = (python_argv("bench.gateway_server", "--bootstrap", settings.kafka_bootstrap)
+            if server == "gateway" else python_argv("bench.raw_server"))
+    proc = await Child.start(f"{server}-traced", argv, log_dir=out)
+    holder: Child | None = None
+    try:
+        port = int((await proc.read("listening", 60))["port"])
+        await proc.ask("trace_start", "traced")
+        holder = await Child.start(f"{server}-traced-holder", python_argv(
+            "bench.viewers", "--port", str(port), "--connections", str(connections),
+            "--mode", "idle"), log_dir=out)
+        await holder.read("ready", 120)
+        await proc.ask("wait_clients", "clients", n=connections, subscribed=False)
+        return await proc.ask("trace_diff", "trace", top=top)
+    finally:
+        if holder is not None:
+            await holder.stop()
+        await proc.stop()
+
+
+def render_breakdown(traces: dict[str, dict[str, Any]], connections: int) -> str:
+    parts = [f"Python allocations per idle connection (tracemalloc, {connections:,} "
+             f"connections, allocation sites that grew most; tracing is off for the RSS "
+             f"figures above):", ""]
+    for server, trace in traces.items():
+        rows = [[f"`{t['where']}`", f"{t['kib'] * 1024 / connections:,.0f} B",
+                 f"{t['count'] / connections:.1f}"] for t in trace["top"]]
+        parts += [f"{server}: {trace['total_kib'] * 1024 / connections:,.0f} B of Python "
+                  f"objects per connection in all.", "",
+                  report.table(["allocated at", "bytes per connection", "blocks per connection"],
+                               rows), ""]
+    return "\n".join(parts)
+
+
 def render(results: list[Held], args: argparse.Namespace, load: tuple[str, str]) -> str:
     gw, raw = results
     r = ratio(gw.per_connection_kib, raw.per_connection_kib)
@@ -151,13 +188,26 @@ async def main_async(args: argparse.Namespace) -> None:
         for server in ("gateway", "raw"):
             results.append(await hold(server, args.connections, args.clients, args.hold_s,
                                       out, run.settings))
+        traces = {}
+        if args.breakdown:
+            for server in ("gateway", "raw"):
+                traces[server] = await breakdown(server, args.breakdown, out, run.settings,
+                                                 args.top)
     load_end = load_average()
+    for server, trace in traces.items():
+        print(f"{server}: {trace['total_kib'] * 1024 / args.breakdown:,.0f} B of Python "
+              f"objects per connection; largest sites:")
+        for t in trace["top"]:
+            print(f"  {t['kib'] * 1024 / args.breakdown:8,.0f} B {t['count'] / args.breakdown:5.1f}"
+                  f"  {t['where']}")
     for h in results:
         print(f"{h.server:8} held {h.held:,}/{h.requested:,} (open after hold {h.still_open:,})"
               f" RSS {h.rss_before_kib / 1024:.1f} -> {h.rss_after_kib / 1024:.1f} MiB: "
               f"{h.per_connection_kib:.2f} KiB per connection")
     if not args.no_doc:
         body = render(results, args, (load_start, load_end))
+        if traces:
+            body += "\n\n" + render_breakdown(traces, args.breakdown)
         print(f"updated {report.update_doc('connections', body)}")
     gw, raw = results
     print(f"ratio gateway/raw RSS per connection: "
@@ -171,6 +221,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=GOAL_CONNECTIONS)
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--hold-s", type=float, default=25.0)
+    parser.add_argument("--breakdown", type=int, default=2000, metavar="N",
+                        help="also trace Python allocations of N connections (0: skip)")
+    parser.add_argument("--top", type=int, default=10, help="allocation sites to show")
     parser.add_argument("--no-doc", action="store_true", help="leave docs/benchmarks.md alone")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -192,8 +192,8 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         posts = int(done["by_type"].get("comment.posted", 0))
         want = posts * args.viewers // args.viewer_processes
         reports = []
-        for viewer in viewers:
-            await viewer.ask("expect", "done", samples=want, timeout=args.drain_s)
+        await asyncio.gather(*(viewer.ask("expect", "done", samples=want, timeout=args.drain_s)
+                               for viewer in viewers))
         extra["drain_s"] = time.monotonic() - finished
         cpu_after = {c.name: cpu_seconds(c.pid) for c in children
                      if c.process.returncode is None and c.name in cpu_before}

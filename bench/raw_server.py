@@ -8,7 +8,8 @@ subscriptions, no limits. Commands (JSON lines, see :mod:`bench.control`):
 - ``{"cmd": "blast", "updates": M, "yield_every": K}`` -> ``{"event": "blasted", ...}``:
   ``websockets.broadcast`` of M synthetic update frames (:mod:`bench.updates`) to every
   connection, yielding to the event loop every K frames, timed with wall and CPU clocks;
-- ``{"cmd": "rss"}`` -> ``{"event": "rss", "kib": ...}`` (this process's VmRSS).
+- ``{"cmd": "rss"}`` -> ``{"event": "rss", "kib": ...}`` (this process's VmRSS);
+- ``trace_start`` / ``trace_diff``: allocation sites that grew (:mod:`bench.memtrace`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+from bench import memtrace
 from bench.control import commands, emit
 from bench.procinfo import rss_kib
 from bench.updates import synthetic_updates, update_frames
@@ -85,6 +87,12 @@ async def main_async(args: argparse.Namespace) -> None:
                 emit({"event": "blasted", "t0_ns": t0, "t1_ns": t1, "cpu_s": cpu1 - cpu0,
                       "clients": len(targets), "frames": len(frames),
                       "frame_bytes": sum(len(f) for f in frames)})
+            elif cmd == "trace_start":
+                memtrace.start()
+                emit({"event": "traced"})
+            elif cmd == "trace_diff":
+                gc.collect()
+                emit(memtrace.diff(int(command.get("top", 15))))
             elif cmd == "rss":
                 gc.collect()
                 emit({"event": "rss", "kib": rss_kib(), "clients": len(clients)})
