@@ -1,6 +1,6 @@
 """Gateway fan-out deliveries per second against raw ``websockets.broadcast``, in one run.
 
-    .venv/bin/python -m bench.fanout [--clients 1000] [--updates 200] [--trials 8]
+    .venv/bin/python -m bench.fanout [--clients 1000] [--updates 300] [--trials 12] [--profile]
 
 Two server processes run side by side, each with the same number of clients from its own two
 client processes (:mod:`bench.viewers`, counting mode):
@@ -33,6 +33,7 @@ from bench import report
 from bench.control import Child, python_argv
 from bench.harness import fresh_broker, load_average, run_dir
 from bench.procinfo import machine
+from bench.profiles import start_profile, stop_profile
 from bench.stats import median, ratio
 
 GOAL_RATIO = 0.9
@@ -155,12 +156,16 @@ async def main_async(args: argparse.Namespace) -> None:
     trials: list[Trial] = []
     async with fresh_broker(out) as run:
         sides: dict[str, Side] = {}
+        spies: list[Child] = []
         try:
             for name in SERVERS:
                 sides[name] = await start_side(name, run.settings.kafka_bootstrap,
                                                args.clients, args.client_processes, out)
             for name in SERVERS:  # warm-up, not counted
                 await _run(name, sides[name], args.updates, args.yield_every)
+            if args.profile:
+                spies = [s for s in [await start_profile(side.server.pid, name, out)
+                                     for name, side in sides.items()] if s is not None]
             for i in range(args.trials):
                 order = SERVERS if i % 2 == 0 else SERVERS[::-1]
                 for name in order:
@@ -169,6 +174,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     print(f"trial {i + 1} {name:8} {t.rate:>10,.0f} deliveries/s "
                           f"(push {t.push_rate:,.0f}/s, {t.cpu_rate:,.0f} per CPU-s)"
                           f"{'' if t.complete else '  INCOMPLETE'}", flush=True)
+            for spy in spies:
+                await stop_profile(spy)
         finally:
             for side in sides.values():
                 for child in side.clients:
@@ -192,10 +199,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--updates", type=int, default=200, help="updates per trial")
-    parser.add_argument("--trials", type=int, default=8, help="trials per server")
+    parser.add_argument("--updates", type=int, default=300, help="updates per trial")
+    parser.add_argument("--trials", type=int, default=12, help="trials per server")
     parser.add_argument("--yield-every", type=int, default=10,
                         help="updates between yields to the event loop (both servers)")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy both servers during the trials (var/bench/fanout/)")
     parser.add_argument("--no-doc", action="store_true", help="leave docs/benchmarks.md alone")
     args = parser.parse_args()
     if args.clients % args.client_processes:

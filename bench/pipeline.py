@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from bench import report
 from bench.control import Child, python_argv
 from bench.harness import fresh_broker, load_average, run_dir, service_env, wait_http
 from bench.procinfo import cpu_seconds, machine
+from bench.profiles import start_profile
 from bench.samples import latencies_ms, read_samples
 from bench.stats import Backlog, LatencySummary, backlog, ratio, summarize
 from commentfeed.broker import free_port
@@ -113,24 +112,6 @@ async def raw_hop(settings: Settings, rate: float, duration_s: float, articles: 
                 {"sent": sent})
 
 
-def py_spy() -> str | None:
-    """py-spy beside this interpreter (the venv's) or on PATH; it is not a dependency."""
-    beside = Path(sys.executable).parent / "py-spy"
-    return str(beside) if beside.exists() else shutil.which("py-spy")
-
-
-async def _profile(pid: int, name: str, seconds: float, out: Path) -> Child | None:
-    """``py-spy record`` of one process for ``seconds`` (collapsed stacks), if installed."""
-    spy = py_spy()
-    if spy is None:
-        print("py-spy is not installed (.venv/bin/pip install py-spy); no profile")
-        return None
-    return await Child.start(f"py-spy-{name}", [
-        spy, "record", "--pid", str(pid), "--duration", f"{seconds:.0f}", "--rate", "200",
-        "--format", "raw", "--output", str(out / f"profile-{name}.txt"), "--nonblocking"],
-        log_dir=out, speaks=False)
-
-
 async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace,
                        out: Path, profile: bool) -> Hop:
     tag = f"{rate:g}"
@@ -183,7 +164,7 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         if profile:
             for child, name in ((worker, "worker"), (gateway, "gateway"),
                                 (viewers[0], "viewers"), (load, "load")):
-                spy = await _profile(child.pid, name, args.duration, out)
+                spy = await start_profile(child.pid, name, out, args.duration)
                 if spy is not None:
                     spies.append(spy)
         done = await load.read("done", args.duration + 120)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
+import signal
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.control import Child
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -90,6 +95,35 @@ def render_summary(name: str, summary: ProfileSummary, top: int = 12) -> str:
              if not any(p in fn for p in plumbing)][:top]
     lines += [f"    {summary.share(n):6.1%}  {fn}" for fn, n in shown]
     return "\n".join(lines)
+
+
+def py_spy() -> str | None:
+    """py-spy beside this interpreter (the venv's) or on PATH; it is not a dependency."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+async def start_profile(pid: int, name: str, out: Path,
+                        seconds: float | None = None) -> Child | None:
+    """``py-spy record`` of ``pid`` into ``out/profile-<name>.txt`` (collapsed stacks).
+
+    Runs ``seconds`` or until :func:`stop_profile`; ``None`` (and a note) without py-spy.
+    """
+    spy = py_spy()
+    if spy is None:
+        print("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
+        return None
+    return await Child.start(f"py-spy-{name}", [
+        spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking",
+        "--output", str(out / f"profile-{name}.txt"),
+        *(["--duration", f"{seconds:.0f}"] if seconds else [])], log_dir=out, speaks=False)
+
+
+async def stop_profile(spy: Child) -> None:
+    """Stop a recording like Ctrl-C does, so py-spy writes what it has."""
+    if spy.process.returncode is None:
+        spy.process.send_signal(signal.SIGINT)
+    await spy.process.wait()
 
 
 def main() -> None:

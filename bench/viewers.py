@@ -115,6 +115,15 @@ class Viewers:
             if conn.subscribed is not None and not conn.subscribed.done():
                 conn.subscribed.set_exception(RuntimeError(payload[:300].decode()))
 
+    def subscribed(self) -> int:
+        """Connections whose subscribe was answered with a snapshot."""
+        count = 0
+        for client in self.clients:
+            future = client.tag.subscribed if isinstance(client.tag, Conn) else None
+            if future is not None and future.done() and future.exception() is None:
+                count += 1
+        return count
+
     def _count(self, samples: bool) -> int:
         return len(self.tally.published_ns) if samples else self.tally.frames
 
@@ -245,8 +254,7 @@ async def main_async(args: argparse.Namespace) -> None:
     failed = await viewers.open(args.host, args.port, args.path, channels,
                                 [a for a in args.local.split(",") if a], args.concurrency)
     emit({"event": "ready", "connections": len(viewers.clients),
-          "subscribed": sum(1 for c in channels if c is not None) - (failed if args.channels
-                                                                        else 0),
+          "subscribed": viewers.subscribed(),
           "failed": failed, "seconds": round(time.monotonic() - started, 3)})
     async for command in commands():
         cmd = command.get("cmd")
