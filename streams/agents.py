@@ -7,6 +7,7 @@ a reason and their original bytes, and the worker carries on.
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ class Handlers:
         self.outputs = outputs
         self.namespace = namespace
         self.tags = {articles_topic: ARTICLES, comments_topic: COMMENTS}
+        self.comments_topic = comments_topic
         self.stats = Stats()
 
     async def on_input(self, message: Any) -> None:
@@ -83,8 +85,9 @@ class Handlers:
                 offset=message.offset, key=key)))
             return
         try:
-            outcome = fold_event(event, Position(tag, message.offset), self.state.get,
-                                 namespace=self.namespace)
+            pos = Position(tag, message.offset, message.partition,
+                           round(message.timestamp * 1000))
+            outcome = fold_event(event, pos, self.state.get, namespace=self.namespace, raw=raw)
             self.state.apply(outcome.writes)
         except Exception as exc:  # a bug must not stop the worker; keep the record
             log.exception("folding %s@%d failed", message.topic, message.offset)
@@ -145,6 +148,12 @@ class Handlers:
         elif isinstance(emit, RecentFact):
             await out.facts.send(key=emit.site.encode(), value=fact_record(emit.fact),
                                  force=True)
+        elif isinstance(emit, Rejected) and emit.raw_b64 is not None:
+            # A parked comment that waited for its article in vain: its own record goes.
+            await self._dead_letter(message, dead_letter_record(
+                emit, raw=base64.b64decode(emit.raw_b64), topic=self.comments_topic,
+                partition=message.partition, offset=emit.offset or 0,
+                key=emit.key.encode() if emit.key else message.key))
         elif isinstance(emit, Rejected):
             await self._dead_letter(message, dead_letter_record(
                 emit, raw=raw, topic=message.topic, partition=message.partition,

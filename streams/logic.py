@@ -28,12 +28,14 @@ record is a single state-bearing record over versioned facts, so it needs no und
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from commentfeed import codec
 from commentfeed.events import (
     ArticleClosed,
     ArticleDeleted,
@@ -41,7 +43,7 @@ from commentfeed.events import (
     ArticleUpdated,
     CommentDeleted,
     CommentEdited,
-    CommentModerated,
+    CommentEvent,
     CommentPosted,
     CommentVoted,
     FeedUpdateType,
@@ -64,6 +66,12 @@ REMEMBER_EVENT_IDS: Final = 16
 REMEMBER_VOTE_IDS: Final = 8
 #: Tombstones kept in a site list so a replayed older fact cannot resurrect a removed comment.
 KEEP_TOMBSTONES: Final = 50
+#: Comment events for an article not published yet wait this long for it (measured in record
+#: timestamps of their partition), then go to the DLQ as ``unknown_article``. ``articles`` and
+#: ``comments`` are separate topics, so a comment can be read before the article published
+#: just before it.
+PARK_GRACE: Final = timedelta(seconds=60)
+MAX_PARKED: Final = 100
 
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 _META = ("_last", "_seen", "_undo")
@@ -74,10 +82,13 @@ _META = ("_last", "_seen", "_undo")
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where an input record sits: topic tag and offset (the partition is the key's)."""
+    """Where an input record sits: topic tag, offset, the partition (its key's), and when it
+    arrived (the record's Kafka timestamp in ms: part of the record, so replays see it too)."""
 
     topic: str
     offset: int
+    partition: int = 0
+    arrived_ms: int = 0
 
     def marker(self) -> list[Any]:
         return [self.topic, self.offset]
@@ -93,6 +104,10 @@ def comment_key(article_id: str, comment_id: str) -> str:
 
 def vote_key(article_id: str, comment_id: str, voter_id: str) -> str:
     return f"v/{article_id}/{comment_id}/{voter_id}"
+
+
+def park_key(partition: int) -> str:
+    return f"k/{partition}"
 
 
 def site_key(site: str) -> str:
@@ -182,11 +197,18 @@ class RecentFact:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A well-formed event the state cannot take (unknown article, ...): it goes to the DLQ."""
+    """A well-formed event the state cannot take (unknown article, ...): it goes to the DLQ.
+
+    ``offset`` and ``raw_b64`` name an earlier ``comments`` record (a parked one) when the
+    rejected event is not the one being processed.
+    """
 
     reason: str
     detail: str
     field: str | None = None
+    offset: int | None = None
+    raw_b64: str | None = None
+    key: str | None = None
 
 
 Emit = ChannelUpdate | CountChanged | RecentFact | Rejected
@@ -316,7 +338,7 @@ def new_article(article_id: str, site: str, namespace: str) -> Record:
         "count": 0, "n": 0, "head": None,
         "ea": channel_epoch(namespace, f"article:{article_id}"), "oa": 0,
         "ec": channel_epoch(namespace, f"count:{article_id}"), "oc": 0,
-        "ev": [],
+        "ev": [], "parked": [],
     }
 
 
@@ -357,24 +379,91 @@ class _Emitter:
 # -- the main fold -----------------------------------------------------------------------------
 
 
-def fold_event(event: InputEvent, pos: Position, read: Reader, *, namespace: str) -> Outcome:
-    """Fold one ``articles``/``comments`` event at ``pos`` into the records ``read`` returns."""
+def fold_event(event: InputEvent, pos: Position, read: Reader, *, namespace: str,
+               raw: bytes = b"") -> Outcome:
+    """Fold one ``articles``/``comments`` event at ``pos`` into the records ``read`` returns.
+
+    ``raw`` is the record as received: a comment parked for its article keeps it, so that it
+    reaches the DLQ byte for byte if the article never comes.
+    """
     article_id = event.data.article_id
     tx = _Tx(read, pos, article_key(article_id))
     try:
+        publishing = isinstance(event, ArticlePublished | ArticleUpdated)
+        emits = _expire_parked(tx, pos, keep=article_id if publishing else None)
         if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted):
-            emits = _fold_article(event, tx, namespace)
+            emits += _fold_article(event, tx, namespace, pos)
         else:
-            emits = _fold_comment(event, tx, pos)
+            a = tx.get(article_key(article_id))
+            if a is None or a["meta"] is None:
+                emits += _park(event, a, tx, pos, raw, namespace)
+            else:
+                emits += _fold_comment(event, tx, pos)
         writes = tx.writes()
     except _Superseded:
         return Outcome({}, [], superseded=True)
     return Outcome(writes, emits, replayed=tx.replayed)
 
 
+def _park(event: CommentEvent, a: Record | None, tx: _Tx, pos: Position, raw: bytes,
+          namespace: str) -> list[Emit]:
+    data = event.data
+    base = a if a is not None else new_article(data.article_id, data.site, namespace)
+    if len(base["parked"]) >= MAX_PARKED:
+        return [Rejected("unknown_article", f"article {data.article_id!r} was never published",
+                         "data.article_id")]
+    at = pos.arrived_ms
+    entry = [pos.offset, base64.b64encode(raw).decode("ascii"), at]
+    tx.put(article_key(data.article_id), {**base, "parked": [*base["parked"], entry]})
+    index = tx.get(park_key(pos.partition)) or {"articles": {}}
+    if data.article_id not in index["articles"]:
+        tx.put(park_key(pos.partition),
+               {"articles": {**index["articles"], data.article_id: at}})
+    return []
+
+
+def _expire_parked(tx: _Tx, pos: Position, *, keep: str | None) -> list[Emit]:
+    """Send comments that waited too long for their article to the DLQ."""
+    index = tx.get(park_key(pos.partition))
+    if not index or not index["articles"]:
+        return []
+    cutoff = pos.arrived_ms - PARK_GRACE // timedelta(milliseconds=1)
+    due = [aid for aid, since in index["articles"].items() if since < cutoff and aid != keep]
+    emits: list[Emit] = []
+    for aid in due:
+        a = tx.get(article_key(aid))
+        if a is None:
+            continue
+        for offset, raw_b64, _at in a["parked"]:
+            emits.append(Rejected("unknown_article", f"article {aid!r} was not published within "
+                                  f"{PARK_GRACE.total_seconds():.0f} s", "data.article_id",
+                                  offset, raw_b64, aid))
+        tx.put(article_key(aid), {**a, "parked": []})
+    if due:
+        left = {k: v for k, v in index["articles"].items() if k not in due}
+        tx.put(park_key(pos.partition), {"articles": left})
+    return emits
+
+
+def _release_parked(a: Record, tx: _Tx, pos: Position) -> list[Emit]:
+    """Fold the comment events that arrived before their article, in their order."""
+    emits: list[Emit] = []
+    for offset, raw_b64, _at in a["parked"]:
+        comment = codec.decode_comment_event(base64.b64decode(raw_b64))
+        for emit in _fold_comment(comment, tx, Position(COMMENTS, offset, pos.partition)):
+            if isinstance(emit, Rejected):
+                emit = Rejected(emit.reason, emit.detail, emit.field, offset, raw_b64, a["id"])
+            emits.append(emit)
+    index = tx.get(park_key(pos.partition))
+    if index is not None and a["id"] in index["articles"]:
+        left = {k: v for k, v in index["articles"].items() if k != a["id"]}
+        tx.put(park_key(pos.partition), {"articles": left})
+    return emits
+
+
 def _fold_article(
     event: ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted,
-    tx: _Tx, namespace: str,
+    tx: _Tx, namespace: str, pos: Position,
 ) -> list[Emit]:
     data = event.data
     key = article_key(data.article_id)
@@ -385,7 +474,9 @@ def _fold_article(
                 "published_at": iso(event.data.published_at)}
         if event.id in base["ev"] or base["meta"] == meta:
             return []
-        new = {**base, "meta": meta}
+        # An article record made for parked comments takes the article's site.
+        site = base["site"] if base["meta"] is not None else event.data.site
+        new = {**base, "meta": meta, "site": site, "parked": []}
     elif a is None:
         return [Rejected("unknown_article", f"{event.type} for an article never published",
                          "data.article_id")]
@@ -405,18 +496,15 @@ def _fold_article(
     if view is not None:
         emitter.article("article", view)
     tx.put(key, new)
+    if a is not None and a["parked"] and new["meta"] is not None:
+        return emitter.out + _release_parked(a, tx, pos)
     return emitter.out
 
 
-def _fold_comment(
-    event: CommentPosted | CommentEdited | CommentDeleted | CommentModerated | CommentVoted,
-    tx: _Tx, pos: Position,
-) -> list[Emit]:
+def _fold_comment(event: CommentEvent, tx: _Tx, pos: Position) -> list[Emit]:
     data = event.data
     a = tx.get(article_key(data.article_id))
-    if a is None or a["meta"] is None:
-        return [Rejected("unknown_article", f"article {data.article_id!r} was never published",
-                         "data.article_id")]
+    assert a is not None
     if data.site != a["site"]:
         return [Rejected("site_mismatch", f"article {a['id']!r} belongs to site {a['site']!r}",
                          "data.site")]

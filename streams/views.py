@@ -17,6 +17,7 @@ import aiohttp
 from faust.web import View
 
 from commentfeed import codec
+from commentfeed.topics import Topic, topic_name
 from streams import queries
 from streams.queries import QueryError
 from streams.tables import RecordTable, partition_for
@@ -88,7 +89,12 @@ def register_views(app: StreamsApp) -> None:
     class Ready(ApiView):
         async def get(self, request: Any) -> Any:
             ready = self.app.ready()
-            return self.answer({"ready": ready}, 200 if ready else 503)
+            comments = topic_name(settings, Topic.COMMENTS)
+            owned = sorted(tp.partition for tp in self.app.consumer.assignment()
+                           if tp.topic == comments)
+            stats = vars(self.app.handlers.stats)
+            return self.answer({"ready": ready, "partitions": owned, **stats},
+                               200 if ready else 503)
 
     @app.page("/v1/channels/{channel}/snapshot")
     class Snapshot(ApiView):

@@ -8,6 +8,7 @@ the input is replayed from the last committed offset.
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ from streams.logic import (
     COMMENTS,
     FACTS,
     KEEP_RECENT,
+    PARK_GRACE,
     ChannelUpdate,
     CountChanged,
     Emit,
@@ -129,7 +131,7 @@ class Sim:
         default_factory=list)
 
     def feed(self, event: InputEvent, pos: Position) -> Outcome:
-        outcome = fold_event(event, pos, self.store.get, namespace=NS)
+        outcome = fold_event(event, pos, self.store.get, namespace=NS, raw=codec.encode(event))
         for key, value in outcome.writes.items():
             if value is None:
                 self.store.pop(key, None)
@@ -142,13 +144,17 @@ class Sim:
         return [e for _, emits in self.per_event for e in emits if isinstance(e, ChannelUpdate)]
 
 
+#: Records of the simulated partition arrive this far apart (the parking clock).
+ARRIVAL_STEP_MS = 10_000
+
+
 def positioned(events: list[InputEvent]) -> list[tuple[InputEvent, Position]]:
-    """Give each event the next offset of its input topic."""
+    """Give each event the next offset of its input topic and an arrival time."""
     next_offset = {ARTICLES: 0, COMMENTS: 0}
     out = []
-    for event in events:
+    for n, event in enumerate(events):
         topic = ARTICLES if event.type.startswith("article.") else COMMENTS
-        out.append((event, Position(topic, next_offset[topic])))
+        out.append((event, Position(topic, next_offset[topic], 0, n * ARRIVAL_STEP_MS)))
         next_offset[topic] += 1
     return out
 
@@ -255,7 +261,6 @@ def test_duplicates_by_event_id_or_comment_id_change_nothing() -> None:
 def test_bad_references_are_rejected_with_a_reason() -> None:
     sim = run([published("a1"), posted("a1", "c1")])
     cases: list[tuple[InputEvent, str]] = [
-        (posted("zz", "c1"), "unknown_article"),
         (posted("a1", "c2", parent="nope"), "unknown_parent"),
         (voted("a1", "nope", "u1", 1, "v1"), "unknown_comment"),
         (edited("a1", "nope", "x", 1, "e1"), "unknown_comment"),
@@ -270,6 +275,38 @@ def test_bad_references_are_rejected_with_a_reason() -> None:
     assert article_update.payload["closed"] is True
     late = sim.feed(posted("a1", "c3"), Position(COMMENTS, 20)).emits
     assert [getattr(e, "reason", None) for e in late] == ["article_closed"]
+
+
+def test_comments_read_before_their_article_wait_for_it() -> None:
+    sim = Sim()
+    assert sim.feed(posted("a1", "c1"), Position(COMMENTS, 0)).emits == []
+    assert sim.feed(posted("a1", "c2", parent="c1"), Position(COMMENTS, 1)).emits == []
+    _, offset, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert (offset, snap["article"], snap["count"]) == (0, None, 0)
+    out = sim.feed(published("a1"), Position(ARTICLES, 0))
+    assert [(e.kind, e.offset) for e in out.emits if isinstance(e, ChannelUpdate)
+            and e.channel == "article:a1"] == [
+        ("article", 1), ("comment.added", 2), ("count", 3), ("comment.added", 4), ("count", 5)]
+    assert sim.store[article_key("a1")]["count"] == 2
+    assert sim.store[article_key("a1")]["parked"] == []
+    facts = [e.fact for e in out.emits if isinstance(e, RecentFact)]
+    assert [f["version"] for f in facts] == [0, 1]  # the comments' own offsets
+
+
+def test_comments_for_an_article_that_never_comes_go_to_the_dlq_after_the_grace() -> None:
+    sim = run([published("a1")])
+    raw = codec.encode(posted("ghost", "c1", minute=0))
+    sim.feed(posted("ghost", "c1"), Position(COMMENTS, 7, 3, 1_000))
+    at_grace = 1_000 + PARK_GRACE // timedelta(milliseconds=1)
+    not_yet = sim.feed(posted("a1", "c8"), Position(COMMENTS, 8, 3, at_grace)).emits
+    assert not any(isinstance(e, Rejected) for e in not_yet)
+    later = sim.feed(posted("a1", "c9"), Position(COMMENTS, 9, 3, at_grace + 1))
+    rejected = [e for e in later.emits if isinstance(e, Rejected)]
+    assert [(r.reason, r.offset, r.key) for r in rejected] == [("unknown_article", 7, "ghost")]
+    assert rejected[0].raw_b64 is not None
+    assert codec.decode_input(base64.b64decode(rejected[0].raw_b64)) == codec.decode_input(raw)
+    assert sim.store[article_key("a1")]["count"] == 2
+    assert sim.store[article_key("ghost")]["parked"] == []
 
 
 def test_excerpt_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
@@ -312,7 +349,9 @@ def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None
 # -- the property: any interleaving equals a plain recount, also across a crash ---------------
 
 
-ARTICLE_IDS = ["a1", "a2"]
+ARTICLE_IDS = ["a1", "a2", "late"]
+#: Published at the start; ``late`` only when an op publishes it, so its comments may wait.
+EARLY_ARTICLES = ["a1", "a2"]
 COMMENT_IDS = ["c1", "c2", "c3", "c4"]
 VOTERS = ["u1", "u2", "u3"]
 BODIES = ["first words", "second words here", "third, longer words " * 8]
@@ -329,12 +368,13 @@ op = st.one_of(
     st.tuples(st.just("vote"), st.sampled_from(ARTICLE_IDS), st.sampled_from(COMMENT_IDS),
               st.sampled_from(VOTERS), st.sampled_from([-1, 0, 1])),
     st.tuples(st.just("dup"), st.integers(1, 4)),
-    st.tuples(st.just("retitle"), st.sampled_from(ARTICLE_IDS), st.sampled_from(["T1", "T2"])),
+    st.tuples(st.just("retitle"), st.sampled_from(EARLY_ARTICLES), st.sampled_from(["T1", "T2"])),
+    st.tuples(st.just("publish"), st.integers(0, 500)),
 )
 
 
 def build(ops: list[tuple[Any, ...]]) -> list[InputEvent]:
-    events: list[InputEvent] = [published(a) for a in ARTICLE_IDS]
+    events: list[InputEvent] = [published(a) for a in EARLY_ARTICLES]
     for n, o in enumerate(ops):
         eid = f"e{n}"
         kind = o[0]
@@ -352,6 +392,9 @@ def build(ops: list[tuple[Any, ...]]) -> list[InputEvent]:
             events.append(voted(o[1], o[2], o[3], o[4], eid))
         elif kind == "dup":
             events.append(events[max(0, len(events) - o[1])])
+        elif kind == "publish":
+            late = published("late", eid=eid)
+            events.append(late.model_copy(update={"time": T0 + timedelta(minutes=o[1])}))
         else:
             data = published(o[1]).data.model_copy(update={"title": o[2]})
             events.append(ArticleUpdated(id=eid, subject=o[1], data=data))
@@ -368,13 +411,21 @@ class Truth:
 
 
 def recount(events: list[InputEvent]) -> Truth:
-    """Plain semantics over the surviving events: an applied event id never applies twice."""
+    """Plain semantics over the surviving events: an applied event id never applies twice.
+
+    Comment events for an article not published yet wait for it (and are applied when it comes)
+    unless the partition's event time moves past the grace first: then they are dropped.
+    """
     applied: set[str] = set()
     comments: dict[tuple[str, str], dict[str, Any]] = {}
     order: dict[str, list[str]] = defaultdict(list)
-    for e in events:
+    published_ids: set[str] = set(EARLY_ARTICLES)
+    waiting: dict[str, tuple[int, list[InputEvent]]] = {}
+    grace = PARK_GRACE // timedelta(milliseconds=1)
+
+    def apply(e: InputEvent) -> None:
         if e.id in applied:
-            continue
+            return
         d = e.data
         key = (d.article_id, getattr(d, "comment_id", ""))
         c = comments.get(key)
@@ -402,6 +453,23 @@ def recount(events: list[InputEvent]) -> Truth:
             c["votes"][e.data.voter_id] = e.data.value
         if changed:
             applied.add(e.id)
+
+    for n, e in enumerate(events):
+        arrived = n * ARRIVAL_STEP_MS
+        publishing = isinstance(e, ArticlePublished | ArticleUpdated)
+        for aid, (since, _) in list(waiting.items()):
+            if since < arrived - grace and not (publishing and e.data.article_id == aid):
+                del waiting[aid]
+        aid = e.data.article_id
+        if publishing:
+            published_ids.add(aid)
+            for parked in waiting.pop(aid, (arrived, []))[1]:
+                apply(parked)
+        elif aid not in published_ids:
+            since, parked = waiting.setdefault(aid, (arrived, []))
+            parked.append(e)
+        else:
+            apply(e)
     return Truth(
         counts={a: sum(1 for (aa, _), c in comments.items() if aa == a and c["status"] == "visible")
                 for a in ARTICLE_IDS},
@@ -415,7 +483,7 @@ def recount(events: list[InputEvent]) -> Truth:
 
 def assert_matches(store: dict[str, Record], truth: Truth) -> None:
     for aid in ARTICLE_IDS:
-        assert store[article_key(aid)]["count"] == truth.counts[aid]
+        assert store.get(article_key(aid), {"count": 0})["count"] == truth.counts[aid]
         _, _, snap = queries.article_snapshot(aid, store.get, limit=50, namespace=NS)
         assert [c["comment_id"] for c in snap["comments"]] == truth.visible_in_order[aid]
     for (aid, cid), score in truth.scores.items():
