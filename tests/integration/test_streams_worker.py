@@ -17,7 +17,13 @@ import pytest
 from commentfeed import codec
 from commentfeed.broker import EmbeddedBroker, free_port
 from commentfeed.demo_data import LEAD_ARTICLE_ID, demo_events
-from commentfeed.events import CommentEdited, CommentEditedData, CommentView, RecentItem
+from commentfeed.events import (
+    CommentEdited,
+    CommentEditedData,
+    CommentView,
+    InputEvent,
+    RecentItem,
+)
 from commentfeed.kafka import make_producer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
@@ -136,7 +142,7 @@ async def test_edit_vote_hide_and_delete_each_emit_the_right_update(
     settings: Settings, api: httpx.AsyncClient, feed: Tail, counts: Tail,
 ) -> None:
     site, aid = "s-mut", "mut-article"
-    events = [article(aid, site)]
+    events: list[InputEvent] = [article(aid, site)]
     events += [post(aid, f"m{i:02d}", site, minute=i, body=f"comment {i} " + "words " * 30)
                for i in range(12)]
     await publish(settings, [as_record(settings, e) for e in events])
@@ -144,7 +150,7 @@ async def test_edit_vote_hide_and_delete_each_emit_the_right_update(
     edit = CommentEdited(id="edit-1", subject=aid, data=CommentEditedData(
         comment_id="m11", article_id=aid, site=site, body="Edited: shorter now.",
         edited_at=T0.replace(hour=11)))
-    changes = [edit, vote(aid, "m10", site, "v1", 1, "vote-1"),
+    changes: list[InputEvent] = [edit, vote(aid, "m10", site, "v1", 1, "vote-1"),
                moderate(aid, "m09", site, "hidden", "hide-1"), delete(aid, "m08", site, "del-1")]
     await publish(settings, [as_record(settings, e) for e in changes])
 
@@ -251,8 +257,9 @@ async def test_query_api_answers_errors_and_empty_channels(api: httpx.AsyncClien
 
 async def test_history_pages_older_comments(api: httpx.AsyncClient, settings: Settings) -> None:
     site, aid = "s-page", "paged-article"
-    await publish(settings, [as_record(settings, e) for e in [
-        article(aid, site), *(post(aid, f"p{i:02d}", site, minute=i) for i in range(7))]])
+    events: list[InputEvent] = [article(aid, site)]
+    events += [post(aid, f"p{i:02d}", site, minute=i) for i in range(7)]
+    await publish(settings, [as_record(settings, e) for e in events])
     snap = await poll_json(api, f"/v1/channels/article:{aid}/snapshot?limit=3",
                            lambda b: b["snapshot"]["count"] == 7)
     assert [c["comment_id"] for c in snap["snapshot"]["comments"]] == ["p04", "p05", "p06"]

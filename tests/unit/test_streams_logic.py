@@ -463,11 +463,10 @@ def recount(events: list[InputEvent]) -> Truth:
         aid = e.data.article_id
         if publishing:
             published_ids.add(aid)
-            for parked in waiting.pop(aid, (arrived, []))[1]:
-                apply(parked)
+            for held in waiting.pop(aid, (arrived, []))[1]:
+                apply(held)
         elif aid not in published_ids:
-            since, parked = waiting.setdefault(aid, (arrived, []))
-            parked.append(e)
+            waiting.setdefault(aid, (arrived, []))[1].append(e)
         else:
             apply(e)
     return Truth(
