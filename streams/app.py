@@ -123,10 +123,11 @@ def build_app(settings: Settings) -> StreamsApp:
     facts = raw_topic(f"{app.conf.id}-recent-facts", partitions=settings.partitions,
                       internal=True)
     outputs = Outputs(
-        feed_updates=raw_topic(topic_name(settings, Topic.FEED_UPDATES)),
-        feed_counts=raw_topic(topic_name(settings, Topic.FEED_COUNTS)),
-        facts=facts,
-        dlq=raw_topic(topic_name(settings, Topic.DLQ)),
+        producer=app.producer,
+        feed_updates=topic_name(settings, Topic.FEED_UPDATES),
+        feed_counts=topic_name(settings, Topic.FEED_COUNTS),
+        facts=facts.get_topic_name(),
+        dlq=topic_name(settings, Topic.DLQ),
     )
     app.state_table = RecordTable(app.Table("state", partitions=settings.partitions,
                                       key_type=bytes, value_type=bytes))

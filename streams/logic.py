@@ -63,7 +63,7 @@ SERVE_RECENT: Final = 10
 EXCERPT_CHARS: Final = 100
 #: Event ids remembered per record for duplicate detection (retries arrive close together).
 REMEMBER_EVENT_IDS: Final = 16
-REMEMBER_VOTE_IDS: Final = 8
+REMEMBER_VOTE_IDS: Final = 16
 #: Tombstones kept in a site list so a replayed older fact cannot resurrect a removed comment.
 KEEP_TOMBSTONES: Final = 50
 #: Comment events for an article not published yet wait this long for it (measured in record
@@ -521,24 +521,24 @@ def _fold_comment(event: CommentEvent, tx: _Tx, pos: Position) -> list[Emit]:
         return []
     new_a = dict(a)
     emitter = _Emitter(new_a, iso(event.time))
+    # An event that changes nothing is still remembered: delivered again later, when the
+    # comment has changed, it must still change nothing.
+    new_c = dict(c)
     if isinstance(event, CommentEdited):
         edited_at = iso(event.data.edited_at)
         stale = c["edited_at"] is not None and (
             micros(event.data.edited_at) <= _micros_of(c["edited_at"]))
-        if stale or event.data.body == c["body"]:
-            return []
-        new_c = {**c, "body": event.data.body, "edited_at": edited_at}
-        if c["status"] == "visible":
-            emitter.article("comment.updated", comment_view(new_c))
-            emitter.fact("upsert", new_c, pos.offset)
+        if not stale and event.data.body != c["body"]:
+            new_c = {**c, "body": event.data.body, "edited_at": edited_at}
+            if c["status"] == "visible":
+                emitter.article("comment.updated", comment_view(new_c))
+                emitter.fact("upsert", new_c, pos.offset)
     elif isinstance(event, CommentDeleted):
         new_c = {**c, "status": "deleted"}
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
-    else:
+    elif event.data.status != c["status"]:
         status = event.data.status
-        if status == c["status"]:
-            return []
         new_c = {**c, "status": status}
         if status == "visible":
             _became_visible(emitter, new_c, pos)
@@ -608,16 +608,18 @@ def _voted(event: CommentVoted, a: Record, c: Record, tx: _Tx) -> list[Emit]:
         return []
     key = vote_key(data.article_id, data.comment_id, data.voter_id)
     v = tx.get(key) or {"value": 0, "ev": []}
-    if event.id in v["ev"] or v["value"] == data.value:
+    if event.id in v["ev"]:
         return []
-    new_c = {**c, "score": c["score"] + data.value - v["value"]}
     new_a = dict(a)
     emitter = _Emitter(new_a, iso(event.time))
-    if c["status"] == "visible":
-        emitter.article("comment.score", {"comment_id": c["id"], "article_id": c["aid"],
-                                          "score": new_c["score"]})
+    # Remembered even when it changes nothing (see _fold_comment).
     tx.put(key, {"value": data.value, "ev": _remember(v["ev"], event.id, REMEMBER_VOTE_IDS)})
-    tx.put(comment_key(data.article_id, data.comment_id), new_c)
+    if v["value"] != data.value:
+        new_c = {**c, "score": c["score"] + data.value - v["value"]}
+        if c["status"] == "visible":
+            emitter.article("comment.score", {"comment_id": c["id"], "article_id": c["aid"],
+                                              "score": new_c["score"]})
+        tx.put(comment_key(data.article_id, data.comment_id), new_c)
     tx.put(article_key(a["id"]), new_a)
     return emitter.out
 

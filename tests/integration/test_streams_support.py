@@ -131,6 +131,35 @@ def feed_by_channel(tail: Tail) -> dict[str, dict[int, FeedUpdate]]:
     return out
 
 
+class FeedIndex:
+    """``feed.updates`` of a :class:`Tail` per channel and offset, decoded incrementally."""
+
+    def __init__(self, tail: Tail) -> None:
+        self.tail = tail
+        self.seen = 0
+        self.channels: dict[str, dict[int, FeedUpdate]] = defaultdict(dict)
+
+    def refresh(self) -> FeedIndex:
+        records = self.tail.records
+        for key, value in records[self.seen:]:
+            update = codec.decode_feed_update(value)
+            assert key == update.data.channel.encode()
+            first = self.channels[update.data.channel].setdefault(update.data.offset, update)
+            assert (first.data.kind, first.data.payload, first.data.epoch) == (
+                update.data.kind, update.data.payload, update.data.epoch), "offset re-used"
+        self.seen = len(records)
+        return self
+
+    def last_count(self, article_id: str) -> int:
+        """The count of the newest ``count:<id>`` update (0 when there is none)."""
+        channel = self.channels.get(f"count:{article_id}")
+        return channel[max(channel)].data.payload["count"] if channel else 0
+
+    def gapless(self, channel: str) -> bool:
+        offsets = self.channels.get(channel, {})
+        return sorted(offsets) == list(range(1, len(offsets) + 1))
+
+
 def last_counts(tail: Tail) -> dict[str, int]:
     """Latest ``feed.counts`` value per article (highest channel offset wins)."""
     best: dict[str, tuple[int, int]] = {}
