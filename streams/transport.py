@@ -83,6 +83,9 @@ class Transport(driver.Transport):
 class TimeOrderedScheduler(DefaultSchedulingStrategy):
     """Deliver the records of one fetch merged by timestamp (each partition stays in order)."""
 
+    def __init__(self) -> None:
+        pass  # stateless; the base declares __init__ abstract
+
     def iterate(self, records: Mapping[Any, list[Any]]) -> Iterator[tuple[Any, Any]]:
         streams = [_tagged(tp, batch) for tp, batch in records.items()]
         return heapq.merge(*streams, key=lambda item: item[1].timestamp)
