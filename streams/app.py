@@ -15,6 +15,7 @@ the app id. Faust reads no environment variables here (``env={}``): settings com
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import faust
@@ -66,6 +67,13 @@ def app_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}commentfeed-streams"
 
 
+def advertised_host(settings: Settings) -> str:
+    """The host other workers reach this one at (its query API forwards requests there)."""
+    if settings.host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()  # bound to every interface: the host's own name
+    return settings.host
+
+
 def faust_options(settings: Settings) -> dict[str, Any]:
     rebalance_s = settings.rebalance_timeout_ms / 1000
     return {
@@ -99,8 +107,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_enabled": True,
         "web_port": settings.streams_port,
         "web_bind": settings.host,
-        "web_host": settings.host,
-        "canonical_url": f"http://{settings.host}:{settings.streams_port}",
+        "web_host": advertised_host(settings),
+        "canonical_url": f"http://{advertised_host(settings)}:{settings.streams_port}",
         "web_tables_enabled": False,
         "web_router_enabled": False,
         "web_graph_enabled": False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -81,6 +82,11 @@ def test_records_of_one_fetch_are_merged_by_timestamp_keeping_their_partition() 
     merged = [(tp, r.name) for tp, r in TimeOrderedScheduler().iterate(records)]
     assert merged == [("articles-0", "a1"), ("comments-0", "c1"), ("comments-0", "c2"),
                       ("articles-0", "a2"), ("comments-0", "c3")]
+
+
+def test_workers_bound_to_every_interface_advertise_their_host_name() -> None:
+    app = build_app(settings(host="0.0.0.0"))
+    assert str(app.conf.canonical_url) == f"http://{socket.gethostname()}:16999"
 
 
 def test_broker_list_becomes_one_url_per_host() -> None:
