@@ -13,6 +13,7 @@ import asyncio
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,6 +41,18 @@ def prepare_table_dir(settings: Settings, tabledir: Path) -> Path | None:
     return marker
 
 
+def stdout_logging(level: str) -> dict[str, Any]:
+    """Faust's worker logs to stderr by default; every commentfeed service logs to stdout."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "stream": "ext://sys.stdout"}},
+        "root": {"level": level.upper(), "handlers": ["stdout"]},
+    }
+
+
 @click.command()
 def worker() -> None:
     """Run a streams worker: Faust agents, tables and the query API on STREAMS_PORT."""
@@ -60,7 +73,8 @@ def worker() -> None:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     marker = prepare_table_dir(settings, Path(app.conf.tabledir))
-    runner = faust.Worker(app, loop=loop, loglevel=settings.log_level, redirect_stdouts=False)
+    runner = faust.Worker(app, loop=loop, loglevel=settings.log_level, redirect_stdouts=False,
+                          logging_config=stdout_logging(settings.log_level))
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:
