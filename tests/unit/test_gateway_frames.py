@@ -146,8 +146,10 @@ def test_parse_snapshot_and_history_answers() -> None:
     snap = parse_snapshot({"channel": "count:1", "epoch": "e", "offset": 0,
                            "snapshot": {"count": 0}}, "count:1")
     assert (snap.epoch, snap.offset, snap.state) == ("e", 0, {"count": 0})
-    for bad in ({"epoch": "e", "offset": -1, "snapshot": {}}, {"epoch": "e", "offset": 1},
-                {"channel": "count:2", "epoch": "e", "offset": 1, "snapshot": {}}, []):
+    bad_answers: list[object] = [
+        {"epoch": "e", "offset": -1, "snapshot": {}}, {"epoch": "e", "offset": 1},
+        {"channel": "count:2", "epoch": "e", "offset": 1, "snapshot": {}}, []]
+    for bad in bad_answers:
         with pytest.raises(UpstreamError):
             parse_snapshot(bad, "count:1")
     assert parse_history({"comments": [], "cursor": None}) == ([], None)
