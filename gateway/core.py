@@ -46,6 +46,7 @@ from gateway.frames import (
     snapshot_frame,
     unsubscribed_frame,
     update_frame,
+    upstream_channel,
 )
 from gateway.history import History as HistoryRing
 from gateway.snapshots import fold
@@ -122,6 +123,8 @@ class Close(Generic[H]):
 @dataclass(slots=True)
 class FetchSnapshot:
     channel: str
+    #: The name the streams know it by (``recent`` is ``recent:<default site>`` upstream).
+    upstream: str
 
 
 @dataclass(slots=True)
@@ -193,6 +196,8 @@ class Core(Generic[H]):
         self.connections: dict[H, _Conn[H]] = {}
         self.channels: dict[str, _Channel[H]] = {}
         self.subscription_count = 0
+        #: Updates of this channel also feed the ``recent`` channel.
+        self._recent_upstream = upstream_channel("recent", self.config.default_site)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ class Core(Generic[H]):
         if conn is None or conn.closing:
             return []
         try:
-            request = parse_request(raw, self.config.default_site)
+            request = parse_request(raw)
         except FrameError as exc:
             if not self._take_token(conn, now):
                 return self._error(conn, ErrorCode.RATE_LIMITED, _RATE_MESSAGE,
@@ -333,20 +338,24 @@ class Core(Generic[H]):
         if ch.fetching:
             return []
         ch.fetching = True
-        return [FetchSnapshot(ch.name)]
+        return [FetchSnapshot(ch.name, upstream_channel(ch.name, self.config.default_site))]
 
     # -- updates -------------------------------------------------------------------------------
 
     def tracks(self, channel: str) -> bool:
         """Whether updates of ``channel`` matter here (others are skipped undecoded)."""
-        return channel in self.channels
+        return channel in self.channels or (
+            channel == self._recent_upstream and "recent" in self.channels)
 
     def receive_update(self, update: Update, now: float) -> list[Action[H]]:
         """An update from ``feed.updates``: usually one broadcast to the channel's subscribers."""
         ch = self.channels.get(update.channel)
-        if ch is None:
-            return []
-        return self._apply(ch, update, now, copy=False)
+        out = self._apply(ch, update, now, copy=False) if ch is not None else []
+        if update.channel == self._recent_upstream:
+            alias = self.channels.get("recent")
+            if alias is not None:
+                out = out + self._apply(alias, update, now, copy=False)
+        return out
 
     def _apply(self, ch: _Channel[H], update: Update, now: float, *,
                copy: bool) -> list[Action[H]]:

@@ -51,17 +51,22 @@ HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
 
 
-def canonical_channel(name: str, default_site: str) -> str:
-    """The channel a client name refers to; ``recent`` is ``recent:<default_site>``.
+def check_channel(name: str) -> str:
+    """``name`` if it is in the protocol's channel table, else :class:`ValueError`.
 
-    Raises :class:`ValueError` for a name outside the protocol's channel table.
+    Frames always carry the name the client subscribed with, ``recent`` included.
     """
     if name == "recent":
-        return f"recent:{default_site}"
+        return name
     kind, sep, key = name.partition(":")
     if not sep or kind not in _KINDS or _ID.fullmatch(key) is None:
         raise ValueError(name)
     return name
+
+
+def upstream_channel(name: str, default_site: str) -> str:
+    """The channel the streams write for ``name``: ``recent`` is ``recent:<default_site>``."""
+    return f"recent:{default_site}" if name == "recent" else name
 
 
 def channel_kind(channel: str) -> ChannelKind:
@@ -130,13 +135,13 @@ def _request_id(doc: dict[str, Any]) -> RequestId | None:
         f"{MAX_REQUEST_ID_CHARS} characters")
 
 
-def _channel(doc: dict[str, Any], rid: RequestId | None, default_site: str) -> str:
+def _channel(doc: dict[str, Any], rid: RequestId | None) -> str:
     name = doc.get("channel")
     if not isinstance(name, str):
         raise FrameError(ErrorCode.BAD_REQUEST, "missing or non-string field 'channel'",
                          request_id=rid)
     try:
-        return canonical_channel(name, default_site)
+        return check_channel(name)
     except ValueError:
         shown = name if len(name) <= 80 else name[:80] + "…"
         raise FrameError(ErrorCode.BAD_CHANNEL, f"unknown channel {shown!r}",
@@ -159,8 +164,8 @@ def _since(doc: dict[str, Any], rid: RequestId | None) -> Position | None:
     return Position(epoch, offset)
 
 
-def _history(doc: dict[str, Any], rid: RequestId | None, default_site: str) -> History:
-    channel = _channel(doc, rid, default_site)
+def _history(doc: dict[str, Any], rid: RequestId | None) -> History:
+    channel = _channel(doc, rid)
     if channel_kind(channel) != "article":
         raise FrameError(ErrorCode.BAD_REQUEST, "'history' is only for article channels",
                          request_id=rid)
@@ -178,7 +183,7 @@ def _history(doc: dict[str, Any], rid: RequestId | None, default_site: str) -> H
     return History(rid, channel, before, limit)
 
 
-def parse_request(raw: str | bytes, default_site: str) -> Request:
+def parse_request(raw: str | bytes) -> Request:
     """A client frame as a request; raises :class:`FrameError` with the documented code.
 
     ``raw`` is ``str`` for a text frame and ``bytes`` for a binary one (refused).
@@ -194,12 +199,12 @@ def parse_request(raw: str | bytes, default_site: str) -> Request:
     rid = _request_id(doc)
     op = doc.get("op")
     if op == "subscribe":
-        channel = _channel(doc, rid, default_site)
+        channel = _channel(doc, rid)
         return Subscribe(rid, channel, _since(doc, rid))
     if op == "unsubscribe":
-        return Unsubscribe(rid, _channel(doc, rid, default_site))
+        return Unsubscribe(rid, _channel(doc, rid))
     if op == "history":
-        return _history(doc, rid, default_site)
+        return _history(doc, rid)
     if op == "ping":
         return Ping(rid)
     if not isinstance(op, str):

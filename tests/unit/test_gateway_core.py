@@ -76,7 +76,7 @@ def test_a_cold_channel_is_fetched_once_for_every_client_waiting() -> None:
     gw = core()
     first = send(gw, "alice", {"op": "subscribe", "channel": C, "id": 1})
     second = send(gw, "bob", {"op": "subscribe", "channel": C, "id": 2})
-    assert first == [FetchSnapshot(C)]
+    assert first == [FetchSnapshot(C, C)]
     assert second == []
     replies = gw.snapshot_fetched(C, count_snapshot(20), 0.1)
     assert only(replies, "alice") == {
@@ -122,7 +122,7 @@ def test_replays_are_dropped_and_a_gap_resyncs_with_an_unsolicited_snapshot() ->
     gw = core()
     hot(gw, 10)
     assert gw.receive_update(count_update(10), 1.0) == []  # replay
-    assert gw.receive_update(count_update(13), 1.0) == [FetchSnapshot(C)]  # 11, 12 missing
+    assert gw.receive_update(count_update(13), 1.0) == [FetchSnapshot(C, C)]  # 11, 12 missing
     assert gw.receive_update(count_update(14), 1.0) == []  # held
     frames = frames_to(gw.snapshot_fetched(C, count_snapshot(13), 2.0), "alice")
     assert frames[0] == {"op": "subscribed", "channel": C, "epoch": "e1", "offset": 13,
@@ -133,7 +133,7 @@ def test_replays_are_dropped_and_a_gap_resyncs_with_an_unsolicited_snapshot() ->
 def test_a_new_epoch_resyncs_the_channel() -> None:
     gw = core()
     hot(gw, 10)
-    assert gw.receive_update(count_update(1, epoch="e2"), 1.0) == [FetchSnapshot(C)]
+    assert gw.receive_update(count_update(1, epoch="e2"), 1.0) == [FetchSnapshot(C, C)]
     frames = frames_to(gw.snapshot_fetched(C, count_snapshot(1, epoch="e2"), 2.0), "alice")
     assert [(f["op"], f["epoch"], f["offset"]) for f in frames] == [("subscribed", "e2", 1)]
     [b] = gw.receive_update(count_update(2, epoch="e2"), 3.0)
@@ -230,7 +230,7 @@ def stale_article(gw: Core[str]) -> None:
 def test_an_outgrown_article_snapshot_is_fetched_again_and_adopted() -> None:
     gw = core(snapshot_comments=3)
     stale_article(gw)
-    assert send(gw, "bob", {"op": "subscribe", "channel": A}) == [FetchSnapshot(A)]
+    assert send(gw, "bob", {"op": "subscribe", "channel": A}) == [FetchSnapshot(A, A)]
     frame = only(gw.snapshot_fetched(A, Snapshot("e1", 4, article_state(3)), 2.0), "bob")
     assert (frame["offset"], len(frame["snapshot"]["comments"])) == (4, 3)
     assert only(send(gw, "carol", {"op": "subscribe", "channel": A}), "carol")["offset"] == 4
@@ -275,10 +275,20 @@ def test_unsubscribe_stops_updates_and_is_idempotent() -> None:
     assert frames_to(gw.receive_update(count_update(11), 1.0), "bob") == []
 
 
-def test_recent_is_served_under_its_canonical_name() -> None:
+def test_bare_recent_follows_the_default_site_under_its_own_name() -> None:
     gw = core(default_site="news")
     assert send(gw, "alice", {"op": "subscribe", "channel": "recent"}) == [
-        FetchSnapshot("recent:news")]
+        FetchSnapshot("recent", "recent:news")]
+    send(gw, "bob", {"op": "subscribe", "channel": "recent:news"})
+    items = {"site": "news", "items": []}
+    assert frames_to(gw.snapshot_fetched("recent", Snapshot("e1", 1, items), 0.0), "alice")[0][
+        "channel"] == "recent"
+    gw.snapshot_fetched("recent:news", Snapshot("e1", 1, items), 0.0)
+    assert gw.tracks("recent:news")
+    actions = gw.receive_update(Update("recent:news", "e1", 2, "recent", items), 1.0)
+    assert [(f["channel"], f["offset"]) for f in frames_to(actions, "alice")] == [("recent", 2)]
+    assert [(f["channel"], f["offset"]) for f in frames_to(actions, "bob")] == [
+        ("recent:news", 2)]
 
 
 def test_history_needs_a_subscription_and_is_fetched_for_the_article() -> None:
@@ -307,17 +317,17 @@ def test_a_failed_fetch_answers_unavailable_and_drops_the_subscription() -> None
     frame = only(gw.snapshot_failed(C, 1.0), "alice")
     assert (frame["op"], frame["code"], frame["id"]) == ("error", "unavailable", 1)
     assert gw.subscription_count == 0
-    assert send(gw, "alice", {"op": "subscribe", "channel": C}) == [FetchSnapshot(C)]
+    assert send(gw, "alice", {"op": "subscribe", "channel": C}) == [FetchSnapshot(C, C)]
 
 
 def test_a_resync_that_cannot_fetch_retries_after_a_backoff() -> None:
     gw = core(refetch_backoff_s=5.0)
     hot(gw, 10)
-    assert gw.receive_update(count_update(12), 1.0) == [FetchSnapshot(C)]
+    assert gw.receive_update(count_update(12), 1.0) == [FetchSnapshot(C, C)]
     gw.snapshot_failed(C, 1.0)
     assert gw.receive_update(count_update(13), 2.0) == []
     assert gw.sweep(3.0) == []
-    assert gw.sweep(6.5) == [FetchSnapshot(C)]
+    assert gw.sweep(6.5) == [FetchSnapshot(C, C)]
 
 
 # -- limits ------------------------------------------------------------------------------------

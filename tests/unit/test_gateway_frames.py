@@ -14,7 +14,6 @@ from gateway.frames import (
     Position,
     Subscribe,
     Unsubscribe,
-    canonical_channel,
     parse_history,
     parse_request,
     parse_snapshot,
@@ -22,16 +21,17 @@ from gateway.frames import (
     resume_frame,
     snapshot_frame,
     update_frame,
+    upstream_channel,
 )
 
 
 def parse(doc: Any) -> object:
-    return parse_request(orjson.dumps(doc).decode(), "demo")
+    return parse_request(orjson.dumps(doc).decode())
 
 
 def refused(raw: str | bytes) -> FrameError:
     with pytest.raises(FrameError) as info:
-        parse_request(raw, "demo")
+        parse_request(raw)
     return info.value
 
 
@@ -43,9 +43,10 @@ def test_subscribe_with_and_without_since() -> None:
         "x", "count:a.b-c_d", Position("e1", 17))
 
 
-def test_bare_recent_means_the_default_site() -> None:
-    assert parse({"op": "subscribe", "channel": "recent"}) == Subscribe(None, "recent:demo", None)
-    assert canonical_channel("recent:other", "demo") == "recent:other"
+def test_bare_recent_keeps_its_name_and_means_the_default_site_upstream() -> None:
+    assert parse({"op": "subscribe", "channel": "recent"}) == Subscribe(None, "recent", None)
+    assert upstream_channel("recent", "demo") == "recent:demo"
+    assert upstream_channel("recent:other", "demo") == "recent:other"
 
 
 def test_other_ops() -> None:
