@@ -26,7 +26,7 @@ def test_gateway_knobs_come_from_their_own_prefix(monkeypatch: pytest.MonkeyPatc
 
 def test_bad_values_are_refused_and_settings_are_frozen() -> None:
     with pytest.raises(ValidationError):
-        GatewaySettings(compression="brotli")  # type: ignore[arg-type]
+        GatewaySettings(compression="brotli")
     with pytest.raises(ValidationError):
         GatewaySettings(ops_burst=0)
     with pytest.raises(ValidationError):
