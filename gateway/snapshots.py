@@ -2,22 +2,18 @@
 
 A gateway serves a hot channel's snapshot from its own state. ``count`` and ``recent`` updates
 carry the whole value, so folding them is a replacement. An article snapshot holds the newest
-comments (oldest first) and a ``cursor`` the streams API made for the comments before them; the
-gateway cannot make such cursors, so it never drops a comment from the list. When a fold would
+comments (oldest first, in the order the updates came) and a ``cursor`` the streams API made for
+the comments before them; the gateway cannot make such cursors, so it never drops a comment
+from the list. When a fold would
 need to (the list outgrows its limit) or when an update does not fit (a malformed payload), the
 fold answers ``None``: "no usable snapshot", and the caller fetches a fresh one when next asked.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from gateway.frames import ChannelKind, Update
-
-
-def _posted(comment: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(comment["posted_at"]))
 
 
 def _index(comments: list[dict[str, Any]], comment_id: object) -> int | None:
@@ -31,17 +27,10 @@ def _add_comment(state: dict[str, Any], comment: dict[str, Any], limit: int) -> 
     comments: list[dict[str, Any]] = state["comments"]
     at = _index(comments, comment["comment_id"])
     if at is not None:
-        del comments[at]
-    when = _posted(comment)
-    i = len(comments)
-    # Usually the newest comment: found at once from the end.
-    while i > 0 and _posted(comments[i - 1]) > when:
-        i -= 1
-    if i == 0 and comments and state.get("cursor") is not None:
-        # Older than everything listed while older comments exist: it belongs to the pages
-        # behind the cursor, which the streams API serves.
+        comments[at] = comment
         return True
-    comments.insert(i, comment)
+    # Appended, as a client that saw the update live appends it: both then list the same.
+    comments.append(comment)
     return len(comments) <= limit
 
 

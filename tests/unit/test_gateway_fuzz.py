@@ -29,8 +29,9 @@ channels = st.sampled_from(["article:42", "count:42", "recent", "recent:demo", "
 frame_docs = st.fixed_dictionaries(
     {"op": st.sampled_from(["subscribe", "unsubscribe", "history", "ping", "pong", ""])
      | json_value},
-    optional={"channel": channels | json_value, "id": st.integers() | st.text(max_size=70)
-              | json_value, "since": st.fixed_dictionaries(
+    optional={"channel": channels | json_value,
+              "id": st.integers(-(2**63), 2**64 - 1) | st.text(max_size=70) | json_value,
+              "since": st.fixed_dictionaries(
                   {"epoch": st.text(max_size=5) | json_value,
                    "offset": st.integers(-3, 50) | json_value}) | json_value,
               "before": st.text(max_size=10) | json_value,
