@@ -27,7 +27,6 @@ from urllib.parse import quote
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as ws_serve
@@ -53,6 +52,7 @@ from gateway.core import (
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
 from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_update
+from gateway.metrics import Metrics
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -60,39 +60,6 @@ log = logging.getLogger(__name__)
 WS_PATH = "/ws"
 #: Stands in for each connection's handshake request once it is served (see ``_handle``).
 _HANDSHAKE_DONE = Request(WS_PATH, Headers())
-_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-
-class Metrics:
-    """The gateway's Prometheus metrics, in a registry of its own (one per gateway object)."""
-
-    def __init__(self, core: Core[ServerConnection]) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        Gauge("commentfeed_gateway_connections", "Open websocket connections",
-              registry=r).set_function(lambda: len(core.connections))
-        Gauge("commentfeed_gateway_subscriptions", "Channel subscriptions of all connections",
-              registry=r).set_function(lambda: core.subscription_count)
-        Gauge("commentfeed_gateway_channels", "Channels this gateway keeps state for",
-              registry=r).set_function(lambda: len(core.channels))
-        self.frames = Counter("commentfeed_gateway_frames_sent", "Frames sent to clients",
-                              registry=r)
-        self.bytes = Counter("commentfeed_gateway_bytes_sent", "Frame bytes sent to clients",
-                             registry=r)
-        self.slow_closes = Counter("commentfeed_gateway_slow_consumer_closes",
-                                   "Connections closed with 4000 (slow consumer)", registry=r)
-        self.full_closes = Counter("commentfeed_gateway_server_full_closes",
-                                   "Connections refused with 4002 (connection limit)", registry=r)
-        self.lag = Gauge("commentfeed_gateway_consume_lag",
-                         "feed.updates records not consumed yet, all partitions", registry=r)
-        self.bad_updates = Counter("commentfeed_gateway_bad_updates",
-                                   "feed.updates records skipped as unusable", registry=r)
-        self.fetches = Counter("commentfeed_gateway_upstream_requests",
-                               "Streams API requests by kind and result",
-                               ["kind", "result"], registry=r)
-        self.latency = Histogram("commentfeed_gateway_publish_to_send_seconds",
-                                 "Input event time to the update's fan-out",
-                                 buckets=_LATENCY_BUCKETS, registry=r)
 
 
 def _connection_class(gateway: Gateway, limited: bool) -> type[ServerConnection]:
@@ -123,7 +90,13 @@ class Gateway:
             default_site=settings.default_site, limits=limits,
             history_size=options.history_size, history_ttl_s=options.history_ttl_s,
             channel_idle_s=options.channel_idle_s, snapshot_comments=options.snapshot_comments))
-        self.metrics = Metrics(self.core)
+        core = self.core
+        self.metrics = Metrics({
+            "connections": ("Open websocket connections", lambda: len(core.connections)),
+            "subscriptions": ("Channel subscriptions of all connections",
+                              lambda: core.subscription_count),
+            "channels": ("Channels this gateway keeps state for", lambda: len(core.channels)),
+        })
         self.topic = topic_name(settings, Topic.FEED_UPDATES)
         self.consumer_ready = asyncio.Event()
         self._lag: int | None = None
@@ -151,6 +124,8 @@ class Gateway:
         )
         self._loops = [asyncio.create_task(self._consume(), name="gateway-consume"),
                        asyncio.create_task(self._sweep(), name="gateway-sweep")]
+        for task in self._loops:
+            task.add_done_callback(_log_crash)
 
     async def close(self) -> None:
         """Stop accepting, close every client with 1001, stop consuming."""
@@ -191,7 +166,7 @@ class Gateway:
     async def _handle(self, ws: ServerConnection) -> None:
         limit = self.options.max_connections
         if limit is not None and len(self.core.connections) >= limit:
-            self.metrics.full_closes.inc()
+            self.metrics.server_full_closes += 1
             await ws.close(CloseCode.SERVER_FULL, "server_full")
             return
         if not self._origin_allowed(ws.request.headers.get("Origin") if ws.request else None):
@@ -213,7 +188,7 @@ class Gateway:
 
     def slow_consumer(self, ws: ServerConnection) -> None:
         """``ws`` passed the unsent-bytes limit and has a close frame queued: finish it."""
-        self.metrics.slow_closes.inc()
+        self.metrics.slow_consumer_closes += 1
         self._spawn(self._finish_close(ws))
 
     async def _finish_close(self, ws: ServerConnection) -> None:
@@ -229,15 +204,12 @@ class Gateway:
                 if not handles:
                     continue
                 broadcast(handles, action.frame, text=True)
-                n = len(handles)
-                metrics.frames.inc(n)
-                metrics.bytes.inc(n * len(action.frame))
+                metrics.sent(len(handles), len(action.frame))
                 if action.source_time is not None:
                     self._observe_latency(action.source_time)
             elif isinstance(action, Send):
                 broadcast((action.handle,), action.frame, text=True)
-                metrics.frames.inc()
-                metrics.bytes.inc(len(action.frame))
+                metrics.sent(1, len(action.frame))
             elif isinstance(action, Close):
                 self._spawn(action.handle.close(action.code, action.reason))
             elif isinstance(action, FetchSnapshot):
@@ -251,7 +223,7 @@ class Gateway:
             sent = datetime.fromisoformat(source_time).timestamp()
         except ValueError:
             return
-        self.metrics.latency.observe(max(0.0, time.time() - sent))
+        self.metrics.observe_latency(max(0.0, time.time() - sent))
 
     # -- HTTP on the same port -----------------------------------------------------------------
 
@@ -269,7 +241,7 @@ class Gateway:
             return ws.respond(503, f"not ready: {problem}\n") if problem else ws.respond(
                 200, "ready\n")
         if path == "/metrics":
-            response = ws.respond(200, generate_latest(self.metrics.registry).decode())
+            response = ws.respond(200, self.metrics.render().decode())
             response.headers["Content-Type"] = CONTENT_TYPE_LATEST
             return response
         return ws.respond(404, "not found\n")
@@ -281,6 +253,8 @@ class Gateway:
 
     async def not_ready(self) -> str | None:
         """Why this gateway is not ready, or ``None`` when it is."""
+        if any(task.done() for task in self._loops):
+            return "a gateway loop stopped (see the log)"
         if not self.consumer_ready.is_set():
             return "feed.updates consumer starting"
         if self._lag is None or self._lag > self.options.ready_max_lag:
@@ -309,10 +283,10 @@ class Gateway:
             snap = parse_snapshot(loads(response.content), upstream)
         except (httpx.HTTPError, UpstreamError, ValueError) as exc:
             log.warning("snapshot of %s failed: %s", channel, exc)
-            self.metrics.fetches.labels("snapshot", "error").inc()
+            self.metrics.upstream_request("snapshot", "error")
             self._run(self.core.snapshot_failed(channel, time.monotonic()))
             return
-        self.metrics.fetches.labels("snapshot", "ok").inc()
+        self.metrics.upstream_request("snapshot", "ok")
         self._run(self.core.snapshot_fetched(channel, snap, time.monotonic()))
 
     async def _fetch_history(self, request: FetchHistory[ServerConnection]) -> None:
@@ -328,10 +302,10 @@ class Gateway:
             comments, cursor = parse_history(loads(response.content))
         except (httpx.HTTPError, UpstreamError, ValueError) as exc:
             log.warning("history of %s failed: %s", request.channel, exc)
-            self.metrics.fetches.labels("history", "error").inc()
+            self.metrics.upstream_request("history", "error")
             self._run(self.core.history_failed(request, time.monotonic()))
             return
-        self.metrics.fetches.labels("history", "ok").inc()
+        self.metrics.upstream_request("history", "ok")
         self._run(self.core.history_fetched(request, comments, cursor))
 
     # -- feed.updates --------------------------------------------------------------------------
@@ -361,7 +335,7 @@ class Gateway:
         consumer, tps = await self._open_consumer()
         self._consumer = consumer
         self.consumer_ready.set()
-        core, run, bad = self.core, self._run, self.metrics.bad_updates
+        core, run, metrics = self.core, self._run, self.metrics
         while True:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -369,6 +343,7 @@ class Gateway:
                 log.warning("consuming %s: %s", self.topic, exc)
                 await asyncio.sleep(0.5)
                 continue
+            now = time.monotonic()
             for records in batches.values():
                 for record in records:
                     key, value = record.key, record.value
@@ -380,11 +355,11 @@ class Gateway:
                     try:
                         update = parse_update(value)
                     except BadUpdateError as exc:
-                        bad.inc()
+                        metrics.bad_updates += 1
                         log.warning("skipping %s record at %s/%s: %s", self.topic,
                                     record.partition, record.offset, exc)
                         continue
-                    run(core.receive_update(update, time.monotonic()))
+                    run(core.receive_update(update, now))
             await self._update_lag(consumer, tps)
 
     async def _update_lag(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
@@ -394,13 +369,17 @@ class Gateway:
             if highwater is None:
                 return  # no fetch answer for this partition yet
             lag += max(0, highwater - await consumer.position(tp))
-        self._lag = lag
-        self.metrics.lag.set(lag)
+        self._lag = self.metrics.consume_lag = lag
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             self._run(self.core.sweep(time.monotonic()))
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped; /readyz now fails", task.get_name(), exc_info=task.exception())
 
 
 def serve(
