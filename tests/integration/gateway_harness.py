@@ -327,8 +327,13 @@ class Client:
                     return frame
 
     async def until_offset(self, channel: str, offset: int, within: float = 15.0) -> View:
+        return await self.until_view(channel, lambda view: view.offset >= offset, within)
+
+    async def until_view(self, channel: str, predicate: Callable[[View], bool],
+                         within: float = 15.0) -> View:
+        """Read until what the client knows of ``channel`` satisfies ``predicate``."""
         async with asyncio.timeout(within):
-            while channel not in self.views or self.views[channel].offset < offset:
+            while channel not in self.views or not predicate(self.views[channel]):
                 await self.recv(within)
         return self.views[channel]
 

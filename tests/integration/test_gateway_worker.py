@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -36,6 +37,7 @@ from commentfeed.topics import Topic, topic_name
 from tests.conftest import make_settings
 from tests.integration.gateway_harness import (
     Client,
+    View,
     close_code,
     eventually,
     http_get,
@@ -102,6 +104,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "commentfeed", "worker"],
+                                env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT)
+
+
 @pytest.fixture(scope="module")
 async def stack(broker: EmbeddedBroker,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
@@ -110,15 +118,14 @@ async def stack(broker: EmbeddedBroker,
     settings = make_settings(broker.bootstrap, streams_port=free_port(),
                              gateway_port=free_port(), data_dir=str(workdir / "streams"))
     await ensure_topics(settings)
-    log = Path(workdir / "worker.log").open("wb")  # noqa: SIM115 - closed below
-    worker = subprocess.Popen([sys.executable, "-m", "commentfeed", "worker"],
-                              env=worker_env(settings), stdout=log, stderr=subprocess.STDOUT)
+    log = workdir / "worker.log"
+    worker = start_worker(settings, log)
     try:
         async def ready() -> bool:
-            assert worker.poll() is None, (workdir / "worker.log").read_text()[-3000:]
+            assert worker.poll() is None, log.read_text()[-3000:]
             try:
                 answer = await http_get(f"{settings.streams_base_url}/readyz")
-            except OSError:
+            except httpx.HTTPError:
                 return False
             return answer.status_code == 200
 
@@ -131,7 +138,6 @@ async def stack(broker: EmbeddedBroker,
         except TimeoutError:
             worker.kill()
             worker.wait()
-        log.close()
 
 
 @pytest.fixture
@@ -142,6 +148,13 @@ async def site(stack: Settings) -> AsyncIterator[Site]:
         yield Site(stack, producer)
     finally:
         await producer.stop()
+
+
+def newest(view: View) -> str | None:
+    """The newest comment id on a ``recent`` channel as a client sees it."""
+    lists = [u["data"]["items"] for u in view.updates if u["type"] == "recent"]
+    items = lists[-1] if lists else view.snapshot["items"]
+    return str(items[0]["comment_id"]) if items else None
 
 
 def url(port: int) -> str:
@@ -265,17 +278,18 @@ async def test_after_a_gateway_restart_clients_resume_to_the_state_of_one_that_s
                 await client.connect()
                 for channel in channels:
                     assert (await client.subscribe(channel, resume=True))["op"] == "subscribed"
-            await site.comments(article_id, 2)  # and live again
-            article = channels[0]
+            last_id = (await site.comments(article_id, 2))[-1]  # and live again
+            article, count, recent = channels
             for client in (steady, *clients):
-                await client.until(lambda f: f.get("type") == "count" and f.get(
-                    "channel") == article and f["data"]["count"] == 7, within=30)
-            final = steady.views[article].offset
+                await client.until_view(article, lambda v: v.count() == 7, within=30)
+                await client.until_view(count, lambda v: v.count() == 7, within=30)
+                await client.until_view(recent, lambda v: newest(v) == last_id, within=30)
             for client in clients:
-                view = await client.until_offset(article, final)
+                view = client.views[article]
+                assert view.offset == steady.views[article].offset
                 assert view.comment_ids() == steady.views[article].comment_ids()
                 assert len(view.comment_ids()) == 7
-                assert client.views[channels[1]].count() == 7
+                assert client.views[count].offset == steady.views[count].offset
                 assert client.gaps == []
                 await client.close()
         await steady.close()
