@@ -281,8 +281,9 @@ class Gateway:
             if response.status_code != 200:
                 raise UpstreamError(f"HTTP {response.status_code}")
             snap = parse_snapshot(loads(response.content), upstream)
-        except (httpx.HTTPError, UpstreamError, ValueError) as exc:
-            log.warning("snapshot of %s failed: %s", channel, exc)
+        except Exception as exc:  # whatever went wrong, the waiting clients must hear of it
+            expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
+            log.warning("snapshot of %s failed: %s", channel, exc, exc_info=not expected)
             self.metrics.upstream_request("snapshot", "error")
             self._run(self.core.snapshot_failed(channel, time.monotonic()))
             return
@@ -300,8 +301,9 @@ class Gateway:
             if response.status_code != 200:
                 raise UpstreamError(f"HTTP {response.status_code}")
             comments, cursor = parse_history(loads(response.content))
-        except (httpx.HTTPError, UpstreamError, ValueError) as exc:
-            log.warning("history of %s failed: %s", request.channel, exc)
+        except Exception as exc:  # whatever went wrong, the client must hear of it
+            expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
+            log.warning("history of %s failed: %s", request.channel, exc, exc_info=not expected)
             self.metrics.upstream_request("history", "error")
             self._run(self.core.history_failed(request, time.monotonic()))
             return

@@ -75,6 +75,14 @@ class Site:
         await eventually(known, within=30)
         return article_id
 
+    async def counted(self, article_id: str, count: int) -> None:
+        """Wait until the streams count ``count`` comments on the article."""
+        async def done() -> bool:
+            answer = await http_get(f"{self.settings.streams_base_url}/v1/articles/{article_id}")
+            return answer.status_code == 200 and answer.json()["count"] == count
+
+        await eventually(done, within=30)
+
     async def comments(self, article_id: str, n: int) -> list[str]:
         """Post ``n`` visible comments; their ids."""
         ids = []
@@ -293,3 +301,37 @@ async def test_after_a_gateway_restart_clients_resume_to_the_state_of_one_that_s
                 assert client.gaps == []
                 await client.close()
         await steady.close()
+
+
+async def test_history_pages_back_and_an_outgrown_snapshot_is_fetched_again(
+        stack: Settings, site: Site) -> None:
+    article_id = await site.article()
+    channel = f"article:{article_id}"
+    ids = await site.comments(article_id, 5)
+    await site.counted(article_id, 5)
+    gateway = stack.model_copy(update={"gateway_port": 0})
+    async with running_gateway(gateway, snapshot_comments=3) as gw:
+        reader = await Client(url(gw.port)).connect()
+        reply = await reader.subscribe(channel)
+        snapshot = reply["snapshot"]
+        assert [c["comment_id"] for c in snapshot["comments"]] == ids[2:]
+        assert snapshot["cursor"] is not None
+        page = await reader.request({"op": "history", "channel": channel,
+                                     "before": snapshot["cursor"], "limit": 50})
+        assert page["op"] == "history"
+        assert [c["comment_id"] for c in page["comments"]] == [ids[1], ids[0]]  # newest first
+        assert page["cursor"] is None
+
+        [sixth] = await site.comments(article_id, 1)  # four listed now: over the limit of 3
+        await reader.until_view(channel, lambda v: v.count() == 6, within=30)
+        late = await Client(url(gw.port)).connect()
+        fresh = await late.subscribe(channel)
+        assert fresh["offset"] == reader.views[channel].offset
+        assert [c["comment_id"] for c in fresh["snapshot"]["comments"]] == [*ids[3:], sixth]
+
+        gone = await reader.request({"op": "unsubscribe", "channel": channel})
+        assert gone == {"op": "unsubscribed", "channel": channel, "id": gone["id"]}
+        refused = await reader.request({"op": "history", "channel": channel})
+        assert refused["code"] == "not_subscribed"
+        for client in (reader, late):
+            await client.close()
