@@ -226,3 +226,16 @@ async def test_a_client_that_stops_reading_is_closed_with_4000_and_others_get_ev
         assert metric(gw, "commentfeed_gateway_slow_consumer_closes_total") == 1
         for r in readers:
             await r.close()
+
+
+async def test_compression_is_off_unless_turned_on(writer: FeedWriter) -> None:
+    await writer.count("z", 3)
+    for setting, expected in (("none", None), ("deflate", "permessage-deflate")):
+        gateway = writer.settings.model_copy(update={"gateway_port": 0})
+        async with running_gateway(gateway, compression=setting) as gw, connect(
+                ws_url(gw.port), compression="deflate") as ws:
+            assert ws.response is not None
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+            assert (extensions.split(";")[0] if extensions else None) == expected
+            await ws.send('{"op":"subscribe","channel":"count:z","id":1}')
+            assert '"snapshot":{"article_id":"z","count":3}' in await ws.recv()
