@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -36,11 +37,11 @@ from typing import Any
 from bench import report
 from bench.control import Child, python_argv
 from bench.harness import fresh_broker, load_average, run_dir, service_env, wait_http
-from bench.procinfo import cpu_seconds, machine
+from bench.procinfo import cpu_seconds, machine, machine_busy
 from bench.profiles import start_profile
 from bench.samples import latencies_ms, read_samples
 from bench.stats import Backlog, LatencySummary, backlog, ratio, summarize
-from commentfeed.broker import free_port
+from commentfeed.broker import free_port, pid_exists
 from commentfeed.settings import Settings
 from producers.load import LoadPlan
 
@@ -113,7 +114,7 @@ async def raw_hop(settings: Settings, rate: float, duration_s: float, articles: 
 
 
 async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace,
-                       out: Path, profile: bool) -> Hop:
+                       out: Path, profile: bool, broker_pid: int | None = None) -> Hop:
     tag = f"{rate:g}"
     streams_port, gateway_port = free_port(), free_port()
     env = service_env(
@@ -154,7 +155,13 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         for viewer in viewers:
             await viewer.ask("reset", "reset")
 
-        cpu_before = {c.name: cpu_seconds(c.pid) for c in children}
+        # The broker is a child of this process, not a Child: count it by pid.
+        pids = {"worker": worker.pid, "gateway": gateway.pid}
+        pids.update({f"viewers{i}": v.pid for i, v in enumerate(viewers)})
+        if broker_pid is not None:
+            pids["broker"] = broker_pid
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        busy_before = machine_busy()
         load = await Child.start(f"load-{tag}", python_argv(
             "bench.loadgen", "--rate", f"{rate:g}", "--duration", f"{args.duration:g}",
             "--articles", str(args.articles), "--viewers", str(args.viewers),
@@ -176,8 +183,9 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         await asyncio.gather(*(viewer.ask("expect", "done", samples=want, timeout=args.drain_s)
                                for viewer in viewers))
         extra["drain_s"] = time.monotonic() - finished
-        cpu_after = {c.name: cpu_seconds(c.pid) for c in children
-                     if c.process.returncode is None and c.name in cpu_before}
+        busy_after = machine_busy()
+        cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()
+                     if pid_exists(pid)}
         for i, viewer in enumerate(viewers):
             path = out / f"pipeline-{tag}-{i}.bin"
             reports.append((path, await viewer.ask("report", "report", samples=str(path))))
@@ -209,6 +217,8 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         "errors": sum(r["errors"] for _, r in reports), "by_type": by_type,
         "closed_codes": sorted({c for _, r in reports for c in r["closed_codes"]}),
         "load_cpu_s": load_cpu,
+        "machine_busy": ((busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
+                         if busy_after[1] > busy_before[1] else math.nan),
         "cpu_s": {name: cpu_after[name] - cpu_before[name] for name in cpu_after},
     })
     return _hop(published_all, share, elapsed, float(done["achieved_rate"]), delivered_events,
@@ -220,7 +230,7 @@ async def run_rate(rate: float, args: argparse.Namespace, out: Path) -> RateResu
         raw = await raw_hop(run.settings, rate, args.raw_duration, args.articles, out,
                             args.warmup)
         profile = args.profile and rate == args.goal_rate
-        pipe = await pipeline_hop(run.settings, rate, args, out, profile)
+        pipe = await pipeline_hop(run.settings, rate, args, out, profile, run.broker.pid)
     return RateResult(rate, raw, pipe)
 
 
@@ -244,8 +254,10 @@ def describe(result: RateResult) -> str:
         f"closes {extra.get('closed_codes')}, worker ready in "
         f"{extra.get('worker_ready_s', math.nan):.1f}s, drained in "
         f"{extra.get('drain_s', math.nan):.1f}s",
-        "  CPU seconds: " + ", ".join(f"{k.rsplit('-', 1)[0]} {v:.1f}"
-                                      for k, v in extra.get("cpu_s", {}).items()),
+        "  CPU seconds while loading and draining: " + ", ".join(
+            f"{k} {v:.1f}" for k, v in extra.get("cpu_s", {}).items())
+        + f", load generator {extra.get('load_cpu_s', math.nan):.1f} in all; machine busy "
+          f"{extra.get('machine_busy', math.nan):.0%} of its CPUs",
     ])
 
 
@@ -299,10 +311,36 @@ def render(results: list[RateResult], args: argparse.Namespace, load: tuple[str,
             f"{hop.delivered_share:.1%}, median latency {report.ms(hop.backlog.first_p50_ms)} "
             f"in the first second and {report.ms(hop.backlog.last_p50_ms)} in the last, trend "
             f"{hop.backlog.growth_ms_per_s:+.2f} ms/s).")
+    if goal is not None and goal.pipeline.extra.get("cpu_s"):
+        lines += ["", cpu_table(goal)]
     if plotted:
         lines += ["", f"![latency against rate]({PLOT.name})"]
     lines += ["", report.machine_line(machine())]
     return "\n".join(lines)
+
+
+def cpu_table(result: RateResult) -> str:
+    """CPU each process spent per input event while the load ran and drained."""
+    extra = result.pipeline.extra
+    events = max(1, int(extra["acked"]))
+    cpu = dict(extra["cpu_s"])
+    if not math.isnan(extra.get("load_cpu_s", math.nan)):
+        cpu["load generator"] = extra["load_cpu_s"]
+    total = sum(cpu.values())
+    rows = [[name, f"{seconds:.1f} s", f"{seconds * 1000 / events:.3f} ms"]
+            for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])]
+    rows.append(["all of them", f"{total:.1f} s", f"{total * 1000 / events:.3f} ms"])
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / (total * 1000 / events)
+    return "\n".join([
+        f"CPU per input event at {result.rate:,.0f}/s ({events:,} events; the machine was "
+        f"{extra.get('machine_busy', math.nan):.0%} busy meanwhile):",
+        "",
+        report.table(["process", "CPU", "per event"], rows),
+        "",
+        f"At that cost {cores} cores can carry at most about {ceiling:,.0f} events/s through "
+        f"the whole pipeline, before any latency budget.",
+    ])
 
 
 def plot(results: list[RateResult], path: Path) -> bool:

@@ -30,6 +30,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def cpu_times(text: str) -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs from the first line of ``/proc/stat``."""
+    fields = [float(v) for v in text.splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def machine_busy() -> tuple[float, float]:
+    """This machine's (busy, total) CPU jiffies so far; difference two readings for a share."""
+    return cpu_times(Path("/proc/stat").read_text())
+
+
 def machine() -> dict[str, str]:
     """The facts a benchmark report states about where it ran."""
     cpu = "unknown"

@@ -106,3 +106,11 @@ def test_samples_round_trip_through_a_file_and_become_latencies(tmp_path: Path) 
                                                                         (1.0, 1.5)]
     with pytest.raises(ValueError, match="both times"):
         write_samples(path, published, array("q", [1]))
+
+
+def test_cpu_times_count_idle_and_iowait_as_not_busy() -> None:
+    from bench.procinfo import cpu_times, status_field
+
+    busy, total = cpu_times("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n")
+    assert (busy, total) == (150.0, 1000.0)
+    assert status_field("Name:\tpython\nVmRSS:\t  12345 kB\n", "VmRSS") == 12345
