@@ -1,6 +1,6 @@
 """Publish-to-websocket latency of the whole pipeline, against a raw aiokafka hop, over rates.
 
-    .venv/bin/python -m bench.pipeline [--rates 500,1000,2500,5000] [--duration 15]
+    .venv/bin/python -m bench.pipeline [--rates 250,500,1000,2500,5000] [--duration 12]
                                        [--articles 20] [--viewers 10] [--profile]
 
 For each rate, on a broker started fresh for that rate (Tansu's memory engine keeps every
@@ -352,7 +352,7 @@ def plot(results: list[RateResult], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=110)
     styles = {"p50": "-", "p99": "--"}
     paths: list[tuple[str, str, Callable[[RateResult], Hop]]] = [
         ("pipeline", "tab:blue", lambda r: r.pipeline),
@@ -375,7 +375,7 @@ def plot(results: list[RateResult], path: Path) -> bool:
     ax.set_ylabel("publish -> client latency (ms)")
     ax.set_title("commentfeed pipeline latency against rate (2 cores, embedded broker)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -413,9 +413,9 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
-                        default=[500.0, 1000.0, GOAL_RATE, SUSTAINED_RATE])
+                        default=[250.0, 500.0, 1000.0, GOAL_RATE, SUSTAINED_RATE])
     parser.add_argument("--goal-rate", type=float, default=GOAL_RATE)
-    parser.add_argument("--duration", type=float, default=15.0,
+    parser.add_argument("--duration", type=float, default=12.0,
                         help="seconds of pipeline load per rate")
     parser.add_argument("--raw-duration", type=float, default=8.0,
                         help="seconds of raw baseline per rate")
@@ -425,7 +425,7 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=10, help="viewers per article")
     parser.add_argument("--viewer-processes", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--drain-s", type=float, default=20.0,
+    parser.add_argument("--drain-s", type=float, default=10.0,
                         help="how long to wait for the last updates after the load ends")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the worker, gateway, viewers and load at the goal rate")
