@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from aiokafka import TopicPartition
 
 from commentfeed.broker import EmbeddedBroker, free_port
-from commentfeed.kafka import ensure_topics
+from commentfeed.kafka import ensure_topics, make_consumer
 from commentfeed.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,23 @@ async def wait_http(url: str, timeout_s: float = 60.0, *, what: str = "") -> flo
                     await asyncio.sleep(0.1)
         except TimeoutError:
             raise TimeoutError(f"{what or url} not ready within {timeout_s}s") from None
+
+
+async def topic_sizes(settings: Settings) -> dict[str, int]:
+    """Records in every topic of the broker (sum of the partitions' end offsets)."""
+    consumer = make_consumer(settings, group_id=None, client_id="bench-sizes")
+    await consumer.start()
+    try:
+        topics = sorted(await consumer.topics())
+        tps = [TopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = await consumer.end_offsets(tps) if tps else {}
+    finally:
+        await consumer.stop()
+    sizes: dict[str, int] = {}
+    for tp, end in ends.items():
+        sizes[tp.topic] = sizes.get(tp.topic, 0) + end
+    return sizes
 
 
 def load_average() -> str:

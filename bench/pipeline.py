@@ -36,7 +36,14 @@ from typing import Any
 
 from bench import report
 from bench.control import Child, python_argv
-from bench.harness import fresh_broker, load_average, run_dir, service_env, wait_http
+from bench.harness import (
+    fresh_broker,
+    load_average,
+    run_dir,
+    service_env,
+    topic_sizes,
+    wait_http,
+)
 from bench.procinfo import cpu_seconds, machine, machine_busy
 from bench.profiles import start_profile
 from bench.samples import latencies_ms, read_samples
@@ -120,7 +127,8 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
     env = service_env(
         settings, COMMENTFEED_STREAMS_PORT=str(streams_port),
         COMMENTFEED_STREAMS_URL=f"http://127.0.0.1:{streams_port}",
-        COMMENTFEED_DATA_DIR=str(out / f"worker-{tag}"), COMMENTFEED_TABLE_STORE="memory://")
+        COMMENTFEED_DATA_DIR=str(out / f"worker-{tag}"), COMMENTFEED_TABLE_STORE="memory://",
+        COMMENTFEED_LOG_LEVEL=args.service_log_level)
     children: list[Child] = []
     extra: dict[str, Any] = {}
     try:
@@ -191,6 +199,7 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
             reports.append((path, await viewer.ask("report", "report", samples=str(path))))
         for spy in spies:
             await spy.process.wait()
+        extra["topic_records"] = await topic_sizes(settings)
     finally:
         for child in reversed(children):
             await child.stop()
@@ -258,6 +267,7 @@ def describe(result: RateResult) -> str:
             f"{k} {v:.1f}" for k, v in extra.get("cpu_s", {}).items())
         + f", load generator {extra.get('load_cpu_s', math.nan):.1f} in all; machine busy "
           f"{extra.get('machine_busy', math.nan):.0%} of its CPUs",
+        f"  broker records: {extra.get('topic_records')}",
     ])
 
 
@@ -311,18 +321,48 @@ def render(results: list[RateResult], args: argparse.Namespace, load: tuple[str,
             f"{hop.delivered_share:.1%}, median latency {report.ms(hop.backlog.first_p50_ms)} "
             f"in the first second and {report.ms(hop.backlog.last_p50_ms)} in the last, trend "
             f"{hop.backlog.growth_ms_per_s:+.2f} ms/s).")
-    if goal is not None and goal.pipeline.extra.get("cpu_s"):
-        lines += ["", cpu_table(goal)]
+    costed = cost_run(results, args.goal_rate)
+    if costed is not None:
+        lines += ["", cpu_table(costed)]
     if plotted:
         lines += ["", f"![latency against rate]({PLOT.name})"]
+    if costed is not None and costed.pipeline.extra.get("topic_records"):
+        lines += ["", records_line(costed)]
     lines += ["", report.machine_line(machine())]
     return "\n".join(lines)
 
 
-def cpu_table(result: RateResult) -> str:
-    """CPU each process spent per input event while the load ran and drained."""
+def records_line(result: RateResult) -> str:
+    """How many records the broker stored per input event, by topic."""
     extra = result.pipeline.extra
-    events = max(1, int(extra["acked"]))
+    sizes: dict[str, int] = dict(extra["topic_records"])
+    sizes.pop("bench.raw", None)  # the baseline's topic
+    events = max(1, sizes.get("comments", 0) + sizes.get("articles", 0))
+    parts = [f"`{topic}` {count / events:.2f}" for topic, count in
+             sorted(sizes.items(), key=lambda kv: -kv[1]) if count]
+    total = sum(sizes.values()) / events
+    return (f"Records the broker stored per input event in the {result.rate:,.0f}/s run: "
+            f"{total:.1f} in all ({', '.join(parts)}).")
+
+
+def cost_run(results: list[RateResult], goal_rate: float) -> RateResult | None:
+    """The run to cost per event: the fastest that kept up, else the goal rate's."""
+    kept = [r for r in results if r.pipeline.extra.get("cpu_s") and r.pipeline.backlog
+            and r.pipeline.backlog.kept_up()]
+    if kept:
+        return max(kept, key=lambda r: r.rate)
+    return next((r for r in results if r.rate == goal_rate and r.pipeline.extra.get("cpu_s")),
+                None)
+
+
+def cpu_table(result: RateResult) -> str:
+    """CPU each process spent per delivered input event while the load ran and drained.
+
+    Per delivered event, not per published one: in a run that fell behind, work on the
+    events still queued at the end was never done, so it must not be divided by them.
+    """
+    extra = result.pipeline.extra
+    events = max(1, round(int(extra["acked"]) * min(1.0, result.pipeline.delivered_share)))
     cpu = dict(extra["cpu_s"])
     if not math.isnan(extra.get("load_cpu_s", math.nan)):
         cpu["load generator"] = extra["load_cpu_s"]
@@ -333,7 +373,8 @@ def cpu_table(result: RateResult) -> str:
     cores = os.cpu_count() or 1
     ceiling = cores * 1000 / (total * 1000 / events)
     return "\n".join([
-        f"CPU per input event at {result.rate:,.0f}/s ({events:,} events; the machine was "
+        f"CPU per delivered input event at {result.rate:,.0f}/s ({events:,} events; the "
+        f"machine was "
         f"{extra.get('machine_busy', math.nan):.0%} busy meanwhile):",
         "",
         report.table(["process", "CPU", "per event"], rows),
@@ -429,6 +470,8 @@ def main() -> None:
                         help="how long to wait for the last updates after the load ends")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the worker, gateway, viewers and load at the goal rate")
+    parser.add_argument("--service-log-level", default="INFO",
+                        help="COMMENTFEED_LOG_LEVEL of the worker and gateway (see the doc)")
     parser.add_argument("--no-doc", action="store_true", help="leave docs/benchmarks.md alone")
     args = parser.parse_args()
     if args.viewers % args.viewer_processes:
