@@ -168,6 +168,13 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         pids.update({f"viewers{i}": v.pid for i, v in enumerate(viewers)})
         if broker_pid is not None:
             pids["broker"] = broker_pid
+        if args.idle_s > 0:
+            # The standing cost: everything up, viewers subscribed, no load. Tansu holds each
+            # Fetch for the full fetch wait, so every consumer polls it 200 times a second.
+            idle_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            await asyncio.sleep(args.idle_s)
+            extra["idle_cpu_per_s"] = {name: (cpu_seconds(pid) - idle_before[name]) / args.idle_s
+                                       for name, pid in pids.items()}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         busy_before = machine_busy()
         load = await Child.start(f"load-{tag}", python_argv(
@@ -268,6 +275,8 @@ def describe(result: RateResult) -> str:
         + f", load generator {extra.get('load_cpu_s', math.nan):.1f} in all; machine busy "
           f"{extra.get('machine_busy', math.nan):.0%} of its CPUs",
         f"  broker records: {extra.get('topic_records')}",
+        "  idle CPU, share of a core: " + ", ".join(
+            f"{k} {v:.0%}" for k, v in extra.get("idle_cpu_per_s", {}).items()),
     ])
 
 
@@ -367,9 +376,12 @@ def cpu_table(result: RateResult) -> str:
     if not math.isnan(extra.get("load_cpu_s", math.nan)):
         cpu["load generator"] = extra["load_cpu_s"]
     total = sum(cpu.values())
-    rows = [[name, f"{seconds:.1f} s", f"{seconds * 1000 / events:.3f} ms"]
+    idle: dict[str, float] = extra.get("idle_cpu_per_s", {})
+    rows = [[name, f"{seconds:.1f} s", f"{seconds * 1000 / events:.3f} ms",
+             f"{idle[name]:.0%}" if name in idle else "n/a"]
             for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])]
-    rows.append(["all of them", f"{total:.1f} s", f"{total * 1000 / events:.3f} ms"])
+    rows.append(["all of them", f"{total:.1f} s", f"{total * 1000 / events:.3f} ms",
+                 f"{sum(idle.values()):.0%}" if idle else "n/a"])
     cores = os.cpu_count() or 1
     ceiling = cores * 1000 / (total * 1000 / events)
     return "\n".join([
@@ -377,7 +389,7 @@ def cpu_table(result: RateResult) -> str:
         f"machine was "
         f"{extra.get('machine_busy', math.nan):.0%} busy meanwhile):",
         "",
-        report.table(["process", "CPU", "per event"], rows),
+        report.table(["process", "CPU", "per event", "idle, share of a core"], rows),
         "",
         f"At that cost {cores} cores can carry at most about {ceiling:,.0f} events/s through "
         f"the whole pipeline, before any latency budget.",
@@ -470,6 +482,8 @@ def main() -> None:
                         help="how long to wait for the last updates after the load ends")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the worker, gateway, viewers and load at the goal rate")
+    parser.add_argument("--idle-s", type=float, default=3.0,
+                        help="seconds to measure the idle CPU of each process before loading")
     parser.add_argument("--service-log-level", default="INFO",
                         help="COMMENTFEED_LOG_LEVEL of the worker and gateway (see the doc)")
     parser.add_argument("--no-doc", action="store_true", help="leave docs/benchmarks.md alone")
