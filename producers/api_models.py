@@ -1,0 +1,124 @@
+"""Request and response bodies of the HTTP ingest API (the OpenAPI document is built from them).
+
+Bodies reuse the event contract's field types, so whatever passes here also passes the event
+models; unknown fields are refused. Ids and names of authors are not accepted from bodies at
+all: they come from the caller's token.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from commentfeed.events import Body, Id, Name, Reason, Timestamp, Title, Url
+from producers.auth import Role
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NewArticle(_Body):
+    """``POST /v1/articles``: publishes ``article.published``."""
+
+    article_id: Id
+    #: Defaults to the ingest's ``COMMENTFEED_DEFAULT_SITE``.
+    site: Id | None = None
+    title: Title
+    url: Url
+    author: Name
+    #: Defaults to now.
+    published_at: Timestamp | None = None
+
+
+class ArticlePatch(_Body):
+    """``PATCH /v1/articles/{id}``: the fields to change; publishes a whole ``article.updated``."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    title: Title | None = None
+    url: Url | None = None
+    author: Name | None = None
+    published_at: Timestamp | None = None
+
+
+class NewComment(_Body):
+    """``POST /v1/articles/{id}/comments``: the author is the token's user."""
+
+    body: Body
+    #: The comment this one replies to (same article); null or absent for a top-level comment.
+    parent_id: Id | None = None
+
+
+class CommentPatch(_Body):
+    body: Body
+
+
+class Vote(_Body):
+    #: +1, -1, or 0 to withdraw an earlier vote.
+    value: Literal[-1, 0, 1]
+
+
+class Moderation(_Body):
+    action: Literal["hide", "approve"]
+    reason: Reason | None = None
+
+
+class DemoLogin(_Body):
+    name: Name
+    role: Role = "reader"
+
+
+class Accepted(BaseModel):
+    """The answer to every accepted write (202): where the event went."""
+
+    event_id: str
+    event_type: str
+    article_id: str
+    #: The comment concerned; for a new comment, the id the API gave it.
+    comment_id: str | None = None
+    topic: str
+    partition: int
+    offset: int
+
+
+class ErrorBody(BaseModel):
+    """Every error except 422 (which lists field errors in FastAPI's format)."""
+
+    code: str = Field(description="machine-readable reason, e.g. comments_closed")
+    detail: str = Field(description="what went wrong, for people")
+
+
+class DemoUser(BaseModel):
+    id: str
+    name: str
+    role: Role
+
+
+class DemoSession(BaseModel):
+    token: str
+    user: DemoUser
+    expires_at: Timestamp
+
+
+class PageConfig(BaseModel):
+    """``GET /config.json``: what the demo page needs to find the gateway and the API."""
+
+    gateway_url: str
+    ingest_url: str
+    site: str
+    article_id: str
+    demo_mode: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    ready: bool
+    publisher: bool
+    directory: bool
+    articles: int
+    comments: int

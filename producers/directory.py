@@ -1,0 +1,160 @@
+"""The ingest API's view of which articles and comments exist: a pure fold, no I/O.
+
+The API answers 404 (unknown article or comment), 409 (comments closed) and 403 (not the
+author) from this view. :mod:`producers.directory_feed` feeds it from the ``articles`` and
+``comments`` topics; the API also applies its own events right after the broker acks them, so a
+comment posted and edited at once is known when the edit arrives (read-your-writes).
+
+So the same record may be applied twice and out of order (the API's early copy, then the
+consumer's). The fold is therefore order-insensitive: every field is combined with a
+commutative rule, using the record's offset in its partition (one article's records all live
+in one partition, key = article id, so the offsets of one entry are comparable):
+
+- closing and deleting are final (an OR);
+- an article's details come from the ``published``/``updated`` record with the highest offset;
+- a comment is created by its first ``posted`` record (lowest offset: a duplicate post changes
+  nothing); its status is the post's, unless a ``moderated`` record with a higher offset set
+  another (the highest such wins);
+- a record naming a comment under another article than the one it was posted to is ignored.
+
+Memory: one small entry per article and per comment ever published (about 250 bytes per
+comment in CPython, id string included), in every ingest process. There is no eviction:
+deleted comments stay as tombstones so a late edit gets 404 rather than resurrecting them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from commentfeed.events import (
+    ArticleClosed,
+    ArticleData,
+    ArticleDeleted,
+    ArticlePublished,
+    ArticleUpdated,
+    CommentDeleted,
+    CommentEdited,
+    CommentModerated,
+    CommentPosted,
+    CommentStatus,
+    CommentVoted,
+    InputEvent,
+)
+
+_NEVER = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleEntry:
+    article_id: str
+    site: str
+    #: Title, url, author and time are kept so a partial PATCH can publish a whole article;
+    #: None while only a close or delete of the article has been seen.
+    details: ArticleData | None = None
+    details_offset: int = _NEVER
+    closed: bool = False
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommentEntry:
+    comment_id: str
+    article_id: str
+    site: str
+    #: None until the comment's ``posted`` record is seen.
+    author_id: str | None = None
+    posted_offset: int | None = None
+    post_status: CommentStatus = "visible"
+    moderated_offset: int = _NEVER
+    moderated_status: CommentStatus = "visible"
+    deleted: bool = False
+
+    @property
+    def posted(self) -> bool:
+        return self.posted_offset is not None
+
+    @property
+    def status(self) -> CommentStatus:
+        if self.posted_offset is not None and self.moderated_offset > self.posted_offset:
+            return self.moderated_status
+        return self.post_status
+
+
+class Directory:
+    """Articles and comments by id. :meth:`apply` is the whole fold."""
+
+    def __init__(self) -> None:
+        self.articles: dict[str, ArticleEntry] = {}
+        #: Includes entries of comments whose post has not been seen; see :meth:`comment`.
+        self.comments: dict[str, CommentEntry] = {}
+
+    def article(self, article_id: str) -> ArticleEntry | None:
+        return self.articles.get(article_id)
+
+    def comment(self, comment_id: str) -> CommentEntry | None:
+        """A comment whose post has been seen (deleted ones included: check ``deleted``)."""
+        entry = self.comments.get(comment_id)
+        return entry if entry is not None and entry.posted else None
+
+    @property
+    def comment_count(self) -> int:
+        return sum(1 for c in self.comments.values() if c.posted)
+
+    def apply(self, event: InputEvent, offset: int) -> bool:
+        """Fold one record (from the consumer, or just published by the API) into the view.
+
+        ``offset`` is the record's offset in its partition. Returns whether anything changed.
+        """
+        if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted):
+            return self._apply_article(event, offset)
+        return self._apply_comment(event, offset)
+
+    def _apply_article(
+        self,
+        event: ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted,
+        offset: int,
+    ) -> bool:
+        article_id = event.data.article_id
+        old = self.articles.get(article_id) or ArticleEntry(article_id, event.data.site)
+        if isinstance(event, ArticlePublished | ArticleUpdated):
+            new = old
+            if offset > old.details_offset:
+                new = replace(old, site=event.data.site, details=event.data,
+                              details_offset=offset)
+        elif isinstance(event, ArticleClosed):
+            new = replace(old, closed=True)
+        else:
+            new = replace(old, deleted=True)
+        if self.articles.get(article_id) == new:
+            return False
+        self.articles[article_id] = new
+        return True
+
+    def _apply_comment(
+        self,
+        event: CommentPosted | CommentEdited | CommentDeleted | CommentModerated | CommentVoted,
+        offset: int,
+    ) -> bool:
+        if isinstance(event, CommentEdited | CommentVoted):
+            return False  # nothing the API checks
+        data = event.data
+        current = self.comments.get(data.comment_id)
+        if current is not None and current.article_id != data.article_id:
+            return False
+        old = current or CommentEntry(data.comment_id, data.article_id, data.site)
+        if isinstance(event, CommentPosted):
+            new = old
+            if old.posted_offset is None or offset < old.posted_offset:
+                new = replace(old, author_id=event.data.author.id, posted_offset=offset,
+                              post_status=event.data.status)
+        elif isinstance(event, CommentModerated):
+            new = old
+            if offset > old.moderated_offset:
+                new = replace(old, moderated_offset=offset, moderated_status=event.data.status)
+        else:
+            new = replace(old, deleted=True)
+        if current == new:
+            return False
+        self.comments[data.comment_id] = new
+        return True
+

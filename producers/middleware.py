@@ -1,0 +1,157 @@
+"""ASGI middleware of the ingest app: the request body limit and the security headers.
+
+The body limit is enforced twice: a ``Content-Length`` over the limit is refused before a byte
+is read, and a body without one (chunked) or lying about it is counted as it arrives. Either way
+the app sees nothing and the client gets 413.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_HOST = re.compile(r"^(?:[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$")
+
+
+async def _refuse(send: Send, status: int, code: str, detail: str) -> None:
+    body = orjson.dumps({"code": code, "detail": detail})
+    await send({
+        "type": "http.response.start", "status": status,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close")],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Reads the whole body (at most ``max_bytes``) before the app runs, then replays it."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body over {self.max_bytes} bytes"
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await _refuse(send, 400, "bad_content_length", "Content-Length is not a number")
+                    return
+                if declared > self.max_bytes:
+                    await _refuse(send, 413, "body_too_large", too_large)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _refuse(send, 413, "body_too_large", too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            # Later reads wait for the disconnect, as the server's own receive would.
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def page_host(host_header: str | None, fallback: str) -> str:
+    """The host name the browser used, if it is a plain host name; else ``fallback``.
+
+    It goes into a header and a URL, so anything but a host name or bracketed IPv6 is refused.
+    """
+    if host_header:
+        if host_header.startswith("["):
+            host = host_header.split("]", 1)[0] + "]"
+        else:
+            host = host_header.split(":", 1)[0]
+        if _HOST.match(host):
+            return host
+    return fallback
+
+
+def content_security_policy(gateway: str) -> str:
+    """No inline script or style anywhere; sockets only to this origin and the gateway."""
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        f"connect-src 'self' ws://{gateway} wss://{gateway}",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+#: FastAPI's interactive API docs load Swagger UI / ReDoc from a CDN and start them with an
+#: inline script; only those pages get this policy, never the demo page or the widgets.
+API_DOCS_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
+    "font-src 'self' https://fonts.gstatic.com",
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP, nosniff and friends to every HTTP response."""
+
+    def __init__(
+        self, app: ASGIApp, *, gateway_for_host: Callable[[str | None], str],
+        api_docs_paths: frozenset[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self.gateway_for_host = gateway_for_host
+        self.api_docs_paths = api_docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+        if scope["path"] in self.api_docs_paths:
+            policy = API_DOCS_POLICY
+        else:
+            policy = content_security_policy(self.gateway_for_host(host))
+        extra = [
+            (b"content-security-policy", policy.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

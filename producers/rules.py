@@ -1,0 +1,206 @@
+"""Who may do what, and which event an accepted request becomes (pure: no I/O, no clock).
+
+Each function takes the directory, the caller and the validated body, and returns the event to
+publish or raises :class:`Refusal` carrying the HTTP status and a code. The events are built
+with the contract models, so nothing hand-written reaches Kafka.
+
+Rules beyond the contract: comments on a closed article cannot be posted, edited or voted on
+(409), but can still be deleted and moderated; a reply's parent must be a live comment of the
+same article; a deleted article or comment is unknown (404); an article id can be published once
+(409 after that; use PATCH).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from commentfeed.events import (
+    ArticleClosed,
+    ArticleData,
+    ArticleDeleted,
+    ArticlePublished,
+    ArticleRef,
+    ArticleUpdated,
+    Author,
+    CommentDeleted,
+    CommentDeletedData,
+    CommentEdited,
+    CommentEditedData,
+    CommentModerated,
+    CommentModeratedData,
+    CommentPosted,
+    CommentPostedData,
+    CommentVoted,
+    CommentVotedData,
+)
+from producers.api_models import (
+    ArticlePatch,
+    CommentPatch,
+    Moderation,
+    NewArticle,
+    NewComment,
+    Vote,
+)
+from producers.auth import Reader
+from producers.directory import ArticleEntry, CommentEntry, Directory
+
+SOURCE = "commentfeed/ingest"
+
+
+class Refusal(Exception):
+    """A request the rules refuse: ``status`` is the HTTP status, ``code`` the reason."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def _live_article(directory: Directory, article_id: str) -> ArticleEntry:
+    article = directory.article(article_id)
+    if article is None or article.deleted:
+        raise Refusal(404, "article_not_found", f"no article {article_id!r}")
+    return article
+
+
+def _open_article(directory: Directory, article_id: str) -> ArticleEntry:
+    article = _live_article(directory, article_id)
+    if article.closed:
+        raise _closed(article_id)
+    return article
+
+
+def _live_comment(directory: Directory, comment_id: str) -> tuple[CommentEntry, bool]:
+    """The comment, and whether its article is closed."""
+    comment = directory.comment(comment_id)
+    article = directory.article(comment.article_id) if comment is not None else None
+    if comment is None or comment.deleted or (article is not None and article.deleted):
+        raise Refusal(404, "comment_not_found", f"no comment {comment_id!r}")
+    return comment, article is not None and article.closed
+
+
+def _closed(article_id: str) -> Refusal:
+    return Refusal(409, "comments_closed", f"comments on {article_id!r} are closed")
+
+
+def _own_or_moderate(comment: CommentEntry, caller: Reader, action: str) -> None:
+    if comment.author_id != caller.id and not caller.is_moderator:
+        raise Refusal(403, "not_author", f"only the author or a moderator may {action} it")
+
+
+def publish_article(
+    directory: Directory, body: NewArticle, *, default_site: str, now: datetime
+) -> ArticlePublished:
+    if directory.article(body.article_id) is not None:
+        raise Refusal(409, "article_exists", f"article {body.article_id!r} exists; use PATCH")
+    data = ArticleData(
+        article_id=body.article_id, site=body.site or default_site, title=body.title,
+        url=body.url, author=body.author, published_at=body.published_at or now,
+    )
+    return ArticlePublished(source=SOURCE, subject=data.article_id, time=now, data=data)
+
+
+def update_article(
+    directory: Directory, article_id: str, patch: ArticlePatch, *, now: datetime
+) -> ArticleUpdated:
+    article = _live_article(directory, article_id)
+    known = article.details
+    title = patch.title or (known.title if known else None)
+    url = patch.url or (known.url if known else None)
+    author = patch.author or (known.author if known else None)
+    published_at = patch.published_at or (known.published_at if known else None)
+    if title is None or url is None or author is None or published_at is None:
+        # An article known only from an ``article.closed`` record has no details yet.
+        raise Refusal(409, "article_incomplete",
+                      f"article {article_id!r} has no known details; send every field")
+    data = ArticleData(article_id=article_id, site=article.site, title=title, url=url,
+                       author=author, published_at=published_at)
+    return ArticleUpdated(source=SOURCE, subject=article_id, time=now, data=data)
+
+
+def close_article(directory: Directory, article_id: str, *, now: datetime) -> ArticleClosed:
+    article = _live_article(directory, article_id)
+    return ArticleClosed(source=SOURCE, subject=article_id, time=now,
+                         data=ArticleRef(article_id=article_id, site=article.site))
+
+
+def delete_article(directory: Directory, article_id: str, *, now: datetime) -> ArticleDeleted:
+    article = _live_article(directory, article_id)
+    return ArticleDeleted(source=SOURCE, subject=article_id, time=now,
+                          data=ArticleRef(article_id=article_id, site=article.site))
+
+
+def post_comment(
+    directory: Directory, article_id: str, body: NewComment, caller: Reader, *,
+    comment_id: str, now: datetime,
+) -> CommentPosted:
+    article = _open_article(directory, article_id)
+    if body.parent_id is not None:
+        parent = directory.comment(body.parent_id)
+        if parent is None or parent.deleted or parent.article_id != article_id:
+            raise Refusal(404, "parent_not_found",
+                          f"no comment {body.parent_id!r} on article {article_id!r}")
+    data = CommentPostedData(
+        comment_id=comment_id, article_id=article_id, site=article.site,
+        parent_id=body.parent_id, author=Author(id=caller.id, name=caller.name),
+        body=body.body, posted_at=now, status="visible",
+    )
+    return CommentPosted(source=SOURCE, subject=article_id, time=now, data=data)
+
+
+def edit_comment(
+    directory: Directory, comment_id: str, patch: CommentPatch, caller: Reader, *,
+    now: datetime,
+) -> CommentEdited:
+    comment, closed = _live_comment(directory, comment_id)
+    _own_or_moderate(comment, caller, "edit")
+    if closed:
+        raise _closed(comment.article_id)
+    data = CommentEditedData(
+        comment_id=comment_id, article_id=comment.article_id,
+        site=comment.site, body=patch.body, edited_at=now,
+    )
+    return CommentEdited(source=SOURCE, subject=comment.article_id, time=now, data=data)
+
+
+def delete_comment(
+    directory: Directory, comment_id: str, caller: Reader, *, reason: str | None,
+    now: datetime,
+) -> CommentDeleted:
+    comment, _ = _live_comment(directory, comment_id)
+    _own_or_moderate(comment, caller, "delete")
+    data = CommentDeletedData(
+        comment_id=comment_id, article_id=comment.article_id,
+        site=comment.site, deleted_by=caller.id, reason=reason,
+    )
+    return CommentDeleted(source=SOURCE, subject=comment.article_id, time=now, data=data)
+
+
+def vote(
+    directory: Directory, comment_id: str, ballot: Vote, caller: Reader, *, now: datetime
+) -> CommentVoted:
+    comment, closed = _live_comment(directory, comment_id)
+    if closed:
+        raise _closed(comment.article_id)
+    data = CommentVotedData(
+        comment_id=comment_id, article_id=comment.article_id,
+        site=comment.site, voter_id=caller.id, value=ballot.value,
+    )
+    return CommentVoted(source=SOURCE, subject=comment.article_id, time=now, data=data)
+
+
+def moderate(
+    directory: Directory, comment_id: str, decision: Moderation, caller: Reader, *,
+    now: datetime,
+) -> CommentModerated:
+    if not caller.is_moderator:
+        raise Refusal(403, "not_moderator", "only moderators may moderate comments")
+    comment, _ = _live_comment(directory, comment_id)
+    data = CommentModeratedData(
+        comment_id=comment_id, article_id=comment.article_id,
+        site=comment.site,
+        status="hidden" if decision.action == "hide" else "visible",
+        moderator=caller.id, reason=decision.reason,
+    )
+    return CommentModerated(source=SOURCE, subject=comment.article_id, time=now, data=data)
