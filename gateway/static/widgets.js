@@ -1,0 +1,617 @@
+// widgets.js — the three commentfeed widgets, driven by a CommentFeed (commentfeed.js):
+//
+//   CommentCount    "N Comments on “<title>”", live
+//   LiveThread      the threaded comment section: new comments wait behind an "N new comments"
+//                   button, edits, removals and scores apply in place, "load older" pages back
+//   RecentComments  the site-wide sidebar, one `author: excerpt…` line per comment
+//
+// Every piece of user-written text (comment bodies, names, titles, excerpts) reaches the DOM
+// through text nodes only. Nothing here assigns innerHTML.
+
+/** Create an element: attributes via setAttribute, children as nodes or text nodes. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** "4 Comments on “Title”"; the title is left out until it is known. */
+export function commentsHeading(count, title) {
+  const noun = count === 1 ? "Comment" : "Comments";
+  return title ? `${count} ${noun} on “${title}”` : `${count} ${noun}`;
+}
+
+export function newCommentsLabel(n) {
+  return n === 1 ? "1 new comment" : `${n} new comments`;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function formatTime(iso) {
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? "" : timeFormat.format(at);
+}
+
+/** Thread order: oldest first, ties broken by id so every page agrees. */
+function compareComments(a, b) {
+  const ta = Date.parse(a.posted_at) || 0;
+  const tb = Date.parse(b.posted_at) || 0;
+  if (ta !== tb) return ta - tb;
+  return a.comment_id < b.comment_id ? -1 : a.comment_id > b.comment_id ? 1 : 0;
+}
+
+/** A stable small number per name, for the avatar colour class. */
+function hue(name) {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return h % 8;
+}
+
+/** Base class: listens to one channel of a feed and unsubscribes on destroy(). */
+class ChannelWidget {
+  constructor(feed, channel) {
+    this.feed = feed;
+    this.channel = channel;
+    this._onSnapshot = (event) => {
+      if (event.detail.channel === this.channel) this.onSnapshot(event.detail.snapshot, event.detail);
+    };
+    this._onUpdate = (event) => {
+      if (event.detail.channel === this.channel) this.onUpdate(event.detail.type, event.detail.data, event.detail);
+    };
+    feed.addEventListener("snapshot", this._onSnapshot);
+    feed.addEventListener("update", this._onUpdate);
+    this._unsubscribe = feed.subscribe(channel);
+  }
+
+  destroy() {
+    this.feed.removeEventListener("snapshot", this._onSnapshot);
+    this.feed.removeEventListener("update", this._onUpdate);
+    this._unsubscribe();
+  }
+
+  onSnapshot() {}
+  onUpdate() {}
+}
+
+// -- "N Comments on “<title>”" ------------------------------------------------------------------
+
+export class CommentCount extends ChannelWidget {
+  /**
+   * @param {Element} element  its text becomes the heading
+   * @param {CommentFeed} feed
+   * @param {{articleId: string, title?: string, countOnly?: boolean}} options
+   *   title: shown until the snapshot brings the article's own;
+   *   countOnly: use the light `count:<id>` channel (listing pages with many articles)
+   */
+  constructor(element, feed, { articleId, title = "", countOnly = false }) {
+    super(feed, `${countOnly ? "count" : "article"}:${articleId}`);
+    this.element = element;
+    this.count = null;
+    this.title = title;
+  }
+
+  onSnapshot(snapshot) {
+    this.count = snapshot.count ?? 0;
+    if (snapshot.article?.title) this.title = snapshot.article.title;
+    this.render();
+  }
+
+  onUpdate(type, data) {
+    if (type === "count") this.count = data.count;
+    else if (type === "article" && data.title) this.title = data.title;
+    else return;
+    this.render();
+  }
+
+  render() {
+    this.element.textContent = commentsHeading(this.count ?? 0, this.title);
+    this.element.dataset.count = String(this.count ?? 0);
+  }
+}
+
+// -- Recent Comments ------------------------------------------------------------------------------
+
+export class RecentComments extends ChannelWidget {
+  /**
+   * @param {Element} element  a <ul> or <ol>; its items are replaced on every change
+   * @param {CommentFeed} feed
+   * @param {{site?: string, limit?: number, linkFor?: (item) => string}} options
+   *   site: none means the gateway's default site; limit: lines shown (the gateway sends ≤ 10)
+   */
+  constructor(element, feed, { site = null, limit = 10, linkFor = (item) => `#comment-${item.comment_id}` } = {}) {
+    super(feed, site ? `recent:${site}` : "recent");
+    this.element = element;
+    this.limit = limit;
+    this.linkFor = linkFor;
+    this.items = [];
+  }
+
+  onSnapshot(snapshot) {
+    this.render(snapshot.items || []);
+  }
+
+  onUpdate(type, data) {
+    if (type === "recent") this.render(data.items || []);
+  }
+
+  render(items) {
+    items = items.slice(0, this.limit);
+    this.items = items;
+    this.element.replaceChildren(
+      ...items.map((item) =>
+        el(
+          "li",
+          { class: "cf-recent-item", "data-comment-id": item.comment_id },
+          el("span", { class: "cf-recent-author", text: item.author_name }),
+          ": ",
+          el("a", { class: "cf-recent-excerpt", href: safeHref(this.linkFor(item)), text: item.excerpt }),
+        ),
+      ),
+    );
+    if (items.length === 0) this.element.append(el("li", { class: "cf-recent-empty", text: "No comments yet." }));
+  }
+}
+
+/** Only same-site links and http(s) URLs become hrefs; javascript:, data: and the rest do not. */
+export function safeHref(href) {
+  const value = String(href ?? "");
+  if (/^https?:\/\//i.test(value) || /^[#?]/.test(value) || /^\/(?!\/)/.test(value)) return value;
+  return "#";
+}
+
+// -- the live thread ------------------------------------------------------------------------------
+
+/**
+ * The comment section. Options:
+ *   articleId   which article
+ *   viewer      {id, name, role} of the logged-in reader, or null (read-only)
+ *   actions     callbacks the page implements against its ingest API, each returning a Promise:
+ *               reply(comment), vote(comment, value), edit(comment, body), remove(comment),
+ *               hide(comment)
+ *   pageSize    comments per "load older" page (1–100)
+ *
+ * Comments from the stream wait behind the "N new comments" button so the text does not move
+ * under the reader; the reader's own comments (markOwn(), or the viewer's author id) show at once.
+ */
+export class LiveThread extends ChannelWidget {
+  constructor(element, feed, { articleId, viewer = null, actions = {}, pageSize = 50 }) {
+    super(feed, `article:${articleId}`);
+    this.articleId = articleId;
+    this.viewer = viewer;
+    this.actions = actions;
+    this.pageSize = pageSize;
+    /** comment_id -> {data, li, shown, removed} */
+    this.comments = new Map();
+    /** ids waiting behind the "new comments" button, in arrival order */
+    this.pending = [];
+    this.own = new Set();
+    this.votes = new Map();
+    this.cursor = null;
+    this.closed = false;
+    this.loaded = false;
+    /** bumped by every snapshot: history answers for an older state are thrown away */
+    this.generation = 0;
+
+    this.newButton = el("button", { type: "button", class: "cf-new", hidden: true, "aria-live": "polite" });
+    this.newButton.addEventListener("click", () => this.showPending());
+    this.olderButton = el("button", { type: "button", class: "cf-older", hidden: true, text: "Load older comments" });
+    this.olderButton.addEventListener("click", () => this.loadOlder());
+    this.list = el("ol", { class: "cf-comments" });
+    this.empty = el("p", { class: "cf-empty", hidden: true, text: "No comments yet. Start the conversation." });
+    this.loading = el("p", { class: "cf-loading", text: "Loading comments…" });
+    this.root = el("div", { class: "cf-thread" }, this.newButton, this.olderButton, this.loading, this.empty, this.list);
+    element.replaceChildren(this.root);
+  }
+
+  // -- what the page tells the thread --
+
+  setViewer(viewer) {
+    this.viewer = viewer;
+    if (!viewer) this.votes.clear();
+    for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
+  }
+
+  /** A comment this page just posted: show it at once when it arrives. */
+  markOwn(commentId) {
+    this.own.add(commentId);
+    const index = this.pending.indexOf(commentId);
+    if (index >= 0) {
+      this.pending.splice(index, 1);
+      this._show(this.comments.get(commentId), { fresh: true });
+      this._renderNewButton();
+    }
+  }
+
+  /** Where a reply form for a comment goes (under the comment, above its replies). */
+  replySlot(commentId) {
+    return this.comments.get(commentId)?.li?.querySelector(":scope > .cf-reply-slot") ?? null;
+  }
+
+  // -- stream --
+
+  onSnapshot(snapshot) {
+    const shownBefore = this.loaded ? [...this.comments.values()].filter((e) => e.shown && !e.removed) : [];
+    const before = this.loaded ? new Set(shownBefore.map((e) => e.data.comment_id)) : null;
+    const oldestBefore = shownBefore.map((e) => e.data).sort(compareComments)[0] ?? null;
+    this.generation += 1;
+    this.comments.clear();
+    this.pending = [];
+    this.list.replaceChildren();
+    this.cursor = snapshot.cursor ?? null;
+    this.closed = Boolean(snapshot.article?.closed);
+    for (const data of snapshot.comments || []) {
+      const entry = this._entry(data);
+      // After a reconnect with a fresh snapshot, comments the reader has not seen yet still
+      // queue behind the button, exactly as if they had arrived as updates.
+      if (before && !before.has(data.comment_id) && !this._isOwn(data)) this.pending.push(data.comment_id);
+      else this._show(entry);
+    }
+    this.loaded = true;
+    this.loading.hidden = true;
+    this._renderNewButton();
+    this._renderChrome();
+    // A fresh snapshot after a reconnect holds only the newest comments; page back to where
+    // the reader was, so the thread ends as it would had the connection never dropped.
+    if (oldestBefore && this.cursor !== null) this._refill(oldestBefore);
+  }
+
+  async _refill(oldestBefore) {
+    const generation = this.generation;
+    for (let pages = 0; pages < 20 && this.cursor !== null && generation === this.generation; pages++) {
+      const oldest = [...this.comments.values()].filter((e) => e.shown).map((e) => e.data).sort(compareComments)[0];
+      if (oldest && compareComments(oldest, oldestBefore) <= 0) return;
+      if (!(await this._fetchOlder())) return;
+    }
+  }
+
+  onUpdate(type, data) {
+    switch (type) {
+      case "comment.added":
+        this._added(data);
+        break;
+      case "comment.updated":
+        this._updated(data);
+        break;
+      case "comment.removed":
+        this._removed(data.comment_id);
+        break;
+      case "comment.score":
+        this._scored(data.comment_id, data.score);
+        break;
+      case "article":
+        this.closed = Boolean(data.closed || data.deleted);
+        for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
+        break;
+      default:
+        break;
+    }
+  }
+
+  _added(data) {
+    const known = this.comments.get(data.comment_id);
+    if (known && known.removed) {
+      // Un-hidden while its placeholder still holds replies: bring the text back in place.
+      known.removed = false;
+      known.data = { ...data };
+      known.li.classList.remove("cf-tombstone");
+      this._renderBody(known);
+      this._renderControls(known);
+      return;
+    }
+    if (known) {
+      this._updated(data);
+      return;
+    }
+    const entry = this._entry(data);
+    if (this._isOwn(data)) this._show(entry, { fresh: true });
+    else {
+      this.pending.push(data.comment_id);
+      this._renderNewButton();
+    }
+    this._renderChrome();
+  }
+
+  _updated(data) {
+    const entry = this.comments.get(data.comment_id);
+    if (!entry || entry.removed) return;
+    entry.data = { ...entry.data, ...data };
+    if (entry.li) this._renderBody(entry);
+  }
+
+  _scored(commentId, score) {
+    const entry = this.comments.get(commentId);
+    if (!entry) return;
+    entry.data = { ...entry.data, score };
+    if (entry.li) entry.li.querySelector(":scope > .cf-card .cf-score").textContent = String(score);
+  }
+
+  _removed(commentId) {
+    const entry = this.comments.get(commentId);
+    if (!entry) return;
+    const waiting = this.pending.indexOf(commentId);
+    if (waiting >= 0) {
+      this.pending.splice(waiting, 1);
+      this.comments.delete(commentId);
+      this._renderNewButton();
+      return;
+    }
+    entry.removed = true;
+    this._prune(entry);
+    this._renderChrome();
+  }
+
+  /** Remove a removed comment's element, or keep a placeholder while replies still hang off it. */
+  _prune(entry) {
+    if (!entry.li) return;
+    const replies = entry.li.querySelector(":scope > .cf-replies");
+    if (replies.children.length > 0) {
+      entry.li.classList.add("cf-tombstone");
+      this._renderBody(entry);
+      this._renderControls(entry);
+      return;
+    }
+    const parentLi = entry.li.parentElement?.closest(".cf-comment");
+    this._forget(entry);
+    const parent = parentLi && this.comments.get(parentLi.dataset.commentId);
+    if (parent && parent.removed) this._prune(parent);
+  }
+
+  _forget(entry) {
+    entry.li?.remove();
+    this.comments.delete(entry.data.comment_id);
+  }
+
+  // -- new comments button --
+
+  showPending() {
+    const ids = this.pending;
+    this.pending = [];
+    let first = null;
+    for (const id of ids) {
+      const entry = this.comments.get(id);
+      if (!entry) continue;
+      this._show(entry, { fresh: true });
+      first ??= entry.li;
+    }
+    this._renderNewButton();
+    this._renderChrome();
+    first?.scrollIntoView({ block: "nearest" });
+  }
+
+  _renderNewButton() {
+    const n = this.pending.length;
+    this.newButton.hidden = n === 0;
+    this.newButton.textContent = n === 0 ? "" : newCommentsLabel(n);
+    this.newButton.dataset.count = String(n);
+  }
+
+  // -- load older --
+
+  async loadOlder() {
+    if (this.cursor === null) return;
+    this.olderButton.disabled = true;
+    this.olderButton.textContent = "Loading…";
+    const ok = await this._fetchOlder();
+    this.olderButton.textContent = ok ? "Load older comments" : "Could not load older comments — try again";
+    this.olderButton.disabled = false;
+  }
+
+  /** One page of older comments through the history op; false if it failed. */
+  async _fetchOlder() {
+    const generation = this.generation;
+    let page;
+    try {
+      page = await this.feed.history(this.channel, { before: this.cursor, limit: this.pageSize });
+    } catch {
+      return false;
+    }
+    if (generation !== this.generation) return true; // a fresh snapshot came meanwhile: stale page
+    for (const data of page.comments) {
+      if (!this.comments.has(data.comment_id)) this._show(this._entry(data));
+    }
+    this.cursor = page.cursor;
+    this._renderChrome();
+    return true;
+  }
+
+  _renderChrome() {
+    this.olderButton.hidden = this.cursor === null;
+    const anyShown = [...this.comments.values()].some((e) => e.shown);
+    this.empty.hidden = !this.loaded || anyShown || this.pending.length > 0;
+  }
+
+  // -- building comments --
+
+  _entry(data) {
+    const entry = { data, li: null, shown: false, removed: false };
+    this.comments.set(data.comment_id, entry);
+    return entry;
+  }
+
+  _isOwn(data) {
+    return this.own.has(data.comment_id) || (this.viewer !== null && data.author?.id === this.viewer.id);
+  }
+
+  _show(entry, { fresh = false } = {}) {
+    if (!entry || entry.shown) return;
+    entry.shown = true;
+    entry.li = this._build(entry);
+    if (fresh) entry.li.classList.add("cf-fresh");
+    this._place(entry);
+    this._adoptOrphans(entry);
+  }
+
+  _build(entry) {
+    const { data } = entry;
+    const name = data.author?.name ?? "anonymous";
+    const li = el(
+      "li",
+      { class: "cf-comment", id: `comment-${data.comment_id}`, "data-comment-id": data.comment_id },
+      el(
+        "article",
+        { class: "cf-card" },
+        el(
+          "div",
+          { class: "cf-side" },
+          el("span", { class: `cf-avatar cf-avatar-${hue(name)}`, "aria-hidden": "true", text: [...name][0]?.toUpperCase() ?? "?" }),
+          el(
+            "div",
+            { class: "cf-vote" },
+            el("button", { type: "button", class: "cf-vote-up", "aria-label": "Vote up", title: "Vote up", text: "▲" }),
+            el("span", { class: "cf-score", title: "Score", text: String(data.score ?? 0) }),
+            el("button", { type: "button", class: "cf-vote-down", "aria-label": "Vote down", title: "Vote down", text: "▼" }),
+          ),
+        ),
+        el(
+          "div",
+          { class: "cf-main" },
+          el(
+            "header",
+            { class: "cf-meta" },
+            el("span", { class: "cf-author", text: name }),
+            el("time", { class: "cf-time" }),
+            el("span", { class: "cf-edited", text: "edited", hidden: true }),
+            el("span", { class: "cf-orphan-note", text: "in reply to an earlier comment", hidden: true }),
+          ),
+          el("div", { class: "cf-text" }),
+          el("footer", { class: "cf-actions" }),
+        ),
+      ),
+      el("div", { class: "cf-reply-slot" }),
+      el("ol", { class: "cf-replies" }),
+    );
+    entry.li = li;
+    li.querySelector(".cf-vote-up").addEventListener("click", () => this._vote(entry, 1));
+    li.querySelector(".cf-vote-down").addEventListener("click", () => this._vote(entry, -1));
+    this._renderBody(entry);
+    this._renderControls(entry);
+    return li;
+  }
+
+  _renderBody(entry) {
+    const { data, li } = entry;
+    const text = li.querySelector(":scope > .cf-card .cf-text");
+    const time = li.querySelector(":scope > .cf-card .cf-time");
+    const edited = li.querySelector(":scope > .cf-card .cf-edited");
+    if (entry.removed) {
+      text.textContent = "This comment was removed.";
+      edited.hidden = true;
+      return;
+    }
+    // Paragraphs split on blank lines; each is a text node (CSS keeps single line breaks).
+    const paragraphs = String(data.body ?? "").split(/\n\s*\n/).filter((p) => p.trim() !== "");
+    text.replaceChildren(...paragraphs.map((p) => el("p", { text: p })));
+    time.textContent = formatTime(data.posted_at);
+    time.setAttribute("datetime", data.posted_at ?? "");
+    edited.hidden = !data.edited_at;
+    li.querySelector(":scope > .cf-card .cf-score").textContent = String(data.score ?? 0);
+  }
+
+  _renderControls(entry) {
+    const { data, li } = entry;
+    const viewer = this.viewer;
+    const live = viewer !== null && !entry.removed;
+    li.querySelector(":scope > .cf-card .cf-vote").classList.toggle("cf-can-vote", live);
+    for (const button of li.querySelectorAll(":scope > .cf-card .cf-vote button")) button.hidden = !live;
+    const mine = this.votes.get(data.comment_id) ?? 0;
+    li.querySelector(":scope > .cf-card .cf-vote-up").setAttribute("aria-pressed", String(mine === 1));
+    li.querySelector(":scope > .cf-card .cf-vote-down").setAttribute("aria-pressed", String(mine === -1));
+
+    const bar = li.querySelector(":scope > .cf-card .cf-actions");
+    const buttons = [];
+    if (live && !this.closed) buttons.push(this._action("Reply", "cf-reply", () => this.actions.reply?.(data)));
+    if (live && data.author?.id === viewer.id) {
+      buttons.push(this._action("Edit", "cf-edit", () => this._startEdit(entry)));
+      buttons.push(this._action("Delete", "cf-delete", () => this.actions.remove?.(data)));
+    }
+    if (live && viewer.role === "moderator") {
+      buttons.push(this._action("Hide", "cf-hide", () => this.actions.hide?.(data)));
+    }
+    bar.replaceChildren(...buttons);
+  }
+
+  _action(label, cls, handler) {
+    const button = el("button", { type: "button", class: `cf-action ${cls}`, text: label });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await handler();
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
+  async _vote(entry, value) {
+    const current = this.votes.get(entry.data.comment_id) ?? 0;
+    const next = current === value ? 0 : value; // pressing the same arrow again withdraws the vote
+    try {
+      await this.actions.vote?.(entry.data, next);
+      this.votes.set(entry.data.comment_id, next);
+    } finally {
+      if (entry.li) this._renderControls(entry);
+    }
+  }
+
+  _startEdit(entry) {
+    const text = entry.li.querySelector(":scope > .cf-card .cf-text");
+    if (text.querySelector("textarea")) return;
+    const area = el("textarea", { class: "cf-edit-body", rows: 4, "aria-label": "Edit your comment" });
+    area.value = entry.data.body;
+    const save = el("button", { type: "button", class: "cf-save", text: "Save" });
+    const cancel = el("button", { type: "button", class: "cf-cancel", text: "Cancel" });
+    const error = el("p", { class: "cf-error", hidden: true });
+    cancel.addEventListener("click", () => this._renderBody(entry));
+    save.addEventListener("click", async () => {
+      save.disabled = true;
+      try {
+        await this.actions.edit?.(entry.data, area.value);
+        entry.data = { ...entry.data, body: area.value.trim() }; // the stream confirms in a moment
+        this._renderBody(entry);
+      } catch (err) {
+        error.textContent = err?.message || "Could not save the edit.";
+        error.hidden = false;
+        save.disabled = false;
+      }
+    });
+    text.replaceChildren(area, el("div", { class: "cf-edit-buttons" }, save, cancel), error);
+    area.focus();
+  }
+
+  /** Put a comment's element in its parent's reply list (or the top level), in thread order. */
+  _place(entry) {
+    const parentId = entry.data.parent_id;
+    const parent = parentId ? this.comments.get(parentId) : null;
+    const list = parent?.li ? parent.li.querySelector(":scope > .cf-replies") : this.list;
+    const orphan = Boolean(parentId) && !parent?.li;
+    entry.li.classList.toggle("cf-orphan", orphan);
+    entry.li.querySelector(":scope > .cf-card .cf-orphan-note").hidden = !orphan;
+    let next = null;
+    for (const sibling of list.children) {
+      const other = this.comments.get(sibling.dataset.commentId);
+      if (other && compareComments(entry.data, other.data) < 0) {
+        next = sibling;
+        break;
+      }
+    }
+    list.insertBefore(entry.li, next);
+  }
+
+  /** Replies that arrived before their parent (older pages) move under it once it is shown. */
+  _adoptOrphans(parent) {
+    for (const child of [...this.list.children]) {
+      const entry = this.comments.get(child.dataset.commentId);
+      if (entry && entry.data.parent_id === parent.data.comment_id) this._place(entry);
+    }
+  }
+}
