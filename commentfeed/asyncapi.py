@@ -176,7 +176,9 @@ TOPICS: tuple[TopicDoc, ...] = (
         "latest count of every article.\n\n"
         "Delivery: at-least-once, possibly out of date on replay: `data.offset` is the "
         "`article:<id>` channel offset the count belongs to; keep the count with the highest "
-        "offset per article.",
+        "offset per article. Offsets start again from low values only when the streams' state "
+        "is rebuilt from nothing (an operator's upgrade step, docs/operations.md): then forget "
+        "the kept offsets.",
     ),
     TopicDoc(
         Topic.DLQ,
