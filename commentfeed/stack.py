@@ -107,6 +107,9 @@ class Supervisor:
             sys.executable, "-m", "commentfeed", service.name, *service.args,
             env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then
+            # stops the children in reverse order (the broker last), not all at once.
+            start_new_session=True,
         )
         assert process.stdout is not None
         child = Child(service, process)

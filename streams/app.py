@@ -1,0 +1,162 @@
+"""The Faust app of the streams worker, built from commentfeed settings.
+
+Two agents, each a loop over Faust events handing records to :mod:`streams.agents`:
+
+- ``fold`` reads ``articles`` and ``comments`` (one agent, so one order per partition) into the
+  ``state`` table and writes ``feed.updates``, ``feed.counts``, ``comments.dlq`` and recent-list
+  facts re-keyed by site to an internal topic;
+- ``recent`` reads that internal topic into the ``sites`` table (all of a site's facts in one
+  partition) and writes the ``recent:<site>`` channel.
+
+Every topic name, Faust's internal ones included, carries the settings' topic prefix through
+the app id. Faust reads no environment variables here (``env={}``): settings come only from
+``COMMENTFEED_*``.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import faust
+from faust import tables as faust_tables
+
+from commentfeed.settings import Settings
+from commentfeed.topics import Topic, topic_name
+from streams import transport
+from streams.agents import Handlers, Outputs
+from streams.tables import RecordTable
+
+#: Bumping this makes Faust use new changelog topics: state rebuilt from nothing, new epochs.
+STATE_VERSION = 1
+
+
+class TableManager(faust_tables.TableManager):
+    """Faust's table manager without its one-second grace for tables declared late.
+
+    Every table here exists before the app starts, so the grace only delays readiness.
+    """
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
+class StreamsApp(faust.App):
+    """A Faust app that knows its commentfeed settings and its tables."""
+
+    settings: Settings
+    state_table: RecordTable
+    site_table: RecordTable
+    handlers: Handlers
+
+    @property
+    def namespace(self) -> str:
+        """Seed of every channel epoch: changes only when the state starts from nothing."""
+        return f"{self.conf.id}"
+
+    def ready(self) -> bool:
+        """Tables recovered, no rebalance running: answers are current."""
+        recovery = self.tables.recovery  # type: ignore[attr-defined]
+        return bool(recovery.completed.is_set() and not self.rebalancing
+                    and not self.in_recovery)
+
+
+def app_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}commentfeed-streams"
+
+
+def advertised_host(settings: Settings) -> str:
+    """The host other workers reach this one at (its query API forwards requests there)."""
+    if settings.host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()  # bound to every interface: the host's own name
+    return settings.host
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    rebalance_s = settings.rebalance_timeout_ms / 1000
+    return {
+        "env": {},
+        "version": STATE_VERSION,
+        "autodiscover": False,
+        "broker": transport.broker_url(settings),
+        "broker_client_id": app_id(settings),
+        "broker_rebalance_timeout": rebalance_s,
+        # The embedded broker holds a join for about half the session timeout; on Kafka keep
+        # the rebalance timeout at or above the broker's minimum session timeout (6 s).
+        "broker_session_timeout": rebalance_s,
+        "broker_heartbeat_interval": rebalance_s / 4,
+        "broker_commit_interval": 1.0,
+        "consumer_auto_offset_reset": "earliest",
+        "ConsumerScheduler": transport.TimeOrderedScheduler,
+        "TableManager": TableManager,
+        # One in-flight request, no lingering and one batch per partition: records reach the
+        # broker in the order they were appended, which the crash-replay reasoning relies on.
+        "producer_linger": 0.0,
+        "producer_max_batch_size": 1024 * 1024,
+        "producer_acks": -1,
+        "processing_guarantee": "at_least_once",
+        "store": settings.table_store,
+        "datadir": settings.data_dir,
+        "table_standby_replicas": 0,
+        "topic_partitions": settings.partitions,
+        "topic_disable_leader": True,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "web_enabled": True,
+        "web_port": settings.streams_port,
+        "web_bind": settings.host,
+        "web_host": advertised_host(settings),
+        "canonical_url": f"http://{advertised_host(settings)}:{settings.streams_port}",
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
+        "web_metrics_enabled": False,
+    }
+
+
+def build_app(settings: Settings) -> StreamsApp:
+    transport.register()
+    app = StreamsApp(app_id(settings), **faust_options(settings))
+    app.settings = settings
+
+    def raw_topic(*names: str, **extra: Any) -> Any:
+        return app.topic(*names, key_serializer="raw", value_serializer="raw", **extra)
+
+    articles = topic_name(settings, Topic.ARTICLES)
+    comments = topic_name(settings, Topic.COMMENTS)
+    inputs = raw_topic(articles, comments)
+    facts = raw_topic(f"{app.conf.id}-recent-facts", partitions=settings.partitions,
+                      internal=True)
+    outputs = Outputs(
+        producer=app.producer,
+        feed_updates=topic_name(settings, Topic.FEED_UPDATES),
+        feed_counts=topic_name(settings, Topic.FEED_COUNTS),
+        facts=facts.get_topic_name(),
+        dlq=topic_name(settings, Topic.DLQ),
+    )
+    app.state_table = RecordTable(app.Table("state", partitions=settings.partitions,
+                                      key_type=bytes, value_type=bytes))
+    app.site_table = RecordTable(app.Table("sites", partitions=settings.partitions,
+                                      key_type=bytes, value_type=bytes))
+    handlers = app.handlers = Handlers(
+        state=app.state_table, sites=app.site_table, outputs=outputs, articles_topic=articles,
+        comments_topic=comments, namespace=app.namespace,
+    )
+
+    @app.agent(inputs, name="fold")
+    async def fold(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.on_input(event.message)
+
+    @app.agent(facts, name="recent")
+    async def recent(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.on_fact(event.message)
+
+    from streams.views import register_views
+
+    register_views(app)
+    return app

@@ -1,0 +1,167 @@
+"""Pure read side of the streams state: snapshots, thread pages, counts, recent lists.
+
+Each function takes a record reader (``key -> record | None``) and returns plain JSON-able
+values in the shapes of docs/streams-api.md and the websocket ``subscribed.snapshot``. Reads
+happen without awaiting in between, so a snapshot is the state at exactly its offset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from streams.logic import (
+    Reader,
+    Record,
+    article_key,
+    article_view,
+    channel_epoch,
+    comment_key,
+    comment_view,
+    recent_items,
+    site_key,
+)
+
+_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+DEFAULT_LIMIT: Final = 50
+MAX_LIMIT: Final = 100
+MAX_COUNT_IDS: Final = 200
+
+
+class QueryError(Exception):
+    """A malformed request; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    kind: Literal["article", "count", "recent"]
+    #: The article id, or the site for ``recent``.
+    key: str
+    #: The channel's updates travel under this name (``recent`` becomes ``recent:<site>``).
+    name: str
+
+
+def check_id(value: str, what: str) -> str:
+    if not _ID.match(value):
+        raise QueryError(f"{what} must match {_ID.pattern}")
+    return value
+
+
+def parse_channel(name: str, default_site: str) -> Channel:
+    if name == "recent":
+        return Channel("recent", default_site, f"recent:{default_site}")
+    kind, sep, key = name.partition(":")
+    if not sep or kind not in ("article", "count", "recent") or not _ID.match(key):
+        raise QueryError(f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]")
+    return Channel(kind, key, name)  # type: ignore[arg-type]
+
+
+def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise QueryError("limit must be an integer") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def parse_ids(raw: str | None) -> list[str]:
+    ids = [i for i in (raw or "").split(",") if i]
+    if not ids:
+        raise QueryError("ids is required: ids=a,b,c")
+    if len(ids) > MAX_COUNT_IDS:
+        raise QueryError(f"at most {MAX_COUNT_IDS} ids")
+    for i in ids:
+        check_id(i, "ids")
+    return list(dict.fromkeys(ids))
+
+
+def _fields(record: Record | None) -> Record | None:
+    return None if record is None else {k: v for k, v in record.items() if k[0] != "_"}
+
+
+def _walk(article_id: str, start: str | None, read: Reader,
+          limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Visible comments from ``start`` backwards, newest first, and the cursor past them."""
+    out: list[dict[str, Any]] = []
+    cid = start
+    while cid is not None:
+        c = read(comment_key(article_id, cid))
+        if c is None:
+            break
+        if c["status"] == "visible":
+            if len(out) == limit:
+                return out, out[-1]["comment_id"]
+            out.append(comment_view(c))
+        cid = c["prev"]
+    return out, None
+
+
+def article_snapshot(article_id: str, read: Reader, *, limit: int,
+                     namespace: str) -> tuple[str, int, dict[str, Any]]:
+    """(epoch, offset, snapshot) of ``article:<id>``; comments oldest first."""
+    a = _fields(read(article_key(article_id)))
+    if a is None:
+        empty: dict[str, Any] = {"article": None, "count": 0, "comments": [], "cursor": None}
+        return channel_epoch(namespace, f"article:{article_id}"), 0, empty
+    newest_first, cursor = _walk(article_id, a["head"], read, limit)
+    snapshot = {"article": article_view(a), "count": a["count"],
+                "comments": newest_first[::-1], "cursor": cursor}
+    return a["ea"], a["oa"], snapshot
+
+
+def count_snapshot(article_id: str, read: Reader, *,
+                   namespace: str) -> tuple[str, int, dict[str, Any]]:
+    a = read(article_key(article_id))
+    if a is None:
+        return (channel_epoch(namespace, f"count:{article_id}"), 0,
+                {"article_id": article_id, "count": 0})
+    return a["ec"], a["oc"], {"article_id": article_id, "count": a["count"]}
+
+
+def recent_snapshot(site: str, read: Reader, *,
+                    namespace: str) -> tuple[str, int, dict[str, Any]]:
+    s = read(site_key(site))
+    if s is None:
+        return channel_epoch(namespace, f"recent:{site}"), 0, {"site": site, "items": []}
+    return s["e"], s["o"], {"site": site, "items": recent_items(s, read)}
+
+
+def history(article_id: str, read: Reader, *, before: str | None,
+            limit: int) -> dict[str, Any]:
+    """Visible comments older than the ``before`` cursor, newest first, and the next cursor."""
+    if before is None:
+        a = read(article_key(article_id))
+        start = a["head"] if a is not None else None
+    else:
+        check_id(before, "before")
+        anchor = read(comment_key(article_id, before))
+        if anchor is None:
+            raise QueryError("before is not a cursor of this article")
+        start = anchor["prev"]
+    comments, cursor = _walk(article_id, start, read, limit)
+    return {"comments": comments, "cursor": cursor}
+
+
+def article_info(article_id: str, read: Reader) -> dict[str, Any]:
+    a = read(article_key(article_id))
+    if a is None:
+        return {"article": None, "count": 0}
+    return {"article": article_view(a), "count": a["count"]}
+
+
+def counts(ids: list[str], read: Reader) -> dict[str, int]:
+    out = {}
+    for article_id in ids:
+        a = read(article_key(article_id))
+        out[article_id] = a["count"] if a is not None else 0
+    return out

@@ -1,0 +1,184 @@
+"""The query API (docs/streams-api.md) as Faust web views, routed to the key's owner.
+
+Any worker answers for any key: a request for a key whose table partition another worker owns
+is forwarded there (once: the forwarded request is marked and answered locally or refused).
+Reads of one answer happen without awaiting in between, so it is the state at one event
+boundary. Responses are JSON from the project codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from faust.web import View
+
+from commentfeed import codec
+from commentfeed.topics import Topic, topic_name
+from streams import queries
+from streams.queries import QueryError
+from streams.tables import RecordTable, partition_for
+
+if TYPE_CHECKING:
+    from streams.app import StreamsApp
+
+ROUTED_HEADER = "X-Commentfeed-Routed"
+_FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class NotReady(Exception):
+    """Tables are recovering or partitions are moving: retry shortly."""
+
+
+def _owner(app: StreamsApp, table: RecordTable, key: str) -> str | None:
+    """Base URL of the worker owning ``key`` in ``table``; ``None`` when it is this one."""
+    partition = partition_for(key, app.settings.partitions)
+    metadata = app.router.table_metadata(table.name)
+    for url, topics in metadata.items():
+        if partition in topics.get(table.changelog_topic, ()):
+            own = str(app.conf.canonical_url).rstrip("/")
+            return None if str(url).rstrip("/") == own else str(url).rstrip("/")
+    raise NotReady(f"no worker owns partition {partition} of {table.name} yet")
+
+
+class ApiView(View):
+    app: StreamsApp
+
+    def answer(self, body: Any, status: int = 200) -> Any:
+        return self.bytes(codec.dumps(body), content_type="application/json", status=status)
+
+    def problem(self, status: int, code: str, message: str) -> Any:
+        return self.answer({"error": code, "message": message}, status)
+
+    async def routed(self, request: Any, table: RecordTable, key: str,
+                     local: Callable[[], Any]) -> Any:
+        """Answer ``local()`` here if this worker owns ``key``, else forward the request."""
+        try:
+            if not self.app.ready():
+                raise NotReady("tables are recovering")
+            owner = None if request.headers.get(ROUTED_HEADER) else _owner(self.app, table, key)
+            if owner is None:
+                return self.answer(local())
+            status, body = await self.forward(owner, request.path_qs)
+            return self.bytes(body, content_type="application/json", status=status)
+        except QueryError as exc:
+            return self.problem(exc.status, "bad_request", exc.message)
+        except (NotReady, aiohttp.ClientError, TimeoutError) as exc:
+            return self.problem(503, "unavailable", str(exc) or type(exc).__name__)
+
+    async def forward(self, base: str, path_qs: str) -> tuple[int, bytes]:
+        session = self.app.http_client
+        async with session.get(f"{base}{path_qs}", headers={ROUTED_HEADER: "1"},
+                               timeout=_FORWARD_TIMEOUT) as response:
+            return response.status, await response.read()
+
+
+def register_views(app: StreamsApp) -> None:
+    settings = app.settings
+    state, sites = app.state_table, app.site_table
+
+    @app.page("/healthz")
+    class Health(ApiView):
+        async def get(self, request: Any) -> Any:
+            return self.answer({"status": "ok"})
+
+    @app.page("/readyz")
+    class Ready(ApiView):
+        async def get(self, request: Any) -> Any:
+            ready = self.app.ready()
+            comments = topic_name(settings, Topic.COMMENTS)
+            owned = sorted(tp.partition for tp in self.app.consumer.assignment()
+                           if tp.topic == comments)
+            stats = vars(self.app.handlers.stats)
+            return self.answer({"ready": ready, "partitions": owned, **stats},
+                               200 if ready else 503)
+
+    @app.page("/v1/channels/{channel}/snapshot")
+    class Snapshot(ApiView):
+        async def get(self, request: Any, channel: str) -> Any:
+            try:
+                parsed = queries.parse_channel(channel, settings.default_site)
+                limit = queries.parse_limit(request.query.get("limit"))
+            except QueryError as exc:
+                return self.problem(400, "bad_channel", exc.message)
+            ns = self.app.namespace
+
+            def local() -> dict[str, Any]:
+                if parsed.kind == "article":
+                    epoch, offset, snap = queries.article_snapshot(
+                        parsed.key, state.get, limit=limit, namespace=ns)
+                elif parsed.kind == "count":
+                    epoch, offset, snap = queries.count_snapshot(parsed.key, state.get,
+                                                                 namespace=ns)
+                else:
+                    epoch, offset, snap = queries.recent_snapshot(parsed.key, sites.get,
+                                                                  namespace=ns)
+                return {"channel": channel, "epoch": epoch, "offset": offset, "snapshot": snap}
+
+            table = sites if parsed.kind == "recent" else state
+            return await self.routed(request, table, parsed.key, local)
+
+    @app.page("/v1/articles/{article_id}/comments")
+    class Comments(ApiView):
+        async def get(self, request: Any, article_id: str) -> Any:
+            try:
+                queries.check_id(article_id, "article id")
+                limit = queries.parse_limit(request.query.get("limit"))
+            except QueryError as exc:
+                return self.problem(400, "bad_request", exc.message)
+            before = request.query.get("before") or None
+            return await self.routed(request, state, article_id, lambda: queries.history(
+                article_id, state.get, before=before, limit=limit))
+
+    @app.page("/v1/articles/{article_id}")
+    class Article(ApiView):
+        async def get(self, request: Any, article_id: str) -> Any:
+            try:
+                queries.check_id(article_id, "article id")
+            except QueryError as exc:
+                return self.problem(400, "bad_request", exc.message)
+            return await self.routed(request, state, article_id,
+                                     lambda: queries.article_info(article_id, state.get))
+
+    @app.page("/v1/sites/{site}/recent")
+    class SiteRecent(ApiView):
+        async def get(self, request: Any, site: str) -> Any:
+            try:
+                queries.check_id(site, "site")
+            except QueryError as exc:
+                return self.problem(400, "bad_request", exc.message)
+
+            def local() -> dict[str, Any]:
+                _, _, snap = queries.recent_snapshot(site, sites.get, namespace=app.namespace)
+                return snap
+
+            return await self.routed(request, sites, site, local)
+
+    @app.page("/v1/counts")
+    class Counts(ApiView):
+        async def get(self, request: Any) -> Any:
+            try:
+                ids = queries.parse_ids(request.query.get("ids"))
+                if not self.app.ready():
+                    raise NotReady("tables are recovering")
+                if request.headers.get(ROUTED_HEADER):
+                    return self.answer({"counts": queries.counts(ids, state.get)})
+                by_owner: dict[str | None, list[str]] = defaultdict(list)
+                for article_id in ids:
+                    by_owner[_owner(self.app, state, article_id)].append(article_id)
+                local = queries.counts(by_owner.pop(None, []), state.get)
+                answers = await asyncio.gather(*(
+                    self.forward(owner, f"/v1/counts?ids={','.join(part)}")
+                    for owner, part in by_owner.items() if owner is not None))
+                for status, body in answers:
+                    if status != 200:
+                        raise NotReady(f"a worker answered {status}")
+                    local.update(codec.loads(body)["counts"])
+                return self.answer({"counts": {i: local[i] for i in ids}})
+            except QueryError as exc:
+                return self.problem(exc.status, "bad_request", exc.message)
+            except (NotReady, aiohttp.ClientError, TimeoutError) as exc:
+                return self.problem(503, "unavailable", str(exc) or type(exc).__name__)

@@ -1,0 +1,712 @@
+"""The streams fold, with plain calls: semantics, duplicates, and replays after a simulated crash.
+
+The property tests compare the fold with a plain recount from the set of surviving events, and
+model ``kill -9`` the way Faust fails: the changelog keeps a prefix of the writes, feed updates
+of the last events may be lost (never those of an event whose successor's writes survived),
+the input is replayed from the last committed offset.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commentfeed import codec
+from commentfeed.demo_data import LEAD_ARTICLE_ID, demo_events
+from commentfeed.events import (
+    ArticleClosed,
+    ArticleData,
+    ArticlePublished,
+    ArticleRef,
+    ArticleUpdated,
+    Author,
+    CommentDeleted,
+    CommentDeletedData,
+    CommentEdited,
+    CommentEditedData,
+    CommentModerated,
+    CommentModeratedData,
+    CommentPosted,
+    CommentPostedData,
+    CommentView,
+    CommentVoted,
+    CommentVotedData,
+    InputEvent,
+    RecentItem,
+)
+from streams import queries
+from streams.logic import (
+    ARTICLES,
+    COMMENTS,
+    FACTS,
+    KEEP_RECENT,
+    PARK_GRACE,
+    ChannelUpdate,
+    CountChanged,
+    Emit,
+    Outcome,
+    Position,
+    RecentFact,
+    Record,
+    Rejected,
+    article_key,
+    channel_epoch,
+    comment_key,
+    excerpt,
+    fold_event,
+    fold_fact,
+    site_key,
+)
+
+NS = "unit"
+SITE = "demo"
+T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+
+
+# -- event builders ----------------------------------------------------------------------------
+
+
+def published(aid: str, title: str = "A title", eid: str | None = None) -> ArticlePublished:
+    return ArticlePublished(id=eid or f"pub-{aid}", subject=aid, time=T0, data=ArticleData(
+        article_id=aid, site=SITE, title=title, url=f"https://news.example/{aid}",
+        author="Ed", published_at=T0))
+
+
+def posted(aid: str, cid: str, *, parent: str | None = None, status: str = "visible",
+           body: str = "hello there", minute: int = 0, eid: str | None = None) -> CommentPosted:
+    at = T0 + timedelta(minutes=minute)
+    return CommentPosted(id=eid or f"post-{aid}-{cid}", subject=aid, time=at,
+                         data=CommentPostedData(
+                             comment_id=cid, article_id=aid, site=SITE, parent_id=parent,
+                             author=Author(id="u-1", name=f"Reader {cid}"), body=body,
+                             posted_at=at, status=status))
+
+
+def edited(aid: str, cid: str, body: str, minute: int, eid: str) -> CommentEdited:
+    return CommentEdited(id=eid, subject=aid, time=T0, data=CommentEditedData(
+        comment_id=cid, article_id=aid, site=SITE, body=body,
+        edited_at=T0 + timedelta(minutes=minute)))
+
+
+def deleted(aid: str, cid: str, eid: str) -> CommentDeleted:
+    return CommentDeleted(id=eid, subject=aid, time=T0, data=CommentDeletedData(
+        comment_id=cid, article_id=aid, site=SITE, deleted_by="u-1"))
+
+
+def moderated(aid: str, cid: str, status: str, eid: str) -> CommentModerated:
+    return CommentModerated(id=eid, subject=aid, time=T0, data=CommentModeratedData(
+        comment_id=cid, article_id=aid, site=SITE, status=status,
+        moderator="mod-1"))
+
+
+def voted(aid: str, cid: str, voter: str, value: int, eid: str) -> CommentVoted:
+    return CommentVoted(id=eid, subject=aid, time=T0, data=CommentVotedData(
+        comment_id=cid, article_id=aid, site=SITE, voter_id=voter,
+        value=value))
+
+
+def closed_event(aid: str) -> ArticleClosed:
+    return ArticleClosed(id=f"close-{aid}", subject=aid, data=ArticleRef(article_id=aid, site=SITE))
+
+
+# -- a tiny single-partition worker ------------------------------------------------------------
+
+
+Item = tuple[Literal["cl"], str, "Record | None"] | tuple[Literal["fu"], Emit]
+
+
+@dataclass
+class Sim:
+    """Processes a sequence of (event, position) like one worker owning the partition."""
+
+    store: dict[str, Record] = field(default_factory=dict)
+    #: Per processed event: its changelog writes and its emits, in the order they were made.
+    per_event: list[tuple[list[tuple[str, Record | None]], list[Emit]]] = field(
+        default_factory=list)
+
+    def feed(self, event: InputEvent, pos: Position) -> Outcome:
+        outcome = fold_event(event, pos, self.store.get, namespace=NS, raw=codec.encode(event))
+        for key, value in outcome.writes.items():
+            if value is None:
+                self.store.pop(key, None)
+            else:
+                self.store[key] = value
+        self.per_event.append((list(outcome.writes.items()), list(outcome.emits)))
+        return outcome
+
+    def updates(self) -> list[ChannelUpdate]:
+        return [e for _, emits in self.per_event for e in emits if isinstance(e, ChannelUpdate)]
+
+
+#: Records of the simulated partition arrive this far apart (the parking clock).
+ARRIVAL_STEP_MS = 10_000
+
+
+def positioned(events: list[InputEvent]) -> list[tuple[InputEvent, Position]]:
+    """Give each event the next offset of its input topic and an arrival time."""
+    next_offset = {ARTICLES: 0, COMMENTS: 0}
+    out = []
+    for n, event in enumerate(events):
+        topic = ARTICLES if event.type.startswith("article.") else COMMENTS
+        out.append((event, Position(topic, next_offset[topic], 0, n * ARRIVAL_STEP_MS)))
+        next_offset[topic] += 1
+    return out
+
+
+def run(events: list[InputEvent]) -> Sim:
+    sim = Sim()
+    for event, pos in positioned(events):
+        sim.feed(event, pos)
+    return sim
+
+
+def by_channel(updates: list[ChannelUpdate]) -> dict[str, list[ChannelUpdate]]:
+    out: dict[str, list[ChannelUpdate]] = defaultdict(list)
+    for u in updates:
+        out[u.channel].append(u)
+    return out
+
+
+# -- plain semantics ---------------------------------------------------------------------------
+
+
+def test_demo_thread_counts_four_with_depths_and_parents() -> None:
+    sim = run(demo_events())
+    lead = sim.store[article_key(LEAD_ARTICLE_ID)]
+    assert lead["count"] == 4
+    epoch, offset, snap = queries.article_snapshot(
+        LEAD_ARTICLE_ID, sim.store.get, limit=50, namespace=NS)
+    assert (epoch, offset) == (lead["ea"], lead["oa"])
+    thread = [(c["comment_id"], c["parent_id"], c["depth"]) for c in snap["comments"]]
+    assert thread == [("c-1001", None, 0), ("c-1002", "c-1001", 1), ("c-1003", "c-1002", 2),
+                      ("c-1004", None, 0)]
+    assert snap["count"] == 4
+    assert snap["cursor"] is None
+    assert snap["article"]["title"].startswith("Harbour Bridge Reopens")
+    for c in snap["comments"]:
+        CommentView.model_validate(c)
+
+
+def test_a_visible_post_emits_added_then_both_counts_then_a_recent_fact() -> None:
+    sim = run([published("a1")])
+    out = sim.feed(posted("a1", "c1"), Position(COMMENTS, 0))
+    kinds = [(e.channel, e.kind, e.offset) if isinstance(e, ChannelUpdate) else type(e).__name__
+             for e in out.emits]
+    assert kinds == [("article:a1", "comment.added", 2), ("article:a1", "count", 3),
+                     ("count:a1", "count", 1), "CountChanged", "RecentFact"]
+    count = next(e for e in out.emits if isinstance(e, CountChanged))
+    assert (count.count, count.offset, count.site) == (1, 3, SITE)
+    first = out.emits[0]
+    assert isinstance(first, ChannelUpdate)
+    assert first.epoch == channel_epoch(NS, "article:a1")
+    assert first.source_time == "2026-03-14T09:00:00Z"
+
+
+def test_pending_posts_count_only_once_approved_and_hidden_ones_leave() -> None:
+    sim = run([published("a1")])
+    assert sim.feed(posted("a1", "c1", status="pending"), Position(COMMENTS, 0)).emits == []
+    assert sim.store[article_key("a1")]["count"] == 0
+    approve = sim.feed(moderated("a1", "c1", "visible", "m1"), Position(COMMENTS, 1))
+    assert [e.kind for e in approve.emits if isinstance(e, ChannelUpdate)] == [
+        "comment.added", "count", "count"]
+    assert sim.store[article_key("a1")]["count"] == 1
+    hide = sim.feed(moderated("a1", "c1", "hidden", "m2"), Position(COMMENTS, 2))
+    removed = hide.emits[0]
+    assert isinstance(removed, ChannelUpdate)
+    assert removed.kind == "comment.removed"
+    assert removed.payload == {"comment_id": "c1", "article_id": "a1", "reason": "hidden"}
+    assert sim.store[article_key("a1")]["count"] == 0
+
+
+def test_edit_delete_and_vote_emit_the_right_updates() -> None:
+    sim = run([published("a1"), posted("a1", "c1")])
+    edit = sim.feed(edited("a1", "c1", "better words", 5, "e1"), Position(COMMENTS, 1))
+    update = edit.emits[0]
+    assert isinstance(update, ChannelUpdate)
+    assert update.kind == "comment.updated"
+    assert update.payload["body"] == "better words"
+    assert update.payload["edited_at"] == "2026-03-14T09:05:00Z"
+    assert update.offset == 4
+    vote = sim.feed(voted("a1", "c1", "u9", 1, "v1"), Position(COMMENTS, 2))
+    assert [(e.kind, e.payload, e.offset) for e in vote.emits if isinstance(e, ChannelUpdate)] == [
+        ("comment.score", {"comment_id": "c1", "article_id": "a1", "score": 1}, 5)]
+    withdraw = sim.feed(voted("a1", "c1", "u9", 0, "v2"), Position(COMMENTS, 3))
+    assert [e.payload["score"] for e in withdraw.emits if isinstance(e, ChannelUpdate)] == [0]
+    gone = sim.feed(deleted("a1", "c1", "d1"), Position(COMMENTS, 4))
+    assert [(e.channel, e.kind, e.offset) for e in gone.emits if isinstance(e, ChannelUpdate)] == [
+        ("article:a1", "comment.removed", 7), ("article:a1", "count", 8), ("count:a1", "count", 2)]
+    # After the delete nothing about the comment changes any more.
+    assert sim.feed(voted("a1", "c1", "u8", 1, "v3"), Position(COMMENTS, 5)).emits == []
+    assert sim.feed(moderated("a1", "c1", "visible", "m1"), Position(COMMENTS, 6)).emits == []
+
+
+def test_duplicates_by_event_id_or_comment_id_change_nothing() -> None:
+    sim = run([published("a1"), posted("a1", "c1"), voted("a1", "c1", "u1", 1, "v1"),
+               voted("a1", "c1", "u1", -1, "v2")])
+    before = dict(sim.store)
+    assert sim.feed(voted("a1", "c1", "u1", 1, "v1"), Position(COMMENTS, 9)).writes == {}
+    assert sim.feed(posted("a1", "c1", eid="another-id", body="other"),
+                    Position(COMMENTS, 10)).emits == []
+    assert sim.feed(published("a1"), Position(ARTICLES, 5)).emits == []
+    assert sim.store == before
+    assert sim.store[comment_key("a1", "c1")]["score"] == -1
+
+
+def test_an_event_that_changed_nothing_changes_nothing_when_delivered_again() -> None:
+    sim = run([published("a1"), posted("a1", "c1")])
+    same_vote = voted("a1", "c1", "u1", 0, "v0")
+    same_status = moderated("a1", "c1", "visible", "m0")
+    sim.feed(same_vote, Position(COMMENTS, 1))  # no vote yet: value 0 changes nothing
+    sim.feed(same_status, Position(COMMENTS, 2))  # already visible
+    sim.feed(voted("a1", "c1", "u1", 1, "v1"), Position(COMMENTS, 3))
+    sim.feed(moderated("a1", "c1", "hidden", "m1"), Position(COMMENTS, 4))
+    assert sim.feed(same_vote, Position(COMMENTS, 5)).emits == []
+    assert sim.feed(same_status, Position(COMMENTS, 6)).emits == []
+    c = sim.store[comment_key("a1", "c1")]
+    assert (c["score"], c["status"]) == (1, "hidden")
+
+
+def test_bad_references_are_rejected_with_a_reason() -> None:
+    sim = run([published("a1"), posted("a1", "c1")])
+    cases: list[tuple[InputEvent, str]] = [
+        (posted("a1", "c2", parent="nope"), "unknown_parent"),
+        (voted("a1", "nope", "u1", 1, "v1"), "unknown_comment"),
+        (edited("a1", "nope", "x", 1, "e1"), "unknown_comment"),
+    ]
+    for n, (event, reason) in enumerate(cases):
+        out = sim.feed(event, Position(COMMENTS, 10 + n))
+        assert out.writes == {}
+        assert [(type(e), getattr(e, "reason", None)) for e in out.emits] == [(Rejected, reason)]
+    closed = closed_event("a1")
+    article_update = sim.feed(closed, Position(ARTICLES, 1)).emits[0]
+    assert isinstance(article_update, ChannelUpdate)
+    assert article_update.payload["closed"] is True
+    late = sim.feed(posted("a1", "c3"), Position(COMMENTS, 20)).emits
+    assert [getattr(e, "reason", None) for e in late] == ["article_closed"]
+
+
+def test_comments_read_before_their_article_wait_for_it() -> None:
+    sim = Sim()
+    assert sim.feed(posted("a1", "c1"), Position(COMMENTS, 0)).emits == []
+    assert sim.feed(posted("a1", "c2", parent="c1"), Position(COMMENTS, 1)).emits == []
+    _, offset, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert (offset, snap["article"], snap["count"]) == (0, None, 0)
+    out = sim.feed(published("a1"), Position(ARTICLES, 0))
+    assert [(e.kind, e.offset) for e in out.emits if isinstance(e, ChannelUpdate)
+            and e.channel == "article:a1"] == [
+        ("article", 1), ("comment.added", 2), ("count", 3), ("comment.added", 4), ("count", 5)]
+    assert sim.store[article_key("a1")]["count"] == 2
+    assert sim.store[article_key("a1")]["parked"] == []
+    facts = [e.fact for e in out.emits if isinstance(e, RecentFact)]
+    assert [f["version"] for f in facts] == [0, 1]  # the comments' own offsets
+
+
+def test_comments_for_an_article_that_never_comes_go_to_the_dlq_after_the_grace() -> None:
+    sim = run([published("a1")])
+    raw = codec.encode(posted("ghost", "c1", minute=0))
+    sim.feed(posted("ghost", "c1"), Position(COMMENTS, 7, 3, 1_000))
+    at_grace = 1_000 + PARK_GRACE // timedelta(milliseconds=1)
+    not_yet = sim.feed(posted("a1", "c8"), Position(COMMENTS, 8, 3, at_grace)).emits
+    assert not any(isinstance(e, Rejected) for e in not_yet)
+    later = sim.feed(posted("a1", "c9"), Position(COMMENTS, 9, 3, at_grace + 1))
+    rejected = [e for e in later.emits if isinstance(e, Rejected)]
+    assert [(r.reason, r.offset, r.key) for r in rejected] == [("unknown_article", 7, "ghost")]
+    assert rejected[0].raw_b64 is not None
+    assert codec.decode_input(base64.b64decode(rejected[0].raw_b64)) == codec.decode_input(raw)
+    assert sim.store[article_key("a1")]["count"] == 2
+    assert sim.store[article_key("ghost")]["parked"] == []
+
+
+def test_excerpt_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
+    body = "word " * 40
+    cut = excerpt(body)
+    assert cut.endswith("…")
+    assert len(cut) <= 101
+    assert cut[:-1].split(" ") == ["word"] * (len(cut[:-1].split(" ")))
+    assert excerpt("  short\n text ") == "short text"
+    assert excerpt("x" * 150) == "x" * 100 + "…"
+    exact = ("a" * 49 + " ") * 2 + "tail"
+    assert excerpt(exact) == "a" * 49 + " " + "a" * 49 + "…"
+
+
+def test_history_pages_backwards_with_a_cursor() -> None:
+    events: list[InputEvent] = [published("a1")]
+    events += [posted("a1", f"c{i:02d}", minute=i) for i in range(7)]
+    events.append(moderated("a1", "c03", "hidden", "m1"))
+    sim = run(events)
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=3, namespace=NS)
+    assert [c["comment_id"] for c in snap["comments"]] == ["c04", "c05", "c06"]
+    page = queries.history("a1", sim.store.get, before=snap["cursor"], limit=2)
+    assert [c["comment_id"] for c in page["comments"]] == ["c02", "c01"]
+    last = queries.history("a1", sim.store.get, before=page["cursor"], limit=2)
+    assert [c["comment_id"] for c in last["comments"]] == ["c00"]
+    assert last["cursor"] is None
+
+
+def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None:
+    sim = Sim()
+    epoch, offset, snap = queries.article_snapshot("a9", sim.store.get, limit=50, namespace=NS)
+    assert (offset, snap) == (0, {"article": None, "count": 0, "comments": [], "cursor": None})
+    sim2 = run([published("a9"), posted("a9", "c1")])
+    first = sim2.updates()[0]
+    assert first.channel == "article:a9"
+    assert first.epoch == epoch
+    assert first.offset == 1
+
+
+# -- the property: any interleaving equals a plain recount, also across a crash ---------------
+
+
+ARTICLE_IDS = ["a1", "a2", "late"]
+#: Published at the start; ``late`` only when an op publishes it, so its comments may wait.
+EARLY_ARTICLES = ["a1", "a2"]
+COMMENT_IDS = ["c1", "c2", "c3", "c4"]
+VOTERS = ["u1", "u2", "u3"]
+BODIES = ["first words", "second words here", "third, longer words " * 8]
+
+op = st.one_of(
+    st.tuples(st.just("post"), st.sampled_from(ARTICLE_IDS), st.sampled_from(COMMENT_IDS),
+              st.none() | st.sampled_from(COMMENT_IDS), st.sampled_from(["visible", "pending"]),
+              st.integers(0, 500)),
+    st.tuples(st.just("edit"), st.sampled_from(ARTICLE_IDS), st.sampled_from(COMMENT_IDS),
+              st.sampled_from(BODIES), st.integers(0, 30)),
+    st.tuples(st.just("delete"), st.sampled_from(ARTICLE_IDS), st.sampled_from(COMMENT_IDS)),
+    st.tuples(st.just("moderate"), st.sampled_from(ARTICLE_IDS), st.sampled_from(COMMENT_IDS),
+              st.sampled_from(["visible", "hidden"])),
+    st.tuples(st.just("vote"), st.sampled_from(ARTICLE_IDS), st.sampled_from(COMMENT_IDS),
+              st.sampled_from(VOTERS), st.sampled_from([-1, 0, 1])),
+    st.tuples(st.just("dup"), st.integers(1, 12)),
+    st.tuples(st.just("retitle"), st.sampled_from(EARLY_ARTICLES), st.sampled_from(["T1", "T2"])),
+    st.tuples(st.just("publish"), st.integers(0, 500)),
+)
+
+
+def build(ops: list[tuple[Any, ...]]) -> list[InputEvent]:
+    events: list[InputEvent] = [published(a) for a in EARLY_ARTICLES]
+    for n, o in enumerate(ops):
+        eid = f"e{n}"
+        kind = o[0]
+        if kind == "post":
+            _, aid, cid, parent, status, minute = o
+            events.append(posted(aid, cid, parent=parent, status=status, minute=minute,
+                                 body=f"comment {cid} on {aid}", eid=eid))
+        elif kind == "edit":
+            events.append(edited(o[1], o[2], o[3], o[4], eid))
+        elif kind == "delete":
+            events.append(deleted(o[1], o[2], eid))
+        elif kind == "moderate":
+            events.append(moderated(o[1], o[2], o[3], eid))
+        elif kind == "vote":
+            events.append(voted(o[1], o[2], o[3], o[4], eid))
+        elif kind == "dup":
+            events.append(events[max(0, len(events) - o[1])])
+        elif kind == "publish":
+            late = published("late", eid=eid)
+            events.append(late.model_copy(update={"time": T0 + timedelta(minutes=o[1])}))
+        else:
+            data = published(o[1]).data.model_copy(update={"title": o[2]})
+            events.append(ArticleUpdated(id=eid, subject=o[1], data=data))
+    return events
+
+
+@dataclass
+class Truth:
+    counts: dict[str, int]
+    scores: dict[tuple[str, str], int]
+    statuses: dict[tuple[str, str], str]
+    bodies: dict[tuple[str, str], str]
+    visible_in_order: dict[str, list[str]]
+
+
+def recount(events: list[InputEvent]) -> Truth:
+    """Plain semantics over the surviving events: an event id counts once.
+
+    An event that reached an existing comment is done, whatever it changed; a post is done
+    once its comment exists (a refused one may succeed when delivered again).
+
+    Comment events for an article not published yet wait for it (and are applied when it comes)
+    unless the partition's event time moves past the grace first: then they are dropped.
+    """
+    applied: set[str] = set()
+    comments: dict[tuple[str, str], dict[str, Any]] = {}
+    order: dict[str, list[str]] = defaultdict(list)
+    published_ids: set[str] = set(EARLY_ARTICLES)
+    waiting: dict[str, tuple[int, list[InputEvent]]] = {}
+    grace = PARK_GRACE // timedelta(milliseconds=1)
+
+    def apply(e: InputEvent) -> None:
+        if e.id in applied:
+            return
+        d = e.data
+        key = (d.article_id, getattr(d, "comment_id", ""))
+        c = comments.get(key)
+        done = False
+        if isinstance(e, CommentPosted):
+            parent_ok = e.data.parent_id is None or (d.article_id, e.data.parent_id) in comments
+            if c is None and parent_ok:
+                comments[key] = {"status": e.data.status, "body": e.data.body, "edited": None,
+                                 "votes": {}}
+                order[d.article_id].append(e.data.comment_id)
+                done = True
+        elif c is not None and c["status"] != "deleted":
+            done = True
+            if isinstance(e, CommentEdited):
+                newer = c["edited"] is None or e.data.edited_at > c["edited"]
+                if newer and e.data.body != c["body"]:
+                    c["body"], c["edited"] = e.data.body, e.data.edited_at
+            elif isinstance(e, CommentDeleted):
+                c["status"] = "deleted"
+            elif isinstance(e, CommentModerated):
+                c["status"] = e.data.status
+            elif isinstance(e, CommentVoted):
+                c["votes"][e.data.voter_id] = e.data.value
+        if done:
+            applied.add(e.id)
+
+    for n, e in enumerate(events):
+        arrived = n * ARRIVAL_STEP_MS
+        publishing = isinstance(e, ArticlePublished | ArticleUpdated)
+        for aid, (since, _) in list(waiting.items()):
+            if since < arrived - grace and not (publishing and e.data.article_id == aid):
+                del waiting[aid]
+        aid = e.data.article_id
+        if publishing:
+            published_ids.add(aid)
+            for held in waiting.pop(aid, (arrived, []))[1]:
+                apply(held)
+        elif aid not in published_ids:
+            waiting.setdefault(aid, (arrived, []))[1].append(e)
+        else:
+            apply(e)
+    return Truth(
+        counts={a: sum(1 for (aa, _), c in comments.items() if aa == a and c["status"] == "visible")
+                for a in ARTICLE_IDS},
+        scores={k: sum(c["votes"].values()) for k, c in comments.items()},
+        statuses={k: c["status"] for k, c in comments.items()},
+        bodies={k: c["body"] for k, c in comments.items()},
+        visible_in_order={a: [cid for cid in order[a] if comments[(a, cid)]["status"] == "visible"]
+                          for a in ARTICLE_IDS},
+    )
+
+
+def assert_matches(store: dict[str, Record], truth: Truth) -> None:
+    for aid in ARTICLE_IDS:
+        assert store.get(article_key(aid), {"count": 0})["count"] == truth.counts[aid]
+        _, _, snap = queries.article_snapshot(aid, store.get, limit=50, namespace=NS)
+        assert [c["comment_id"] for c in snap["comments"]] == truth.visible_in_order[aid]
+    for (aid, cid), score in truth.scores.items():
+        c = store[comment_key(aid, cid)]
+        assert (c["score"], c["status"], c["body"]) == (
+            score, truth.statuses[(aid, cid)], truth.bodies[(aid, cid)])
+
+
+def assert_channels_are_gapless(updates: list[ChannelUpdate], store: dict[str, Record]) -> None:
+    for channel, items in by_channel(updates).items():
+        assert [u.offset for u in items] == list(range(1, len(items) + 1)), channel
+        assert len({u.epoch for u in items}) == 1
+        kind, _, key = channel.partition(":")
+        a = store[article_key(key)]
+        if kind == "count":
+            assert items[-1].payload["count"] == a["count"]
+            assert items[-1].offset == a["oc"]
+        else:
+            assert items[-1].offset == a["oa"]
+            counts = [u for u in items if u.kind == "count"]
+            assert not counts or counts[-1].payload["count"] == a["count"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(op, min_size=1, max_size=40))
+def test_any_interleaving_gives_the_recount(ops: list[tuple[Any, ...]]) -> None:
+    events = build(ops)
+    sim = run(events)
+    assert_matches(sim.store, recount(events))
+    assert_channels_are_gapless(sim.updates(), sim.store)
+
+
+@st.composite
+def crashes(draw: st.DrawFn) -> tuple[list[InputEvent], int, int, int, int]:
+    """Events, the event the crash hit, writes of it kept, extra feed updates kept, commit."""
+    events = build(draw(st.lists(op, min_size=1, max_size=30)))
+    crash_at = draw(st.integers(0, len(events) - 1))
+    return (events, crash_at, draw(st.integers(0, 5)), draw(st.integers(0, 40)),
+            draw(st.integers(0, len(events))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(crashes())
+def test_a_crash_and_replay_loses_nothing_and_counts_nothing_twice(
+    case: tuple[list[InputEvent], int, int, int, int],
+) -> None:
+    events, crash_at, partial, extra_fu, commit_pick = case
+    plan = positioned(events)
+    clean = Sim()
+    for event, pos in plan:
+        clean.feed(event, pos)
+
+    # What survived the kill: every write of events before ``crash_at`` and a prefix of its
+    # own writes (the changelog is one ordered log per partition) ...
+    writes_kept = [w for ws, _ in clean.per_event[:crash_at] for w in ws]
+    writes_kept += clean.per_event[crash_at][0][:partial]
+    last_writer = max((i for i in range(crash_at + (1 if partial else 0))
+                       if clean.per_event[i][0]), default=-1)
+    # ... and feed updates up to some point: at least all of those emitted before the last
+    # event whose writes survived (they were appended before its changelog records).
+    fu_all = [(i, e) for i, (_, emits) in enumerate(clean.per_event) for e in emits]
+    must = sum(1 for i, _ in fu_all if i < last_writer)
+    kept_fu = [e for _, e in fu_all[: must + extra_fu]]
+    # Faust commits only after flushing: the committed offset covers fully written events.
+    first_unflushed = min([crash_at] + [i for i, _ in fu_all[must + extra_fu:]])
+    commit = min(commit_pick, first_unflushed)
+
+    restarted = Sim()
+    for key, value in writes_kept:
+        if value is None:
+            restarted.store.pop(key, None)
+        else:
+            restarted.store[key] = value
+    for event, pos in plan[commit:]:
+        restarted.feed(event, pos)
+
+    assert restarted.store == clean.store
+    assert_matches(restarted.store, recount(events))
+    # Consumers keep the first update they see per offset: the result is the clean stream.
+    seen: dict[tuple[str, int], ChannelUpdate] = {}
+    for e in [*kept_fu, *(e for _, emits in restarted.per_event for e in emits)]:
+        if isinstance(e, ChannelUpdate):
+            first = seen.setdefault((e.channel, e.offset), e)
+            assert first == e, "a replay re-used an offset for a different update"
+    clean_updates = {(u.channel, u.offset): u for u in clean.updates()}
+    assert seen == clean_updates
+
+
+# -- the site-wide recent list -----------------------------------------------------------------
+
+
+@dataclass
+class SiteSim:
+    store: dict[str, Record] = field(default_factory=dict)
+    per_fact: list[tuple[list[tuple[str, Record | None]], list[Emit]]] = field(
+        default_factory=list)
+    offset: int = 0
+
+    def feed(self, fact: dict[str, Any], offset: int | None = None) -> Outcome:
+        at = self.offset if offset is None else offset
+        self.offset = at + 1
+        out = fold_fact(fact, Position(FACTS, at), self.store.get, namespace=NS)
+        for key, value in out.writes.items():
+            if value is None:
+                self.store.pop(key, None)
+            else:
+                self.store[key] = value
+        self.per_fact.append((list(out.writes.items()), list(out.emits)))
+        return out
+
+    def served(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = queries.recent_snapshot(
+            SITE, self.store.get, namespace=NS)[2]["items"]
+        return items
+
+
+def facts_of(sim: Sim) -> list[dict[str, Any]]:
+    return [e.fact for _, emits in sim.per_event for e in emits if isinstance(e, RecentFact)]
+
+
+def test_recent_list_serves_the_newest_ten_and_the_next_moves_up() -> None:
+    events: list[InputEvent] = [published("a1"), published("a2")]
+    events += [posted("a1" if i % 2 else "a2", f"c{i:02d}", minute=i,
+                      body=f"comment number {i} " + "with quite a few words " * 6)
+               for i in range(KEEP_RECENT + 12)]
+    events.append(moderated("a1", "c61", "hidden", "m1"))
+    events.append(deleted("a2", "c60", "d1"))
+    events.append(edited("a1", "c59", "edited text", 90, "e1"))
+    sim = run(events)
+    site = SiteSim()
+    for fact in facts_of(sim):
+        site.feed(fact)
+    items = site.served()
+    assert [i["comment_id"] for i in items] == [f"c{i:02d}" for i in range(59, 49, -1)]
+    assert items[0]["excerpt"] == "edited text"
+    assert all(i["excerpt"].endswith("…") for i in items[1:])
+    assert items[1]["author_name"] == "Reader c58"
+    for item in items:
+        RecentItem.model_validate(item)
+    s = site.store[site_key(SITE)]
+    # It kept the newest fifty; two of them left since, and the pruned ones do not return.
+    assert sum(1 for e in s["entries"] if e[3]) == KEEP_RECENT - 2
+    updates = [e for _, emits in site.per_fact for e in emits if isinstance(e, ChannelUpdate)]
+    assert [u.offset for u in updates] == list(range(1, len(updates) + 1))
+    assert updates[-1].payload["items"] == items
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(op, min_size=1, max_size=30), st.data())
+def test_recent_list_survives_duplicate_and_replayed_facts(
+    ops: list[tuple[Any, ...]], data: st.DataObject,
+) -> None:
+    events = build(ops)
+    facts = facts_of(run(events))
+    clean = SiteSim()
+    for fact in facts:
+        clean.feed(fact)
+    # Upstream replays re-send facts (same versions); the site agent itself crashes too.
+    noisy = list(facts)
+    if facts:
+        at = data.draw(st.integers(0, len(facts)))
+        back = data.draw(st.integers(0, at))
+        noisy = facts[:at] + facts[back:]
+    crashed = SiteSim()
+    crash_at = data.draw(st.integers(0, len(noisy)))
+    for fact in noisy[:crash_at]:
+        crashed.feed(fact)
+    keep = data.draw(st.integers(0, 3))
+    survivor = SiteSim()
+    writes = [w for ws, _ in crashed.per_fact for w in ws]
+    cut = len(writes) - (keep if crash_at else 0)
+    for key, value in writes[:max(0, cut)]:
+        if value is None:
+            survivor.store.pop(key, None)
+        else:
+            survivor.store[key] = value
+    # The commit only covers facts whose writes were all flushed.
+    flushed, total = 0, 0
+    for ws, _ in crashed.per_fact:
+        total += len(ws)
+        if total > cut:
+            break
+        flushed += 1
+    commit = data.draw(st.integers(0, min(crash_at, flushed)))
+    # Replay the site topic from the commit, at the same offsets, then the rest.
+    for offset in range(commit, len(noisy)):
+        survivor.feed(noisy[offset], offset)
+    assert survivor.served() == clean.served()
+    truth = recount(events)
+    visible = sorted(
+        ((f["posted_at"], f"{f['article_id']}/{f['comment_id']}"), f["comment_id"])
+        for f in facts if truth.statuses.get((f["article_id"], f["comment_id"])) == "visible")
+    newest = [cid for _, cid in sorted(set(visible), reverse=True)][:10]
+    assert [i["comment_id"] for i in clean.served()] == newest
+
+
+def test_feed_records_round_trip_through_the_contract() -> None:
+    from streams.records import dead_letter_record, feed_count_record, feed_update_record
+
+    sim = run(demo_events())
+    for update in sim.updates():
+        decoded = codec.decode_feed_update(feed_update_record(update, T0))
+        assert decoded.data.channel == update.channel
+        assert decoded.data.offset == update.offset
+        assert decoded.type == f"feed.{update.kind}"
+    count = next(e for _, em in sim.per_event for e in em if isinstance(e, CountChanged))
+    assert codec.decode_feed_count(feed_count_record(count, T0)).data.count == count.count
+    letter = codec.decode_dead_letter(dead_letter_record(
+        Rejected("unknown_article", "never published", "data.article_id"), raw=b"{}",
+        topic="comments", partition=1, offset=7, key=b"zz"))
+    assert (letter.reason, letter.field, letter.offset, letter.key) == (
+        "unknown_article", "data.article_id", 7, "zz")
