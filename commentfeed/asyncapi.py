@@ -165,7 +165,8 @@ TOPICS: tuple[TopicDoc, ...] = (
         "Delivery: at-least-once. Each record carries the channel's `data.offset` (one more per "
         "update of the channel) and `data.epoch` (changes only when the channel's state was "
         "rebuilt from nothing). After a worker crash the same updates are sent again with the "
-        "same offsets: drop any update at or below the offset you already applied.",
+        "same offsets (and the same CloudEvents `id`, `<channel>@<epoch>:<offset>`): drop any "
+        "update at or below the offset you already applied.",
     ),
     TopicDoc(
         Topic.FEED_COUNTS,
@@ -173,7 +174,8 @@ TOPICS: tuple[TopicDoc, ...] = (
         "articleIdKey", "send",
         "The latest visible-comment count per article (derived, latest value).",
         f"Key: {_ARTICLE_KEY}. Compacted on Kafka: reading from the beginning gives the "
-        "latest count of every article.\n\n"
+        "latest count of every article. The CloudEvents `id` is "
+        "`count:<article_id>@<offset>`.\n\n"
         "Delivery: at-least-once, possibly out of date on replay: `data.offset` is the "
         "`article:<id>` channel offset the count belongs to; keep the count with the highest "
         "offset per article. Offsets start again from low values only when the streams' state "
@@ -187,9 +189,16 @@ TOPICS: tuple[TopicDoc, ...] = (
         "Input records that failed validation or processing (derived).",
         "Key: the original record's key. One partition. Each record keeps the reason, the "
         "first bad field, the original topic/partition/offset and the original bytes "
-        "(base64), so nothing is lost and a record can be re-published once fixed.",
+        "(base64), so nothing is lost and a record can be re-published once fixed.\n\n"
+        "Reasons: `invalid_json`, `invalid_event`, `unknown_type`, `too_large` (the bytes), "
+        "and the streams' rules (`key_mismatch`, `unknown_article`, `unknown_comment`, "
+        "`unknown_parent`, `site_mismatch`, `article_closed`, `article_deleted`, "
+        "`processing_failed`), each explained in docs/streams-api.md.",
     ),
 )
+
+#: The streams worker's consumer group (its Faust app id) before the topic prefix.
+STREAMS_GROUP = "commentfeed-streams"
 
 #: Message component name -> one-line summary.
 MESSAGE_SUMMARIES: dict[str, str] = {
@@ -440,6 +449,15 @@ def _kafka_channels(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]
                 _ref("channels", doc.topic.value, "messages", name) for name in doc.messages
             ],
         }
+        if doc.action == "receive":
+            operations[name]["bindings"] = {"kafka": {
+                "groupId": {
+                    "type": "string", "enum": [settings.topic_prefix + STREAMS_GROUP],
+                    "description": "the streams worker's group, after the topic prefix; "
+                    "never join it from another service",
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }}
     return channels, operations
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, get_args
 
@@ -201,3 +202,22 @@ def test_operation_messages_belong_to_their_channel(document: dict[str, Any]) ->
         channel = op["channel"]["$ref"]
         for message in op["messages"]:
             assert message["$ref"].startswith(channel + "/messages/"), name
+
+
+def test_the_documented_worker_group_is_the_streams_app_id(document: dict[str, Any]) -> None:
+    from streams.app import app_id
+
+    binding = document["operations"]["receiveComments"]["bindings"]["kafka"]
+    assert binding["groupId"]["enum"] == [app_id(Settings.model_construct())]
+    prefixed = Settings.model_construct(topic_prefix="prod.")
+    assert app_id(prefixed) == "prod." + asyncapi.STREAMS_GROUP
+
+
+def test_every_dead_letter_reason_of_the_streams_doc_is_listed(document: dict[str, Any]) -> None:
+    streams_api = (asyncapi.DOC_PATH.parent / "streams-api.md").read_text(encoding="utf-8")
+    section = streams_api.split("### `comments.dlq` reasons", 1)[1].split("\n### ", 1)[0]
+    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    reasons = {r for cell in first_cells for r in re.findall(r"`([a-z_]+)`", cell)}
+    assert len(reasons) >= 12
+    description = " ".join(document["channels"]["comments.dlq"]["description"].split())
+    assert {r for r in reasons if f"`{r}`" not in description} == set()
