@@ -1,0 +1,7 @@
+"""The websocket gateway: protocol v1 (docs/protocol.md) for browsers and other clients.
+
+Pure, no I/O: ``frames`` (requests parsed, frames built), ``snapshots`` (updates folded into a
+hot channel's snapshot), ``history`` (the resume ring), ``core`` (connections, subscriptions,
+channel positions, limits). I/O: ``server`` (websockets, the ``feed.updates`` consumer, the
+streams API client, probes), ``metrics``, ``settings``, ``cli``. Widget assets live in ``static``.
+"""

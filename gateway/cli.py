@@ -1,0 +1,50 @@
+"""``commentfeed gateway``: run one websocket gateway until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import click
+
+from commentfeed.settings import Settings, get_settings
+from gateway.server import WS_PATH, serve_settings
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger("gateway")
+
+
+async def run(settings: Settings, options: GatewaySettings) -> None:
+    """Serve until SIGTERM/SIGINT, then close every client with 1001 and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve_settings(settings, options) as gw:
+        log.info("gateway listening on ws://%s:%d%s (streams API %s, topic %s)",
+                 settings.host, gw.port, WS_PATH, settings.streams_base_url, gw.topic)
+        await stop.wait()
+        log.info("gateway stopping: closing connections with 1001")
+    log.info("gateway stopped")
+
+
+@click.command()
+@click.option("--host", help="Interface to bind (default: COMMENTFEED_HOST).")
+@click.option("--port", type=int, help="Port to bind (default: COMMENTFEED_GATEWAY_PORT).")
+def gateway(host: str | None, port: int | None) -> None:
+    """A websocket gateway: live comment feeds at ws://HOST:PORT/ws.
+
+    Reads every partition of feed.updates, fetches snapshots from the streams query API
+    (COMMENTFEED_STREAMS_URL) and answers /healthz, /readyz and /metrics on the same port.
+    Gateway knobs come from COMMENTFEED_GATEWAY_* (limits, history, compression, origins).
+    """
+    settings = get_settings()
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["gateway_port"] = port
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    asyncio.run(run(settings, GatewaySettings()))

@@ -1,0 +1,553 @@
+"""The gateway's protocol state machine, sans I/O: connections, subscriptions, channels, limits.
+
+Inputs are plain calls with the caller's monotonic ``now``: a client frame arrived
+(:meth:`Core.receive`), a ``feed.updates`` record arrived (:meth:`Core.receive_update`), a
+snapshot or history fetch finished. Outputs are :data:`Action` values the I/O shell carries out:
+send a frame, broadcast one pre-encoded frame to many connections, close a connection, fetch a
+snapshot or a history page. Connections are opaque hashable handles (the shell uses its
+websocket objects), so fan-out hands the shell the very set of subscribers to broadcast to.
+
+A channel has a live position (epoch, offset) once the gateway knows it, a snapshot at that
+position while it can keep one current (see :mod:`gateway.snapshots`), and a bounded history of
+encoded update frames for resume. An update is applied only if it is the next offset of the same
+epoch; an older one is a replay and dropped; a gap or another epoch makes the channel resync: its
+position is forgotten, updates are buffered, a fresh snapshot is fetched, and current
+subscribers get it as an unsolicited ``subscribed`` frame. Snapshot fetches are coalesced: at
+most one per channel in flight, however many clients wait for it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeAlias, TypeVar
+
+from commentfeed.codec import dumps, loads
+from gateway.exceptions import FrameError
+from gateway.frames import (
+    ChannelKind,
+    CloseCode,
+    ErrorCode,
+    History,
+    Ping,
+    Position,
+    RequestId,
+    Snapshot,
+    Subscribe,
+    Unsubscribe,
+    Update,
+    channel_kind,
+    error_frame,
+    history_frame,
+    parse_request,
+    pong_frame,
+    resume_frame,
+    snapshot_frame,
+    unsubscribed_frame,
+    update_frame,
+    upstream_channel,
+)
+from gateway.history import History as HistoryRing
+from gateway.snapshots import fold
+
+H = TypeVar("H", bound=Hashable)
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-connection limits; ``None`` disables one."""
+
+    max_subscriptions: int | None = 200
+    #: Token bucket: sustained requests per second and the burst allowed on top.
+    ops_per_s: float | None = 20.0
+    ops_burst: int = 40
+    #: This many error frames within ``error_window_s`` close the connection with 4001.
+    max_errors: int | None = 20
+    error_window_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    default_site: str = "demo"
+    limits: Limits = field(default_factory=Limits)
+    #: Resume history per channel: at most this many updates, each at most this old.
+    history_size: int = 500
+    history_ttl_s: float | None = 300.0
+    #: A channel nobody subscribes to is forgotten after this long.
+    channel_idle_s: float = 60.0
+    #: Newest comments an article snapshot holds (the streams API's ``limit``).
+    snapshot_comments: int = 50
+    #: Updates buffered per channel while its snapshot is being fetched.
+    buffer_max: int = 10_000
+    #: After a failed fetch, a resyncing channel waits this long before fetching again.
+    refetch_backoff_s: float = 1.0
+    #: Fetches in a row that cannot be lined up with the live position before giving up.
+    max_fetch_attempts: int = 3
+    #: How long clients wait for the live position to reach a snapshot fetched ahead of it.
+    ahead_wait_s: float = 10.0
+
+
+# -- actions for the I/O shell -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Send(Generic[H]):
+    handle: H
+    frame: bytes
+
+
+@dataclass(slots=True)
+class Broadcast(Generic[H]):
+    """One encoded frame for many connections.
+
+    ``handles`` may be the channel's live subscriber set: use it before the next core call.
+    """
+
+    handles: Collection[H]
+    frame: bytes
+    #: The input event's time (RFC 3339) for an update frame, for latency metrics.
+    source_time: str | None = None
+
+
+@dataclass(slots=True)
+class Close(Generic[H]):
+    handle: H
+    code: CloseCode
+    reason: str
+
+
+@dataclass(slots=True)
+class FetchSnapshot:
+    channel: str
+    #: The name the streams know it by (``recent`` is ``recent:<default site>`` upstream).
+    upstream: str
+
+
+@dataclass(slots=True)
+class FetchHistory(Generic[H]):
+    handle: H
+    request_id: RequestId | None
+    channel: str
+    article_id: str
+    before: str | None
+    limit: int
+
+
+Action: TypeAlias = Send[H] | Broadcast[H] | Close[H] | FetchSnapshot | FetchHistory[H]
+
+
+# -- state -------------------------------------------------------------------------------------
+
+
+class _Conn(Generic[H]):
+    """Per-connection state, kept tiny: tens of thousands of these live at once."""
+
+    __slots__ = ("closing", "errors", "handle", "stamp", "subs", "tokens")
+
+    def __init__(self, handle: H, tokens: float, now: float) -> None:
+        self.handle = handle
+        self.subs: set[str] = set()
+        self.tokens = tokens
+        self.stamp = now
+        self.errors: deque[float] | None = None  # made on the first error only
+        self.closing = False
+
+
+class _Channel(Generic[H]):
+    __slots__ = (
+        "ahead", "ahead_since", "buffer", "epoch", "fetch_attempts", "fetching", "history",
+        "idle_since", "kind", "name", "next_fetch_at", "offset", "state", "state_bytes",
+        "subscribers", "waiters",
+    )
+
+    def __init__(self, name: str, history: HistoryRing, now: float) -> None:
+        self.name = name
+        self.kind: ChannelKind = channel_kind(name)
+        #: Live position: ``None`` until known, and again while resyncing.
+        self.epoch: str | None = None
+        self.offset: int | None = None
+        #: Snapshot at the live position, or ``None`` when none can be served from here.
+        self.state: dict[str, Any] | None = None
+        self.state_bytes: bytes | None = None  # ``state`` encoded, shared by every reply
+        self.history = history
+        self.subscribers: set[H] = set()
+        #: Connections waiting for a snapshot: (handle, request id, since).
+        self.waiters: list[tuple[H, RequestId | None, Position | None]] = []
+        self.fetching = False
+        self.fetch_attempts = 0
+        self.next_fetch_at = 0.0
+        #: Updates held while the position is unknown and a snapshot is on its way.
+        self.buffer: deque[Update] | None = None
+        #: A fetched snapshot ahead of the live position, adopted when the position reaches it.
+        self.ahead: Snapshot | None = None
+        self.ahead_since = 0.0
+        self.idle_since: float | None = now
+
+
+class Core(Generic[H]):
+    """The protocol state of one gateway process. Not thread-safe; call from one loop."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.connections: dict[H, _Conn[H]] = {}
+        self.channels: dict[str, _Channel[H]] = {}
+        self.subscription_count = 0
+        #: Updates of this channel also feed the ``recent`` channel.
+        self._recent_upstream = upstream_channel("recent", self.config.default_site)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def connect(self, handle: H, now: float) -> None:
+        self.connections[handle] = _Conn(handle, float(self.config.limits.ops_burst), now)
+
+    def disconnect(self, handle: H, now: float) -> None:
+        conn = self.connections.pop(handle, None)
+        if conn is None:
+            return
+        for name in conn.subs:
+            self._leave(name, handle, now)
+        self.subscription_count -= len(conn.subs)
+
+    def receive(self, handle: H, raw: str | bytes, now: float) -> list[Action[H]]:
+        """A frame from a client: the replies and what else it sets off."""
+        conn = self.connections.get(handle)
+        if conn is None or conn.closing:
+            return []
+        try:
+            request = parse_request(raw)
+        except FrameError as exc:
+            if not self._take_token(conn, now):
+                return self._error(conn, ErrorCode.RATE_LIMITED, _RATE_MESSAGE,
+                                   exc.request_id, now)
+            return self._error(conn, ErrorCode(exc.code), exc.message, exc.request_id, now)
+        if not self._take_token(conn, now):
+            return self._error(conn, ErrorCode.RATE_LIMITED, _RATE_MESSAGE, request.id, now)
+        if isinstance(request, Subscribe):
+            return self._subscribe(conn, request, now)
+        if isinstance(request, Unsubscribe):
+            return self._unsubscribe(conn, request, now)
+        if isinstance(request, History):
+            if request.channel not in conn.subs:
+                return self._error(conn, ErrorCode.NOT_SUBSCRIBED,
+                                   f"subscribe to {request.channel!r} before asking its history",
+                                   request.id, now)
+            article_id = request.channel.partition(":")[2]
+            return [FetchHistory(handle, request.id, request.channel, article_id,
+                                 request.before, request.limit)]
+        assert isinstance(request, Ping)
+        return [Send(handle, pong_frame(request.id))]
+
+    def _take_token(self, conn: _Conn[H], now: float) -> bool:
+        limits = self.config.limits
+        if limits.ops_per_s is None:
+            return True
+        tokens = min(float(limits.ops_burst), conn.tokens + (now - conn.stamp) * limits.ops_per_s)
+        conn.stamp = now
+        if tokens < 1.0:
+            conn.tokens = tokens
+            return False
+        conn.tokens = tokens - 1.0
+        return True
+
+    def _error(self, conn: _Conn[H], code: ErrorCode, message: str, rid: RequestId | None,
+               now: float) -> list[Action[H]]:
+        out: list[Action[H]] = [Send(conn.handle, error_frame(code, message, rid))]
+        limit = self.config.limits.max_errors
+        if limit is None or code is ErrorCode.UNAVAILABLE:  # our fault, not the client's
+            return out
+        if conn.errors is None:
+            conn.errors = deque(maxlen=limit)
+        conn.errors.append(now)
+        if len(conn.errors) >= limit and now - conn.errors[0] <= self.config.limits.error_window_s:
+            conn.closing = True
+            out.append(Close(conn.handle, CloseCode.TOO_MANY_ERRORS, "too_many_errors"))
+        return out
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    def _subscribe(self, conn: _Conn[H], request: Subscribe, now: float) -> list[Action[H]]:
+        name, handle = request.channel, conn.handle
+        limit = self.config.limits.max_subscriptions
+        if name not in conn.subs:
+            if limit is not None and len(conn.subs) >= limit:
+                return self._error(conn, ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                                   f"at most {limit} subscriptions per connection",
+                                   request.id, now)
+            conn.subs.add(name)
+            self.subscription_count += 1
+        ch = self.channels.get(name)
+        if ch is None:
+            ch = self.channels[name] = _Channel(
+                name, HistoryRing(self.config.history_size, self.config.history_ttl_s), now)
+        # A repeated subscribe restarts this connection's view of the channel.
+        ch.subscribers.discard(handle)
+        if ch.waiters:
+            ch.waiters = [w for w in ch.waiters if w[0] != handle]
+        ch.idle_since = None
+        if ch.offset is not None and ch.epoch is not None:
+            if request.since is not None:
+                missed = self._missed(ch, request.since, now)
+                if missed is not None:
+                    ch.subscribers.add(handle)
+                    return [Send(handle, resume_frame(name, request.id, ch.epoch, ch.offset,
+                                                      missed))]
+            if ch.state is not None:
+                ch.subscribers.add(handle)
+                return [Send(handle, snapshot_frame(name, request.id, ch.epoch, ch.offset,
+                                                    self._state_bytes(ch)))]
+        ch.waiters.append((handle, request.id, request.since))
+        return self._fetch(ch)
+
+    def _unsubscribe(self, conn: _Conn[H], request: Unsubscribe, now: float) -> list[Action[H]]:
+        if request.channel in conn.subs:
+            conn.subs.discard(request.channel)
+            self.subscription_count -= 1
+            self._leave(request.channel, conn.handle, now)
+        return [Send(conn.handle, unsubscribed_frame(request.channel, request.id))]
+
+    def _leave(self, name: str, handle: H, now: float) -> None:
+        ch = self.channels.get(name)
+        if ch is None:
+            return
+        ch.subscribers.discard(handle)
+        if ch.waiters:
+            ch.waiters = [w for w in ch.waiters if w[0] != handle]
+        if not ch.subscribers and not ch.waiters:
+            ch.idle_since = now
+
+    def _missed(self, ch: _Channel[H], since: Position, now: float) -> list[bytes] | None:
+        """Every update frame after ``since``, or ``None``: the resume decision."""
+        if since.epoch != ch.epoch or ch.offset is None:
+            return None
+        return ch.history.after(since.offset, ch.offset, now)
+
+    def _state_bytes(self, ch: _Channel[H]) -> bytes:
+        if ch.state_bytes is None:
+            ch.state_bytes = dumps(ch.state)
+        return ch.state_bytes
+
+    def _set_state(self, ch: _Channel[H], state: dict[str, Any] | None) -> None:
+        ch.state = state
+        ch.state_bytes = None
+
+    def _fetch(self, ch: _Channel[H]) -> list[Action[H]]:
+        if ch.fetching:
+            return []
+        ch.fetching = True
+        return [FetchSnapshot(ch.name, upstream_channel(ch.name, self.config.default_site))]
+
+    # -- updates -------------------------------------------------------------------------------
+
+    def tracks(self, channel: str) -> bool:
+        """Whether updates of ``channel`` matter here (others are skipped undecoded)."""
+        return channel in self.channels or (
+            channel == self._recent_upstream and "recent" in self.channels)
+
+    def receive_update(self, update: Update, now: float) -> list[Action[H]]:
+        """An update from ``feed.updates``: usually one broadcast to the channel's subscribers."""
+        ch = self.channels.get(update.channel)
+        out = self._apply(ch, update, now, copy=False) if ch is not None else []
+        if update.channel == self._recent_upstream:
+            alias = self.channels.get("recent")
+            if alias is not None:
+                out = out + self._apply(alias, update, now, copy=False)
+        return out
+
+    def _apply(self, ch: _Channel[H], update: Update, now: float, *,
+               copy: bool) -> list[Action[H]]:
+        if ch.offset is None:
+            return self._hold(ch, update, now)
+        if update.epoch != ch.epoch or update.offset > ch.offset + 1:
+            return self._resync(ch, update, now)
+        if update.offset <= ch.offset:
+            return []  # a replay: already applied
+        frame = update_frame(ch.name, update.epoch, update.offset, update.kind, update.payload)
+        ch.offset = update.offset
+        if ch.state is not None:
+            self._set_state(ch, fold(ch.kind, ch.state, update, self.config.snapshot_comments))
+        ch.history.append(update.offset, now, frame)
+        out: list[Action[H]] = []
+        if ch.subscribers:
+            handles = tuple(ch.subscribers) if copy or ch.ahead is not None else ch.subscribers
+            out.append(Broadcast(handles, frame, update.source_time))
+        if ch.ahead is not None and ch.ahead.offset == ch.offset:
+            self._set_state(ch, ch.ahead.state)
+            ch.ahead = None
+            ch.fetch_attempts = 0
+            out.extend(self._answer_waiters(ch, now))
+        return out
+
+    def _hold(self, ch: _Channel[H], update: Update, now: float) -> list[Action[H]]:
+        """Buffer an update while the channel's position is unknown."""
+        out: list[Action[H]] = []
+        if not ch.fetching:
+            if not ch.subscribers or now < ch.next_fetch_at:
+                return out  # the next fetch's snapshot covers this update
+            out = self._fetch(ch)
+        if ch.buffer is None:
+            # Dropping the oldest on overflow is safe: the gap shows when the buffer drains.
+            ch.buffer = deque(maxlen=self.config.buffer_max)
+        ch.buffer.append(update)
+        return out
+
+    def _resync(self, ch: _Channel[H], update: Update, now: float) -> list[Action[H]]:
+        ch.epoch = ch.offset = None
+        self._set_state(ch, None)
+        ch.ahead = None
+        ch.history.clear()
+        ch.buffer = None
+        ch.next_fetch_at = 0.0
+        return self._hold(ch, update, now)
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def snapshot_fetched(self, channel: str, snap: Snapshot, now: float) -> list[Action[H]]:
+        """A snapshot from the streams API arrived for ``channel``."""
+        ch = self.channels.get(channel)
+        if ch is None or not ch.fetching:
+            return []
+        ch.fetching = False
+        if ch.offset is not None and snap.epoch == ch.epoch:
+            if snap.offset == ch.offset:
+                self._set_state(ch, snap.state)
+                ch.fetch_attempts = 0
+                return self._answer_waiters(ch, now)
+            if snap.offset > ch.offset:
+                # The streams are a little ahead of what this gateway consumed so far.
+                ch.ahead, ch.ahead_since = snap, now
+                return []
+            state = self._roll_forward(ch, snap, now)
+            if state is not None:
+                self._set_state(ch, state)
+                ch.fetch_attempts = 0
+                return self._answer_waiters(ch, now)
+            return self._refetch(ch, now)
+        # Cold, resyncing, or a new epoch: the snapshot sets the channel's position.
+        notify = tuple(ch.subscribers)
+        ch.epoch, ch.offset = snap.epoch, snap.offset
+        self._set_state(ch, snap.state)
+        ch.history.clear()
+        ch.ahead = None
+        ch.fetch_attempts = 0
+        out: list[Action[H]] = []
+        if notify:
+            frame = snapshot_frame(ch.name, None, snap.epoch, snap.offset, self._state_bytes(ch))
+            out.append(Broadcast(notify, frame))
+        out.extend(self._answer_waiters(ch, now))
+        held, ch.buffer = ch.buffer, None
+        for update in held or ():
+            out.extend(self._apply(ch, update, now, copy=True))
+        return out
+
+    def snapshot_failed(self, channel: str, now: float) -> list[Action[H]]:
+        """The snapshot fetch for ``channel`` failed: waiting clients get ``unavailable``."""
+        ch = self.channels.get(channel)
+        if ch is None or not ch.fetching:
+            return []
+        ch.fetching = False
+        ch.fetch_attempts = 0
+        ch.next_fetch_at = now + self.config.refetch_backoff_s
+        ch.buffer = None
+        return self._fail_waiters(ch, now)
+
+    def _fail_waiters(self, ch: _Channel[H], now: float) -> list[Action[H]]:
+        waiters, ch.waiters = ch.waiters, []
+        out: list[Action[H]] = []
+        for handle, rid, _ in waiters:
+            conn = self.connections.get(handle)
+            if conn is None or ch.name not in conn.subs:
+                continue
+            conn.subs.discard(ch.name)
+            self.subscription_count -= 1
+            out.extend(self._error(conn, ErrorCode.UNAVAILABLE,
+                                   f"no snapshot of {ch.name!r} right now; retry later", rid, now))
+        if not ch.subscribers:
+            ch.idle_since = now
+        return out
+
+    def _refetch(self, ch: _Channel[H], now: float) -> list[Action[H]]:
+        ch.fetch_attempts += 1
+        if ch.fetch_attempts >= self.config.max_fetch_attempts:
+            ch.fetch_attempts = 0
+            return self._fail_waiters(ch, now)
+        return self._fetch(ch)
+
+    def _roll_forward(self, ch: _Channel[H], snap: Snapshot,
+                      now: float) -> dict[str, Any] | None:
+        """A snapshot older than the live position, brought up to it from the history."""
+        assert ch.offset is not None
+        frames = ch.history.after(snap.offset, ch.offset, now)
+        if frames is None:
+            return None
+        state = snap.state
+        for frame in frames:
+            doc = loads(frame)
+            update = Update(ch.name, doc["epoch"], doc["offset"], doc["type"], doc["data"])
+            folded = fold(ch.kind, state, update, self.config.snapshot_comments)
+            if folded is None:
+                return None
+            state = folded
+        return state
+
+    def _answer_waiters(self, ch: _Channel[H], now: float) -> list[Action[H]]:
+        assert ch.epoch is not None
+        assert ch.offset is not None
+        waiters, ch.waiters = ch.waiters, []
+        out: list[Action[H]] = []
+        for handle, rid, since in waiters:
+            missed = self._missed(ch, since, now) if since is not None else None
+            if missed is not None:
+                frame = resume_frame(ch.name, rid, ch.epoch, ch.offset, missed)
+            else:
+                frame = snapshot_frame(ch.name, rid, ch.epoch, ch.offset, self._state_bytes(ch))
+            out.append(Send(handle, frame))
+            ch.subscribers.add(handle)
+        return out
+
+    # -- history pages -------------------------------------------------------------------------
+
+    def history_fetched(self, request: FetchHistory[H], comments: list[Any],
+                        cursor: str | None) -> list[Action[H]]:
+        if request.handle not in self.connections:
+            return []
+        return [Send(request.handle, history_frame(request.channel, request.request_id,
+                                                   comments, cursor))]
+
+    def history_failed(self, request: FetchHistory[H], now: float) -> list[Action[H]]:
+        conn = self.connections.get(request.handle)
+        if conn is None:
+            return []
+        return self._error(conn, ErrorCode.UNAVAILABLE,
+                           f"no history of {request.channel!r} right now; retry later",
+                           request.request_id, now)
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def sweep(self, now: float) -> list[Action[H]]:
+        """Periodic upkeep: expire history, retry resyncs, forget idle channels."""
+        out: list[Action[H]] = []
+        idle_s = self.config.channel_idle_s
+        for name, ch in list(self.channels.items()):
+            ch.history.expire(now)
+            if ch.subscribers or ch.waiters:
+                if ch.ahead is not None and now - ch.ahead_since > self.config.ahead_wait_s:
+                    ch.ahead = None
+                    out.extend(self._fail_waiters(ch, now))
+                if (ch.offset is None and ch.subscribers and not ch.fetching
+                        and now >= ch.next_fetch_at):
+                    out.extend(self._fetch(ch))
+                continue
+            if ch.fetching:
+                continue
+            if ch.idle_since is None:
+                ch.idle_since = now
+            elif now - ch.idle_since >= idle_s:
+                del self.channels[name]
+        return out
+
+
+_RATE_MESSAGE = "over the request rate; the request was dropped"

@@ -1,0 +1,458 @@
+"""The gateway's I/O shell: websockets server, ``feed.updates`` consumer, streams API client.
+
+Everything protocol-related is decided by :class:`gateway.core.Core`; this module only moves
+bytes: client frames into the core, its actions out to sockets (``websockets.broadcast`` of one
+pre-encoded frame per update), ``feed.updates`` records in (every partition by manual assignment,
+no consumer group, from the end, so any number of gateways run side by side), snapshots and
+history pages from the streams query API (httpx). HTTP probes and Prometheus metrics answer on
+the websocket port through ``process_request``.
+
+A connection whose unsent bytes pass ``slow_consumer_bytes`` is closed with 4000 at once: the
+transport's high-water mark is set to that limit, and crossing it (asyncio calls
+``pause_writing``) starts the closing handshake, so later broadcasts skip the connection and
+nobody else waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from websockets.asyncio.server import Server, ServerConnection, broadcast
+from websockets.asyncio.server import serve as ws_serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from commentfeed.codec import loads
+from commentfeed.kafka import make_consumer
+from commentfeed.settings import Settings, get_settings
+from commentfeed.topics import Topic, topic_name
+from gateway.core import (
+    Action,
+    Broadcast,
+    Close,
+    Config,
+    Core,
+    FetchHistory,
+    FetchSnapshot,
+    Limits,
+    Send,
+)
+from gateway.exceptions import BadUpdateError, UpstreamError
+from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_update
+from gateway.metrics import Metrics
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/ws"
+#: Stands in for each connection's handshake request once it is served (see ``_handle``).
+_HANDSHAKE_DONE = Request(WS_PATH, Headers())
+
+
+def _connection_class(gateway: Gateway, limited: bool) -> type[ServerConnection]:
+    class GatewayConnection(ServerConnection):
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            # The transport's high-water mark is the slow-consumer limit: crossing it means
+            # the client is not reading. Queue the close frame now, so every later broadcast
+            # skips this connection; flushing it happens outside this transport callback.
+            if limited and self.protocol.state is State.OPEN:
+                self.protocol.send_close(CloseCode.SLOW_CONSUMER, "slow_consumer")
+                gateway.slow_consumer(self)
+
+    return GatewayConnection
+
+
+class Gateway:
+    """One gateway process's server; see :func:`serve`. Use ``async with`` or start/close."""
+
+    def __init__(self, settings: Settings, options: GatewaySettings) -> None:
+        self.settings = settings
+        self.options = options
+        limits = Limits(
+            max_subscriptions=options.max_subscriptions, ops_per_s=options.ops_per_s,
+            ops_burst=options.ops_burst, max_errors=options.max_errors,
+            error_window_s=options.error_window_s)
+        self.core: Core[ServerConnection] = Core(Config(
+            default_site=settings.default_site, limits=limits,
+            history_size=options.history_size, history_ttl_s=options.history_ttl_s,
+            channel_idle_s=options.channel_idle_s, snapshot_comments=options.snapshot_comments))
+        core = self.core
+        self.metrics = Metrics({
+            "connections": ("Open websocket connections", lambda: len(core.connections)),
+            "subscriptions": ("Channel subscriptions of all connections",
+                              lambda: core.subscription_count),
+            "channels": ("Channels this gateway keeps state for", lambda: len(core.channels)),
+        })
+        self.topic = topic_name(settings, Topic.FEED_UPDATES)
+        self.consumer_ready = asyncio.Event()
+        self._lag: int | None = None
+        self._server: Server | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        opt = self.options
+        self._http = httpx.AsyncClient(base_url=self.settings.streams_base_url,
+                                       timeout=opt.upstream_timeout_s)
+        slow = opt.slow_consumer_bytes
+        self._server = await ws_serve(
+            self._handle, self.settings.host, self.settings.gateway_port,
+            compression="deflate" if opt.compression == "deflate" else None,
+            process_request=self._process_request,
+            ping_interval=opt.ping_interval_s, ping_timeout=opt.ping_timeout_s,
+            close_timeout=opt.close_timeout_s, max_size=opt.max_frame_bytes,
+            write_limit=(slow, slow // 2) if slow is not None else 2**15,
+            create_connection=_connection_class(self, slow is not None),
+        )
+        self._loops = [asyncio.create_task(self._consume(), name="gateway-consume"),
+                       asyncio.create_task(self._sweep(), name="gateway-sweep")]
+        for task in self._loops:
+            task.add_done_callback(_log_crash)
+
+    async def close(self) -> None:
+        """Stop accepting, close every client with 1001, stop consuming."""
+        if self._server is not None:
+            self._server.close()  # closes open connections with 1001 (going away)
+            await self._server.wait_closed()
+        for task in self._loops:
+            task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``gateway_port=0``)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- websocket connections -----------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        limit = self.options.max_connections
+        if limit is not None and len(self.core.connections) >= limit:
+            self.metrics.server_full_closes += 1
+            await ws.close(CloseCode.SERVER_FULL, "server_full")
+            return
+        if not self._origin_allowed(ws.request.headers.get("Origin") if ws.request else None):
+            # Accepted only to say why: browsers show a refused handshake as a bare 1006, and
+            # a client must not retry this one. Nothing the client sends is ever read.
+            await ws.close(CloseCode.ORIGIN_FORBIDDEN, "origin_forbidden")
+            return
+        # The handshake's headers are not needed again: ~3 KiB per idle connection.
+        ws.request, ws.response = _HANDSHAKE_DONE, None
+        core = self.core
+        core.connect(ws, time.monotonic())
+        try:
+            async for message in ws:
+                self._run(core.receive(ws, message, time.monotonic()))
+        except ConnectionClosed:
+            pass
+        finally:
+            core.disconnect(ws, time.monotonic())
+
+    def slow_consumer(self, ws: ServerConnection) -> None:
+        """``ws`` passed the unsent-bytes limit and has a close frame queued: finish it."""
+        self.metrics.slow_consumer_closes += 1
+        self._spawn(self._finish_close(ws))
+
+    async def _finish_close(self, ws: ServerConnection) -> None:
+        ws.send_data()  # the close frame, behind what is already buffered
+        # Waits close_timeout for the client's answer, then drops the TCP connection.
+        await ws.close()
+
+    def _run(self, actions: list[Action[ServerConnection]]) -> None:
+        metrics = self.metrics
+        for action in actions:
+            if isinstance(action, Broadcast):
+                handles = action.handles
+                if not handles:
+                    continue
+                broadcast(handles, action.frame, text=True)
+                metrics.sent(len(handles), len(action.frame))
+                if action.source_time is not None:
+                    self._observe_latency(action.source_time)
+            elif isinstance(action, Send):
+                broadcast((action.handle,), action.frame, text=True)
+                metrics.sent(1, len(action.frame))
+            elif isinstance(action, Close):
+                self._spawn(action.handle.close(action.code, action.reason))
+            elif isinstance(action, FetchSnapshot):
+                self._spawn(self._fetch_snapshot(action))
+            else:
+                assert isinstance(action, FetchHistory)
+                self._spawn(self._fetch_history(action))
+
+    def _observe_latency(self, source_time: str) -> None:
+        try:
+            sent = datetime.fromisoformat(source_time).timestamp()
+        except ValueError:
+            return
+        self.metrics.observe_latency(max(0.0, time.time() - sent))
+
+    # -- HTTP on the same port -----------------------------------------------------------------
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        path = request.path.partition("?")[0]
+        if path == WS_PATH:
+            upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+            if not upgrade and not self._origin_allowed(request.headers.get("Origin")):
+                return ws.respond(403, "origin forbidden\n")
+            return None
+        if path == "/healthz":
+            return ws.respond(200, "ok\n")
+        if path == "/readyz":
+            problem = await self.not_ready()
+            return ws.respond(503, f"not ready: {problem}\n") if problem else ws.respond(
+                200, "ready\n")
+        if path == "/metrics":
+            response = ws.respond(200, self.metrics.render().decode())
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
+        return ws.respond(404, "not found\n")
+
+    def _origin_allowed(self, origin: str | None) -> bool:
+        allowed = self.options.allowed_origins
+        # No Origin header: not a browser, so not a cross-site hijack.
+        return allowed is None or origin is None or origin in allowed
+
+    async def not_ready(self) -> str | None:
+        """Why this gateway is not ready, or ``None`` when it is."""
+        if any(task.done() for task in self._loops):
+            return "a gateway loop stopped (see the log)"
+        if not self.consumer_ready.is_set():
+            return "feed.updates consumer starting"
+        if self._lag is None or self._lag > self.options.ready_max_lag:
+            return f"feed.updates consumer behind ({self._lag} records)"
+        assert self._http is not None
+        try:
+            response = await self._http.get("/healthz", timeout=1.0)
+        except httpx.HTTPError as exc:
+            return f"streams API unreachable ({type(exc).__name__})"
+        if response.status_code != 200:
+            return f"streams API answered {response.status_code}"
+        return None
+
+    # -- the streams query API -----------------------------------------------------------------
+
+    async def _fetch_snapshot(self, request: FetchSnapshot) -> None:
+        assert self._http is not None
+        channel, upstream = request.channel, request.upstream
+        params = ({"limit": self.options.snapshot_comments}
+                  if upstream.startswith("article:") else None)
+        try:
+            response = await self._http.get(
+                f"/v1/channels/{quote(upstream, safe=':')}/snapshot", params=params)
+            if response.status_code != 200:
+                raise UpstreamError(f"HTTP {response.status_code}")
+            snap = parse_snapshot(loads(response.content), upstream)
+        except Exception as exc:  # whatever went wrong, the waiting clients must hear of it
+            expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
+            log.warning("snapshot of %s failed: %s", channel, exc, exc_info=not expected)
+            self.metrics.upstream_request("snapshot", "error")
+            self._run(self.core.snapshot_failed(channel, time.monotonic()))
+            return
+        self.metrics.upstream_request("snapshot", "ok")
+        self._run(self.core.snapshot_fetched(channel, snap, time.monotonic()))
+
+    async def _fetch_history(self, request: FetchHistory[ServerConnection]) -> None:
+        assert self._http is not None
+        params: dict[str, str | int] = {"limit": request.limit}
+        if request.before is not None:
+            params["before"] = request.before
+        try:
+            response = await self._http.get(
+                f"/v1/articles/{quote(request.article_id, safe='')}/comments", params=params)
+            if response.status_code != 200:
+                raise UpstreamError(f"HTTP {response.status_code}")
+            comments, cursor = parse_history(loads(response.content))
+        except Exception as exc:  # whatever went wrong, the client must hear of it
+            expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
+            log.warning("history of %s failed: %s", request.channel, exc, exc_info=not expected)
+            self.metrics.upstream_request("history", "error")
+            self._run(self.core.history_failed(request, time.monotonic()))
+            return
+        self.metrics.upstream_request("history", "ok")
+        self._run(self.core.history_fetched(request, comments, cursor))
+
+    # -- feed.updates --------------------------------------------------------------------------
+
+    async def _open_consumer(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        while True:
+            consumer = make_consumer(self.settings, group_id=None, auto_offset_reset="latest",
+                                     client_id="commentfeed-gateway")
+            try:
+                await consumer.start()
+                await consumer.topics()  # metadata for every topic, ours included
+                partitions = consumer.partitions_for_topic(self.topic)
+                if partitions:
+                    tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+                    consumer.assign(tps)
+                    await consumer.seek_to_end(*tps)
+                    for tp in tps:  # resolve the end offsets now: "from here on"
+                        await consumer.position(tp)
+                    return consumer, tps
+                log.warning("topic %s does not exist yet; waiting", self.topic)
+            except KafkaError as exc:
+                log.warning("cannot consume %s yet: %s", self.topic, exc)
+            await consumer.stop()
+            await asyncio.sleep(1.0)
+
+    async def _consume(self) -> None:
+        consumer, tps = await self._open_consumer()
+        self._consumer = consumer
+        self.consumer_ready.set()
+        core, run, metrics = self.core, self._run, self.metrics
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            except KafkaError as exc:
+                log.warning("consuming %s: %s", self.topic, exc)
+                await asyncio.sleep(0.5)
+                continue
+            now = time.monotonic()
+            for records in batches.values():
+                for record in records:
+                    key, value = record.key, record.value
+                    if value is None:
+                        continue
+                    # The key is the channel: skip what nobody here follows, undecoded.
+                    if key is not None and not core.tracks(key.decode("utf-8", "replace")):
+                        continue
+                    try:
+                        update = parse_update(value)
+                    except BadUpdateError as exc:
+                        metrics.bad_updates += 1
+                        log.warning("skipping %s record at %s/%s: %s", self.topic,
+                                    record.partition, record.offset, exc)
+                        continue
+                    run(core.receive_update(update, now))
+            await self._update_lag(consumer, tps)
+
+    async def _update_lag(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        lag = 0
+        for tp in tps:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                return  # no fetch answer for this partition yet
+            lag += max(0, highwater - await consumer.position(tp))
+        self._lag = self.metrics.consume_lag = lag
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._run(self.core.sweep(time.monotonic()))
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped; /readyz now fails", task.get_name(), exc_info=task.exception())
+
+
+def serve(
+    settings: Settings | None = None,
+    *,
+    # -- websocket -------------------------------------------------------------------------
+    compression: Literal["none", "deflate"] = "none",
+    allowed_origins: Sequence[str] | None = None,
+    ping_interval_s: float | None = 20.0,
+    ping_timeout_s: float | None = 20.0,
+    close_timeout_s: float = 5.0,
+    # -- limits (None disables one) --------------------------------------------------------
+    max_connections: int | None = 20_000,
+    max_frame_bytes: int | None = 4096,
+    max_subscriptions: int | None = 200,
+    ops_per_s: float | None = 20.0,
+    ops_burst: int = 40,
+    max_errors: int | None = 20,
+    error_window_s: float = 10.0,
+    slow_consumer_bytes: int | None = 1 << 20,
+    # -- resume history and channels -------------------------------------------------------
+    history_size: int = 500,
+    history_ttl_s: float | None = 300.0,
+    channel_idle_s: float = 60.0,
+    # -- upstream --------------------------------------------------------------------------
+    snapshot_comments: int = 50,
+    upstream_timeout_s: float = 5.0,
+    ready_max_lag: int = 1000,
+) -> Gateway:
+    """A gateway on ``settings.host:settings.gateway_port`` (path ``/ws``); not started yet.
+
+    ``async with serve(settings) as gateway: ...`` runs it. ``settings`` (default: from the
+    environment) gives the port, the broker, the topic prefix, the fetch wait and the streams
+    API URL. The keyword arguments, with their defaults:
+
+    Websocket
+        ``compression``: ``"none"`` or ``"deflate"`` (permessage-deflate; costs memory and CPU
+        per connection). ``allowed_origins``: exact ``Origin`` values accepted; ``None``
+        accepts any; a handshake from another origin gets HTTP 403; a request without
+        ``Origin`` (not a browser) is accepted. ``ping_interval_s`` / ``ping_timeout_s`` (20 /
+        20): protocol pings and how long a pong may take. ``close_timeout_s`` (5): how long a
+        closing handshake may take before the TCP connection is dropped.
+    Limits
+        ``max_connections`` (20,000; more are closed with 4002), ``max_frame_bytes`` (4 KiB;
+        larger client frames close with 1009), ``max_subscriptions`` per connection (200),
+        ``ops_per_s`` / ``ops_burst`` (20 / 40: a token bucket per connection),
+        ``max_errors`` within ``error_window_s`` (20 in 10 s, then close 4001),
+        ``slow_consumer_bytes`` (1 MiB of unsent bytes, then close 4000).
+    Resume history and channels
+        ``history_size`` / ``history_ttl_s`` (500 updates / 300 s per channel);
+        ``channel_idle_s`` (60): a channel nobody subscribes to is forgotten after this long.
+    Upstream
+        ``snapshot_comments`` (50): newest comments in an article snapshot;
+        ``upstream_timeout_s`` (5): streams API request timeout; ``ready_max_lag`` (1,000
+        records): ``/readyz`` fails while the consumer is further behind.
+    """
+    options = GatewaySettings(
+        compression=compression,
+        allowed_origins=tuple(allowed_origins) if allowed_origins is not None else None,
+        ping_interval_s=ping_interval_s, ping_timeout_s=ping_timeout_s,
+        close_timeout_s=close_timeout_s, max_connections=max_connections,
+        max_frame_bytes=max_frame_bytes, max_subscriptions=max_subscriptions,
+        ops_per_s=ops_per_s, ops_burst=ops_burst, max_errors=max_errors,
+        error_window_s=error_window_s, slow_consumer_bytes=slow_consumer_bytes,
+        history_size=history_size, history_ttl_s=history_ttl_s, channel_idle_s=channel_idle_s,
+        snapshot_comments=snapshot_comments, upstream_timeout_s=upstream_timeout_s,
+        ready_max_lag=ready_max_lag)
+    return Gateway(settings or get_settings(), options)
+
+
+def serve_settings(settings: Settings, options: GatewaySettings) -> Gateway:
+    """:func:`serve` with every knob from a :class:`GatewaySettings` (the environment)."""
+    return serve(settings, **options.model_dump())
+

@@ -1,0 +1,80 @@
+"""Keeping a hot channel's snapshot current by folding its updates into it (pure).
+
+A gateway serves a hot channel's snapshot from its own state. ``count`` and ``recent`` updates
+carry the whole value, so folding them is a replacement. An article snapshot holds the newest
+comments (oldest first, in the order the updates came) and a ``cursor`` the streams API made for
+the comments before them; the gateway cannot make such cursors, so it never drops a comment
+from the list. When a fold would
+need to (the list outgrows its limit) or when an update does not fit (a malformed payload), the
+fold answers ``None``: "no usable snapshot", and the caller fetches a fresh one when next asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.frames import ChannelKind, Update
+
+
+def _index(comments: list[dict[str, Any]], comment_id: object) -> int | None:
+    for i, comment in enumerate(comments):
+        if comment.get("comment_id") == comment_id:
+            return i
+    return None
+
+
+def _add_comment(state: dict[str, Any], comment: dict[str, Any], limit: int) -> bool:
+    comments: list[dict[str, Any]] = state["comments"]
+    at = _index(comments, comment["comment_id"])
+    if at is not None:
+        comments[at] = comment
+        return True
+    # Appended, as a client that saw the update live appends it: both then list the same.
+    comments.append(comment)
+    return len(comments) <= limit
+
+
+def _fold_article(state: dict[str, Any], update: Update, limit: int) -> bool:
+    payload = update.payload
+    kind = update.kind
+    if kind == "comment.added":
+        return _add_comment(state, payload, limit)
+    comments: list[dict[str, Any]] = state["comments"]
+    if kind == "comment.updated":
+        at = _index(comments, payload["comment_id"])
+        if at is not None:
+            comments[at] = payload
+    elif kind == "comment.removed":
+        at = _index(comments, payload["comment_id"])
+        if at is not None:
+            del comments[at]
+    elif kind == "comment.score":
+        at = _index(comments, payload["comment_id"])
+        if at is not None:
+            comments[at] = {**comments[at], "score": payload["score"]}
+    elif kind == "count":
+        state["count"] = payload["count"]
+    elif kind == "article":
+        state["article"] = payload
+    return True
+
+
+def fold(kind: ChannelKind, state: dict[str, Any], update: Update,
+         comment_limit: int) -> dict[str, Any] | None:
+    """``state`` with ``update`` applied (in place), or ``None`` if it can no longer be served.
+
+    Never raises: a payload that does not fit the snapshot's shape makes it unusable instead.
+    """
+    try:
+        if kind == "article":
+            return state if _fold_article(state, update, comment_limit) else None
+        if kind == "count":
+            if update.kind == "count":
+                return {"article_id": update.payload["article_id"],
+                        "count": update.payload["count"]}
+            return state
+        if update.kind == "recent":
+            return {"site": update.payload["site"], "items": update.payload["items"]}
+        return state
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,123 @@
+"""Hot snapshots: updates folded into a channel's snapshot, and where that must stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.frames import Update
+from gateway.history import History
+from gateway.snapshots import fold
+
+
+def comment(cid: str, minute: int, **extra: Any) -> dict[str, Any]:
+    return {"comment_id": cid, "article_id": "42", "parent_id": None,
+            "author": {"id": "u", "name": "U"}, "body": cid,
+            "posted_at": f"2026-03-14T09:{minute:02d}:00Z", "edited_at": None, "score": 0,
+            "depth": 0, **extra}
+
+
+def article(*comments: dict[str, Any], cursor: str | None = None) -> dict[str, Any]:
+    return {"article": None, "count": len(comments), "comments": list(comments),
+            "cursor": cursor}
+
+
+def upd(kind: str, payload: dict[str, Any], offset: int = 1) -> Update:
+    return Update("article:42", "e1", offset, kind, payload)
+
+
+def ids(state: dict[str, Any] | None) -> list[str]:
+    assert state is not None
+    return [c["comment_id"] for c in state["comments"]]
+
+
+def test_added_comments_are_appended_in_update_order() -> None:
+    state: dict[str, Any] | None = article(comment("a", 1), comment("b", 2))
+    assert state is not None
+    state = fold("article", state, upd("comment.added", comment("c", 3)), 50)
+    assert state is not None
+    # An approved comment posted earlier: where a live client puts it too, at the end.
+    state = fold("article", state, upd("comment.added", comment("x", 0)), 50)
+    assert ids(state) == ["a", "b", "c", "x"]
+
+
+def test_a_comment_added_again_is_replaced_in_place() -> None:
+    state = article(comment("a", 1), comment("b", 2))
+    again = fold("article", state, upd("comment.added", comment("a", 1, body="again")), 50)
+    assert ids(again) == ["a", "b"]
+    assert again is not None
+    assert again["comments"][0]["body"] == "again"
+
+
+def test_outgrowing_the_limit_makes_the_snapshot_unusable() -> None:
+    state = article(comment("a", 1), comment("b", 2))
+    assert fold("article", state, upd("comment.added", comment("c", 3)), 2) is None
+
+
+def test_edits_removals_scores_counts_and_meta() -> None:
+    state: dict[str, Any] | None = article(comment("a", 1), comment("b", 2))
+    steps = [
+        upd("comment.updated", comment("a", 1, body="edited", edited_at="2026-03-14T10:00:00Z")),
+        upd("comment.score", {"comment_id": "b", "article_id": "42", "score": 3}),
+        upd("comment.removed", {"comment_id": "a", "article_id": "42", "reason": "hidden"}),
+        upd("count", {"article_id": "42", "count": 1}),
+        upd("article", {"article_id": "42", "site": "demo", "title": "T", "url": "http://x",
+                        "author": "A", "published_at": None, "closed": True, "deleted": False}),
+        upd("comment.score", {"comment_id": "zz", "article_id": "42", "score": 9}),
+    ]
+    for step in steps:
+        assert state is not None
+        state = fold("article", state, step, 50)
+    assert state is not None
+    assert ids(state) == ["b"]
+    assert state["comments"][0]["score"] == 3
+    assert state["count"] == 1
+    assert state["article"]["closed"] is True
+
+
+def test_an_edit_before_removal_is_kept() -> None:
+    state = article(comment("a", 1))
+    edited = fold("article", state, upd("comment.updated", comment("a", 1, body="new")), 50)
+    assert edited is not None
+    assert edited["comments"][0]["body"] == "new"
+
+
+def test_count_and_recent_channels_take_the_latest_value() -> None:
+    count = fold("count", {"article_id": "42", "count": 1},
+                 upd("count", {"article_id": "42", "count": 2}), 50)
+    assert count == {"article_id": "42", "count": 2}
+    items = [{"comment_id": "c"}]
+    recent = fold("recent", {"site": "demo", "items": []},
+                  upd("recent", {"site": "demo", "items": items}), 50)
+    assert recent == {"site": "demo", "items": items}
+
+
+def test_a_malformed_payload_makes_the_snapshot_unusable_instead_of_raising() -> None:
+    assert fold("article", article(), upd("comment.added", {"body": "no id"}), 50) is None
+    assert fold("article", {"comments": 5}, upd("comment.removed", {"comment_id": "a"}), 50) is None
+    assert fold("count", {}, upd("count", {}), 50) is None
+
+
+# -- the resume history ------------------------------------------------------------------------
+
+
+def filled(size: int, ttl: float | None, offsets: range, start: float = 0.0) -> History:
+    ring = History(size, ttl)
+    for i, off in enumerate(offsets):
+        ring.append(off, start + i, f"u{off}".encode())
+    return ring
+
+
+def test_history_replays_everything_after_a_position_or_nothing() -> None:
+    ring = filled(5, None, range(1, 11))  # keeps 6..10
+    assert ring.after(7, 10, 100.0) == [b"u8", b"u9", b"u10"]
+    assert ring.after(5, 10, 100.0) == [b"u6", b"u7", b"u8", b"u9", b"u10"]
+    assert ring.after(4, 10, 100.0) is None  # 5 is gone: never a partial replay
+    assert ring.after(10, 10, 100.0) == []
+    assert ring.after(11, 10, 100.0) is None  # ahead of the channel
+
+
+def test_history_entries_expire_by_age() -> None:
+    ring = filled(100, 30.0, range(1, 6), start=0.0)  # appended at t=0..4
+    assert ring.after(2, 5, 32.5) is None  # offset 3 (t=2) has expired
+    assert ring.after(4, 5, 32.5) == [b"u5"]
+    assert len(ring) == 2
