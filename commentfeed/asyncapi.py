@@ -375,10 +375,10 @@ def _markdown_table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) ->
 def _gateway_description() -> str:
     close = _markdown_table(
         ("code", "name", "reconnect?", "when"),
-        ((str(c.code), c.name, c.reconnect, c.when) for c in ws_frames.CLOSE_CODES),
+        ((c.label, c.name, c.reconnect, c.when) for c in ws_frames.CLOSE_CODES),
     )
     errors = _markdown_table(
-        ("code", "meaning"), ((f"`{k}`", v) for k, v in ws_frames.ERROR_CODES.items()))
+        ("code", "meaning"), ((f"`{k.value}`", v) for k, v in ws_frames.ERROR_CODES.items()))
     intro = (
         "The gateway's websocket (protocol v1, docs/protocol.md). Every frame is one JSON "
         "object in a text frame with an `op` field; ignore fields you do not know."
@@ -391,7 +391,9 @@ def _gateway_description() -> str:
         "of the last update it includes and the next update is offset + 1. Reconnect with "
         "backoff and re-subscribe with `since` set to the last position applied: the gateway "
         "replays what was missed (`recovered: true`) or sends a fresh snapshot, never a "
-        "partial replay."
+        "partial replay. A `subscribed` frame without `id` is the gateway resyncing a "
+        "channel (it saw a gap or a new epoch on `feed.updates`): replace the channel's state "
+        "and position with it."
     )
     return "\n\n".join((
         intro, channels, "Error codes (`error` frames):", errors, "Close codes:", close,
@@ -516,6 +518,13 @@ def _ws_operations() -> dict[str, Any]:
         "summary": "The gateway pushes each update of every subscribed channel.",
         "messages": [_ref("channels", "gateway", "messages", "update")],
     }
+    operations["sendResync"] = {
+        "action": "send",
+        "channel": _ref("channels", "gateway"),
+        "summary": "Unsolicited `subscribed` (no `id`): the gateway lost a channel's thread "
+        "and sends every subscriber a fresh snapshot and position.",
+        "messages": [_ref("channels", "gateway", "messages", "subscribed")],
+    }
     return operations
 
 
@@ -558,10 +567,10 @@ def build(settings: Settings | None = None) -> dict[str, Any]:
         "servers": [_ref("servers", "gateway")],
         "messages": {name: _ref("components", "messages", name) for name in sorted(WS_MESSAGES)},
         "x-close-codes": [
-            {"code": c.code, "name": c.name, "reconnect": c.reconnect, "when": c.when}
-            for c in ws_frames.CLOSE_CODES
+            {"code": int(code), "name": c.name, "reconnect": c.reconnect, "when": c.when}
+            for c in ws_frames.CLOSE_CODES for code in c.codes
         ],
-        "x-error-codes": dict(ws_frames.ERROR_CODES),
+        "x-error-codes": {k.value: v for k, v in ws_frames.ERROR_CODES.items()},
     }
     operations.update(_ws_operations())
     messages = {**_kafka_messages(), **_ws_messages()}

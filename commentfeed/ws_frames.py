@@ -4,6 +4,9 @@ docs/protocol.md is the contract. This module restates it in a form a machine ca
 AsyncAPI generator (:mod:`commentfeed.asyncapi`) turns these models into payload schemas, and
 tests check the code tables here against the tables in the doc, so the two cannot drift apart.
 
+The gateway's own constants are imported, not restated: its error codes, close codes and
+limits (``gateway.frames``), and the websocket library's codes for protocol-level closes.
+
 Frames ignore fields they do not know (``extra="ignore"``): the protocol lets the server add
 fields without a new version, and clients must ignore them.
 """
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from websockets.frames import CloseCode as WebsocketCloseCode
 
 from commentfeed.events import (
     ArticleView,
@@ -23,57 +27,78 @@ from commentfeed.events import (
     RecentPayload,
     ScorePayload,
 )
+from gateway.frames import (
+    HISTORY_LIMIT_DEFAULT,
+    HISTORY_LIMIT_MAX,
+    MAX_CURSOR_CHARS,
+    MAX_EPOCH_CHARS,
+    MAX_REQUEST_ID_CHARS,
+    CloseCode,
+    ErrorCode,
+)
 
 #: Ids inside channel names, as in the event contract (``events.Id``).
 ID_PATTERN = r"[A-Za-z0-9_.\-]{1,64}"
 #: ``article:<id>``, ``count:<id>``, ``recent`` or ``recent:<site>``.
 CHANNEL_PATTERN = rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?)$"
 
-ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
-#: Echoed in the reply; an integer or a string of up to 64 characters.
-RequestId: TypeAlias = int | Annotated[str, StringConstraints(max_length=64)]
+ARTICLE_CHANNEL_PATTERN = rf"^article:{ID_PATTERN}$"
 
-ErrorCode = Literal[
-    "bad_json",
-    "bad_request",
-    "bad_channel",
-    "too_many_subscriptions",
-    "rate_limited",
-    "unavailable",
-    "not_subscribed",
-]
+ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+ArticleChannelName = Annotated[str, StringConstraints(pattern=ARTICLE_CHANNEL_PATTERN)]
+#: Echoed in the reply; an integer or a short string.
+RequestId: TypeAlias = int | Annotated[str, StringConstraints(max_length=MAX_REQUEST_ID_CHARS)]
 
 #: error code -> meaning, as in docs/protocol.md "error".
-ERROR_CODES: dict[str, str] = {
-    "bad_json": "the frame is not JSON, not an object, or is a binary frame",
-    "bad_request": "unknown `op`, missing or wrongly typed field",
-    "bad_channel": "channel name not in the channel table",
-    "too_many_subscriptions": "over the per-connection subscription limit (default 200)",
-    "rate_limited": "over the request rate (default 20 ops/s, burst 40); the op was dropped",
-    "unavailable": "the snapshot could not be fetched (streams API down); retry later",
-    "not_subscribed": "`history` on a channel the connection has not subscribed",
+ERROR_CODES: dict[ErrorCode, str] = {
+    ErrorCode.BAD_JSON: "the frame is not JSON, not an object, or is a binary frame",
+    ErrorCode.BAD_REQUEST: "unknown `op`, missing or wrongly typed field",
+    ErrorCode.BAD_CHANNEL: "channel name not in the channel table",
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS:
+        "over the per-connection subscription limit (default 200)",
+    ErrorCode.RATE_LIMITED:
+        "over the request rate (default 20 ops/s, burst 40); the op was dropped",
+    ErrorCode.UNAVAILABLE: "the snapshot could not be fetched (streams API down); retry later",
+    ErrorCode.NOT_SUBSCRIBED: "`history` on a channel the connection has not subscribed",
 }
 
 
 @dataclass(frozen=True, slots=True)
-class CloseCode:
-    code: int
+class CloseDoc:
+    """One row of the close-code table: the code(s), and what a client should do."""
+
+    codes: tuple[int, ...]
     name: str
     reconnect: str
     when: str
 
+    @property
+    def label(self) -> str:
+        return " / ".join(str(int(code)) for code in self.codes)
 
-#: The websocket close codes the gateway uses, as in docs/protocol.md "Close codes".
-CLOSE_CODES: tuple[CloseCode, ...] = (
-    CloseCode(1000, "normal", "no", "the client closed"),
-    CloseCode(1001, "going away", "yes, with backoff", "gateway shutting down"),
-    CloseCode(1009, "message too big", "fix the client", "a frame over 4 KiB"),
-    CloseCode(4000, "slow_consumer", "yes, resume with `since`",
-              "unsent bytes over the limit (default 1 MiB)"),
-    CloseCode(4001, "too_many_errors", "no (fix the client)", "20 error frames within 10 s"),
-    CloseCode(4002, "server_full", "yes, with backoff", "connection limit of the process reached"),
-    CloseCode(4003, "origin_forbidden", "no",
-              "`Origin` not allowed (setting `GATEWAY_ALLOWED_ORIGINS`)"),
+
+#: Every close code a client can see, as in docs/protocol.md "Close codes": the gateway's own
+#: and those the websocket library sends for protocol-level faults.
+CLOSE_CODES: tuple[CloseDoc, ...] = (
+    CloseDoc((CloseCode.NORMAL,), "normal", "no", "the client closed"),
+    CloseDoc((CloseCode.GOING_AWAY,), "going away", "yes, with backoff",
+             "gateway shutting down"),
+    CloseDoc((WebsocketCloseCode.PROTOCOL_ERROR, WebsocketCloseCode.INVALID_DATA),
+             "protocol error / invalid data", "fix the client",
+             "the client broke the websocket protocol itself (e.g. a text frame that is not "
+             "UTF-8)"),
+    CloseDoc((CloseCode.MESSAGE_TOO_BIG,), "message too big", "fix the client",
+             "a frame over 4 KiB"),
+    CloseDoc((WebsocketCloseCode.INTERNAL_ERROR,), "internal error", "yes, with backoff",
+             "no pong to the server's ping within 20 s"),
+    CloseDoc((CloseCode.SLOW_CONSUMER,), "slow_consumer", "yes, resume with `since`",
+             "unsent bytes over the limit (default 1 MiB)"),
+    CloseDoc((CloseCode.TOO_MANY_ERRORS,), "too_many_errors", "no (fix the client)",
+             "20 error frames within 10 s"),
+    CloseDoc((CloseCode.SERVER_FULL,), "server_full", "yes, with backoff",
+             "connection limit of the process reached"),
+    CloseDoc((CloseCode.ORIGIN_FORBIDDEN,), "origin_forbidden", "no",
+             "`Origin` not allowed (setting `GATEWAY_ALLOWED_ORIGINS`)"),
 )
 
 
@@ -84,7 +109,7 @@ class _Frame(BaseModel):
 class Position(_Frame):
     """A place in a channel's stream: the epoch and the offset of the last update applied."""
 
-    epoch: str
+    epoch: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EPOCH_CHARS)]
     offset: Annotated[int, Field(ge=0)]
 
 
@@ -112,10 +137,10 @@ class HistoryRequest(_Frame):
     """Older comments of an ``article:`` channel the connection subscribed, paged."""
 
     op: Literal["history"]
-    channel: ChannelName
+    channel: ArticleChannelName
     #: The cursor of a snapshot or an earlier page; omitted: start from the newest.
-    before: str | None = None
-    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    before: Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)] | None = None
+    limit: Annotated[int, Field(ge=1, le=HISTORY_LIMIT_MAX)] = HISTORY_LIMIT_DEFAULT
     id: RequestId | None = None
 
 
@@ -236,6 +261,8 @@ class Subscribed(_Frame):
     ``snapshot`` is present when ``recovered`` is false: an :class:`ArticleSnapshot` for
     ``article:`` channels, a count for ``count:`` and the site's list for ``recent``.
     ``missed`` is present when ``recovered`` is true: every update after ``since.offset``.
+    Without ``id`` it is unsolicited: the gateway resynced the channel (it saw a gap or a new
+    epoch) and this fresh snapshot replaces the client's state and position.
     """
 
     op: Literal["subscribed"]
@@ -284,4 +311,5 @@ SERVER_FRAMES: tuple[type[_Frame], ...] = (
     Subscribed, HistoryPage, Pong, Unsubscribed, ErrorFrame,
 )
 
-assert set(ERROR_CODES) == set(get_args(ErrorCode))
+assert set(ERROR_CODES) == set(ErrorCode)
+assert {c for row in CLOSE_CODES for c in row.codes} >= set(CloseCode)

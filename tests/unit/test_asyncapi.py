@@ -15,6 +15,7 @@ from commentfeed import asyncapi, codec, events, schemas, ws_frames
 from commentfeed.demo_data import demo_events
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_specs
+from gateway.frames import CloseCode, ErrorCode
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +194,14 @@ def test_websocket_operations_reply_on_the_gateway_channel(document: dict[str, A
     assert document["servers"]["gateway"] == {
         **document["servers"]["gateway"], "host": "localhost:8765", "protocol": "ws"}
     assert [c["code"] for c in gateway["x-close-codes"]] == [
-        1000, 1001, 1009, 4000, 4001, 4002, 4003]
-    assert set(gateway["x-error-codes"]) == set(get_args(ws_frames.ErrorCode))
+        1000, 1001, 1002, 1007, 1009, 1011, 4000, 4001, 4002, 4003]
+    assert {c["code"] for c in gateway["x-close-codes"]} >= {int(c) for c in CloseCode}
+    assert set(gateway["x-error-codes"]) == {c.value for c in ErrorCode}
+    assert document["components"]["schemas"]["ErrorFrame"]["properties"]["code"] == {
+        "$ref": "#/components/schemas/ErrorCode"}
+    assert document["components"]["schemas"]["ErrorCode"]["enum"] == [c.value for c in ErrorCode]
+    assert [m["$ref"] for m in ops["sendResync"]["messages"]] == [
+        "#/channels/gateway/messages/subscribed"]
 
 
 def test_operation_messages_belong_to_their_channel(document: dict[str, Any]) -> None:
