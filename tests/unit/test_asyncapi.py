@@ -228,3 +228,14 @@ def test_every_dead_letter_reason_of_the_streams_doc_is_listed(document: dict[st
     assert len(reasons) >= 12
     description = " ".join(document["channels"]["comments.dlq"]["description"].split())
     assert {r for r in reasons if f"`{r}`" not in description} == set()
+
+
+def test_the_compose_partition_count_quoted_in_the_docs_is_the_real_one(
+    document: dict[str, Any],
+) -> None:
+    compose = yaml.safe_load((asyncapi.DOC_PATH.parents[1] / "docker-compose.yml").read_text())
+    partitions = compose["x-commentfeed"]["environment"]["COMMENTFEED_PARTITIONS"]
+    assert f"docker-compose.yml uses {partitions}." in " ".join(
+        document["info"]["description"].split())
+    operations = (asyncapi.DOC_PATH.parent / "operations.md").read_text(encoding="utf-8")
+    assert f"`COMMENTFEED_PARTITIONS={partitions}`" in operations
