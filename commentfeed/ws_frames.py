@@ -57,7 +57,8 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.TOO_MANY_SUBSCRIPTIONS:
         "over the per-connection subscription limit (default 200)",
     ErrorCode.RATE_LIMITED:
-        "over the request rate (default 20 ops/s, burst 40); the op was dropped",
+        "over the request rate (default 20 ops/s, burst 250 so that a listing page or a "
+        "resuming client can subscribe its 200 channels at once); the op was dropped",
     ErrorCode.UNAVAILABLE: "the snapshot could not be fetched (streams API down); retry later",
     ErrorCode.NOT_SUBSCRIBED: "`history` on a channel the connection has not subscribed",
 }
