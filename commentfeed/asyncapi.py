@@ -175,12 +175,12 @@ TOPICS: tuple[TopicDoc, ...] = (
         "The latest visible-comment count per article (derived, latest value).",
         f"Key: {_ARTICLE_KEY}. Compacted on Kafka: reading from the beginning gives the "
         "latest count of every article. The CloudEvents `id` is "
-        "`count:<article_id>@<offset>`.\n\n"
-        "Delivery: at-least-once, possibly out of date on replay: `data.offset` is the "
-        "`article:<id>` channel offset the count belongs to; keep the count with the highest "
-        "offset per article. Offsets start again from low values only when the streams' state "
-        "is rebuilt from nothing (an operator's upgrade step, docs/operations.md): then forget "
-        "the kept offsets.",
+        "`count:<article_id>@<epoch>:<offset>`.\n\n"
+        "Delivery: at-least-once, possibly out of date on replay: `data.epoch` and "
+        "`data.offset` are the `article:<id>` channel position the count belongs to; within "
+        "an epoch keep the count with the highest offset per article. A record with a new "
+        "epoch (the streams' state was rebuilt from nothing, docs/operations.md) replaces what "
+        "you kept, whatever its offset.",
     ),
     TopicDoc(
         Topic.DLQ,
@@ -262,7 +262,8 @@ def _comment_view() -> events.CommentView:
     return events.CommentView(
         comment_id="c-1004", article_id=_ARTICLE, parent_id=None, author=_author(),
         body="Cyclists finally get a separated lane. That alone was worth the wait.",
-        posted_at=_T, score=2,
+        # Every field set: the streams always send them all (exclude_unset must keep them).
+        posted_at=_T, edited_at=None, score=2, depth=0,
     )
 
 
@@ -556,8 +557,8 @@ def _info_description(settings: Settings) -> str:
 def build(settings: Settings | None = None) -> dict[str, Any]:
     """The whole AsyncAPI document as plain data, in a fixed order."""
     # Defaults only: the environment of whoever runs the generator must not leak into the doc
-    # (model_construct skips pydantic-settings' environment sources; validation would not).
-    settings = settings or Settings.model_construct()
+    # (Settings.explicit ignores COMMENTFEED_* variables).
+    settings = settings or Settings.explicit()
     channels, operations = _kafka_channels(settings)
     channels["gateway"] = {
         "address": "/ws",

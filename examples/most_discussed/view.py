@@ -29,6 +29,8 @@ class LatestCount:
     #: The ``article:<id>`` channel offset this count belongs to.
     offset: int
     site: str
+    #: The channel epoch; a different one means the streams rebuilt their state.
+    epoch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +64,9 @@ def fold(view: View, record: FeedCount | CommentEvent) -> View:
 def _fold_count(view: View, record: FeedCount) -> View:
     data = record.data
     known = view.counts.get(data.article_id)
-    if known is not None and known.offset >= data.offset:
+    if known is not None and known.epoch == data.epoch and known.offset >= data.offset:
         return view
-    latest = LatestCount(count=data.count, offset=data.offset, site=data.site)
+    latest = LatestCount(count=data.count, offset=data.offset, site=data.site, epoch=data.epoch)
     return replace(view, counts={**view.counts, data.article_id: latest})
 
 

@@ -99,7 +99,7 @@ def test_document_is_self_contained(document: dict[str, Any]) -> None:
 
 
 def test_every_topic_is_a_channel_with_its_specs(document: dict[str, Any]) -> None:
-    specs = {s.name: s for s in topic_specs(Settings.model_construct())}
+    specs = {s.name: s for s in topic_specs(Settings.explicit())}
     assert {t.value for t in Topic} == set(specs)
     for name, spec in specs.items():
         kafka = document["channels"][name]["bindings"]["kafka"]
@@ -215,8 +215,8 @@ def test_the_documented_worker_group_is_the_streams_app_id(document: dict[str, A
     from streams.app import app_id
 
     binding = document["operations"]["receiveComments"]["bindings"]["kafka"]
-    assert binding["groupId"]["enum"] == [app_id(Settings.model_construct())]
-    prefixed = Settings.model_construct(topic_prefix="prod.")
+    assert binding["groupId"]["enum"] == [app_id(Settings.explicit())]
+    prefixed = Settings.explicit(topic_prefix="prod.")
     assert app_id(prefixed) == "prod." + asyncapi.STREAMS_GROUP
 
 

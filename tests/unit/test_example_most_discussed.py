@@ -33,9 +33,9 @@ def posted(comment_id: str, article_id: str, minutes_ago: float,
         status="pending" if status == "pending" else "visible"))
 
 
-def count(article_id: str, value: int, offset: int) -> FeedCount:
+def count(article_id: str, value: int, offset: int, epoch: str = "e1") -> FeedCount:
     return FeedCount(subject=article_id, data=FeedCountData(
-        article_id=article_id, site="demo", count=value, offset=offset))
+        article_id=article_id, site="demo", count=value, epoch=epoch, offset=offset))
 
 
 def fold_all(records: list[FeedCount | CommentEvent], view: View | None = None) -> View:
@@ -49,6 +49,13 @@ def test_counts_keep_the_highest_channel_offset() -> None:
     view = fold_all([count("a", 1, 1), count("a", 3, 5), count("a", 2, 3), count("b", 7, 9)])
     assert counts(view) == {"a": 3, "b": 7}
     assert view.counts["a"].offset == 5
+
+
+def test_a_new_epoch_replaces_the_count_whatever_its_offset() -> None:
+    view = fold_all([count("a", 40, 90), count("a", 2, 3, epoch="e2")])
+    assert counts(view) == {"a": 2}
+    view = fold_all([count("a", 2, 3, epoch="e2"), count("a", 3, 4, epoch="e2")])
+    assert counts(view) == {"a": 3}
 
 
 def test_a_record_that_changes_nothing_returns_the_same_view() -> None:
