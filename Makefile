@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser up test lint typecheck unit integration e2e schemas bench clean
+.PHONY: setup browser up test lint typecheck unit integration e2e schemas bench clean asyncapi asyncapi-specs
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup browser lint typecheck
+test: setup browser asyncapi-specs lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: setup
@@ -49,6 +49,19 @@ bench: setup
 
 schemas: setup
 	$(BIN)/python -m commentfeed.schemas
+
+# The official AsyncAPI JSON Schemas (npm @asyncapi/specs, pinned in tools/asyncapi) that the
+# tests validate docs/asyncapi.yaml against. npm writes .package-lock.json on install, so this
+# runs once, and again only when the pin changes.
+ASYNCAPI_SPECS := tools/asyncapi/node_modules/.package-lock.json
+
+$(ASYNCAPI_SPECS): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	@npm ci --prefix tools/asyncapi --no-audit --no-fund --loglevel=error >/dev/null
+
+asyncapi-specs: $(ASYNCAPI_SPECS)
+
+asyncapi: setup
+	$(BIN)/python -m commentfeed.asyncapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -40,7 +40,10 @@ def new_event_id() -> str:
 
 class _Model(BaseModel):
     # Frozen and strict about unknown fields: a typo in a producer is an error, not data loss.
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Fields with defaults are always on the wire, so schemas mark them required for readers.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
 
 
 # -- data payloads of input events -------------------------------------------------------------
@@ -300,7 +303,10 @@ class FeedCountData(_Model):
     article_id: Id
     site: Id
     count: int
-    #: The ``article:<id>`` channel offset this count belongs to: keep the highest.
+    #: The ``article:<id>`` channel epoch and offset this count belongs to: within one epoch,
+    #: keep the highest offset; a new epoch means the state was rebuilt, so take its value.
+    #: Optional for records written before the field existed.
+    epoch: str | None = None
     offset: int
 
 
@@ -318,7 +324,9 @@ class FeedCount(_Envelope):
 class DeadLetter(BaseModel):
     """A record that could not be processed, kept with its reason and original bytes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
 
     reason: str
     field: str | None = None

@@ -7,9 +7,10 @@ for Apache Kafka. Every service reads the same object, so one environment config
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -59,6 +60,27 @@ class Settings(BaseSettings):
     @property
     def streams_base_url(self) -> str:
         return self.streams_url or f"http://{self.host}:{self.streams_port}"
+
+    @classmethod
+    def explicit(cls, **values: Any) -> Settings:
+        """Settings from ``values`` and the defaults only, whatever the environment holds.
+
+        For tests and generators that must not pick up an operator's ``COMMENTFEED_*``.
+        """
+        return _ExplicitSettings(**values)
+
+
+class _ExplicitSettings(Settings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 @lru_cache(maxsize=1)

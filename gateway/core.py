@@ -64,7 +64,7 @@ class Limits:
     max_subscriptions: int | None = 200
     #: Token bucket: sustained requests per second and the burst allowed on top.
     ops_per_s: float | None = 20.0
-    ops_burst: int = 40
+    ops_burst: int = 250
     #: This many error frames within ``error_window_s`` close the connection with 4001.
     max_errors: int | None = 20
     error_window_s: float = 10.0

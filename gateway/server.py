@@ -398,7 +398,7 @@ def serve(
     max_frame_bytes: int | None = 4096,
     max_subscriptions: int | None = 200,
     ops_per_s: float | None = 20.0,
-    ops_burst: int = 40,
+    ops_burst: int = 250,
     max_errors: int | None = 20,
     error_window_s: float = 10.0,
     slow_consumer_bytes: int | None = 1 << 20,
@@ -427,7 +427,8 @@ def serve(
     Limits
         ``max_connections`` (20,000; more are closed with 4002), ``max_frame_bytes`` (4 KiB;
         larger client frames close with 1009), ``max_subscriptions`` per connection (200),
-        ``ops_per_s`` / ``ops_burst`` (20 / 40: a token bucket per connection),
+        ``ops_per_s`` / ``ops_burst`` (20 / 250: a token bucket per connection; the burst
+        covers a listing page subscribing, or a client resuming, 200 channels at once),
         ``max_errors`` within ``error_window_s`` (20 in 10 s, then close 4001),
         ``slow_consumer_bytes`` (1 MiB of unsent bytes, then close 4000).
     Resume history and channels

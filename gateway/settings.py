@@ -32,7 +32,8 @@ class GatewaySettings(BaseSettings):
     max_frame_bytes: int | None = Field(default=4096, ge=64)
     max_subscriptions: int | None = Field(default=200, ge=1)
     ops_per_s: float | None = Field(default=20.0, gt=0)
-    ops_burst: int = Field(default=40, ge=1)
+    #: Above max_subscriptions, so a listing page or a resuming client can (re)subscribe at once.
+    ops_burst: int = Field(default=250, ge=1)
     max_errors: int | None = Field(default=20, ge=1)
     error_window_s: float = Field(default=10.0, gt=0)
     slow_consumer_bytes: int | None = Field(default=1 << 20, ge=1024)

@@ -183,6 +183,8 @@ class CountChanged:
     article_id: str
     site: str
     count: int
+    #: Epoch and offset of the ``article:<id>`` channel this count belongs to.
+    epoch: str
     offset: int
     source_time: str | None
 
@@ -362,7 +364,7 @@ class _Emitter:
         self.out.append(ChannelUpdate(f"count:{self.a['id']}", self.a["ec"], self.a["oc"],
                                       "count", dict(payload), self.source_time))
         self.out.append(CountChanged(self.a["id"], self.a["site"], self.a["count"],
-                                     self.a["oa"], self.source_time))
+                                     self.a["ea"], self.a["oa"], self.source_time))
 
     def fact(self, op: Literal["upsert", "remove"], c: Record, version: int) -> None:
         site = self.a["site"]

@@ -38,14 +38,14 @@ def feed_update_record(update: ChannelUpdate, now: datetime) -> bytes:
 def feed_count_record(count: CountChanged, now: datetime) -> bytes:
     return codec.dumps({
         "specversion": "1.0",
-        "id": f"count:{count.article_id}@{count.offset}",
+        "id": f"count:{count.article_id}@{count.epoch}:{count.offset}",
         "source": SOURCE,
         "type": "feed.count",
         "time": iso(now),
         "subject": count.article_id,
         "datacontenttype": "application/json",
         "data": {"article_id": count.article_id, "site": count.site, "count": count.count,
-                 "offset": count.offset},
+                 "epoch": count.epoch, "offset": count.offset},
     })
 
 

@@ -37,7 +37,7 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
         "idempotent_producer": False,
     }
     base.update(overrides)
-    return Settings.model_validate(base)
+    return Settings.explicit(**base)
 
 
 @pytest.fixture

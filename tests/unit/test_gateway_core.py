@@ -355,6 +355,14 @@ def test_requests_over_the_rate_are_dropped_until_tokens_refill() -> None:
     assert codes(send(gw, "alice", ping, 0.25)) == ["pong"]  # 2.5 tokens came back
 
 
+def test_default_limits_let_a_listing_page_subscribe_its_200_counts_at_once() -> None:
+    gw = core()
+    replies = [send(gw, "alice", {"op": "subscribe", "channel": f"count:{n}", "id": n})
+               for n in range(200)]
+    assert all(r == [FetchSnapshot(f"count:{n}", f"count:{n}")] for n, r in enumerate(replies))
+    assert gw.subscription_count == 200
+
+
 def test_repeated_errors_close_the_connection_with_4001() -> None:
     gw = core(limits=Limits(max_errors=3, error_window_s=10.0, ops_per_s=None))
     assert not any(isinstance(a, Close) for a in gw.receive("alice", "junk", 0.0))

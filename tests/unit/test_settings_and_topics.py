@@ -25,14 +25,21 @@ def test_settings_are_frozen() -> None:
 
 
 def test_defaults_match_the_operator_interface() -> None:
-    s = Settings.model_validate({})
+    s = Settings.explicit()
     assert (s.kafka_bootstrap, s.gateway_port, s.ingest_port, s.streams_port, s.topic_prefix) == (
         "127.0.0.1:9092", 8765, 8000, 6066, "")
 
 
 def test_articles_and_comments_are_co_partitioned_and_prefixed() -> None:
-    s = Settings.model_validate({"topic_prefix": "stage.", "partitions": 6})
+    s = Settings.explicit(topic_prefix="stage.", partitions=6)
     specs = {spec.name: spec for spec in topic_specs(s)}
     assert specs["stage.articles"].partitions == specs["stage.comments"].partitions == 6
     assert specs["stage.feed.counts"].compacted
     assert topic_name(s, Topic.DLQ) == "stage.comments.dlq"
+
+
+def test_explicit_settings_ignore_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMENTFEED_GATEWAY_PORT", "1234")
+    assert Settings().gateway_port == 1234
+    assert Settings.explicit().gateway_port == 8765
+    assert Settings.explicit(gateway_port=9000).gateway_port == 9000

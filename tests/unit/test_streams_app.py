@@ -25,7 +25,7 @@ def settings(**overrides: Any) -> Settings:
                             "fetch_wait_ms": 7, "rebalance_timeout_ms": 2500,
                             "streams_port": 16999}
     base.update(overrides)
-    return Settings.model_validate(base)
+    return Settings.explicit(**base)
 
 
 async def test_faust_consumers_take_the_fetch_wait_from_settings() -> None:

@@ -1,0 +1,316 @@
+"""Websocket protocol v1 frames as pydantic models, with the protocol's error and close codes.
+
+docs/protocol.md is the contract. This module restates it in a form a machine can read: the
+AsyncAPI generator (:mod:`commentfeed.asyncapi`) turns these models into payload schemas, and
+tests check the code tables here against the tables in the doc, so the two cannot drift apart.
+
+The gateway's own constants are imported, not restated: its error codes, close codes and
+limits (``gateway.frames``), and the websocket library's codes for protocol-level closes.
+
+Frames ignore fields they do not know (``extra="ignore"``): the protocol lets the server add
+fields without a new version, and clients must ignore them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeAlias, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from websockets.frames import CloseCode as WebsocketCloseCode
+
+from commentfeed.events import (
+    ArticleView,
+    CommentRemovedPayload,
+    CommentView,
+    CountPayload,
+    RecentPayload,
+    ScorePayload,
+)
+from gateway.frames import (
+    HISTORY_LIMIT_DEFAULT,
+    HISTORY_LIMIT_MAX,
+    MAX_CURSOR_CHARS,
+    MAX_EPOCH_CHARS,
+    MAX_REQUEST_ID_CHARS,
+    CloseCode,
+    ErrorCode,
+)
+
+#: Ids inside channel names, as in the event contract (``events.Id``).
+ID_PATTERN = r"[A-Za-z0-9_.\-]{1,64}"
+#: ``article:<id>``, ``count:<id>``, ``recent`` or ``recent:<site>``.
+CHANNEL_PATTERN = rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?)$"
+
+ARTICLE_CHANNEL_PATTERN = rf"^article:{ID_PATTERN}$"
+
+ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+ArticleChannelName = Annotated[str, StringConstraints(pattern=ARTICLE_CHANNEL_PATTERN)]
+#: Echoed in the reply; an integer or a short string.
+RequestId: TypeAlias = int | Annotated[str, StringConstraints(max_length=MAX_REQUEST_ID_CHARS)]
+
+#: error code -> meaning, as in docs/protocol.md "error".
+ERROR_CODES: dict[ErrorCode, str] = {
+    ErrorCode.BAD_JSON: "the frame is not JSON, not an object, or is a binary frame",
+    ErrorCode.BAD_REQUEST: "unknown `op`, missing or wrongly typed field",
+    ErrorCode.BAD_CHANNEL: "channel name not in the channel table",
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS:
+        "over the per-connection subscription limit (default 200)",
+    ErrorCode.RATE_LIMITED:
+        "over the request rate (default 20 ops/s, burst 250 so that a listing page or a "
+        "resuming client can subscribe its 200 channels at once); the op was dropped",
+    ErrorCode.UNAVAILABLE: "the snapshot could not be fetched (streams API down); retry later",
+    ErrorCode.NOT_SUBSCRIBED: "`history` on a channel the connection has not subscribed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CloseDoc:
+    """One row of the close-code table: the code(s), and what a client should do."""
+
+    codes: tuple[int, ...]
+    name: str
+    reconnect: str
+    when: str
+
+    @property
+    def label(self) -> str:
+        return " / ".join(str(int(code)) for code in self.codes)
+
+
+#: Every close code a client can see, as in docs/protocol.md "Close codes": the gateway's own
+#: and those the websocket library sends for protocol-level faults.
+CLOSE_CODES: tuple[CloseDoc, ...] = (
+    CloseDoc((CloseCode.NORMAL,), "normal", "no", "the client closed"),
+    CloseDoc((CloseCode.GOING_AWAY,), "going away", "yes, with backoff",
+             "gateway shutting down"),
+    CloseDoc((WebsocketCloseCode.PROTOCOL_ERROR, WebsocketCloseCode.INVALID_DATA),
+             "protocol error / invalid data", "fix the client",
+             "the client broke the websocket protocol itself (e.g. a text frame that is not "
+             "UTF-8)"),
+    CloseDoc((CloseCode.MESSAGE_TOO_BIG,), "message too big", "fix the client",
+             "a frame over 4 KiB"),
+    CloseDoc((WebsocketCloseCode.INTERNAL_ERROR,), "internal error", "yes, with backoff",
+             "no pong to the server's ping within 20 s"),
+    CloseDoc((CloseCode.SLOW_CONSUMER,), "slow_consumer", "yes, resume with `since`",
+             "unsent bytes over the limit (default 1 MiB)"),
+    CloseDoc((CloseCode.TOO_MANY_ERRORS,), "too_many_errors", "no (fix the client)",
+             "20 error frames within 10 s"),
+    CloseDoc((CloseCode.SERVER_FULL,), "server_full", "yes, with backoff",
+             "connection limit of the process reached"),
+    CloseDoc((CloseCode.ORIGIN_FORBIDDEN,), "origin_forbidden", "no",
+             "`Origin` not allowed (setting `GATEWAY_ALLOWED_ORIGINS`)"),
+)
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Position(_Frame):
+    """A place in a channel's stream: the epoch and the offset of the last update applied."""
+
+    epoch: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EPOCH_CHARS)]
+    offset: Annotated[int, Field(ge=0)]
+
+
+# -- client -> server --------------------------------------------------------------------------
+
+
+class Subscribe(_Frame):
+    """Subscribe to a channel; with ``since``, resume from a position the client has."""
+
+    op: Literal["subscribe"]
+    channel: ChannelName
+    id: RequestId | None = None
+    since: Position | None = None
+
+
+class Unsubscribe(_Frame):
+    """Stop a subscription; idempotent."""
+
+    op: Literal["unsubscribe"]
+    channel: ChannelName
+    id: RequestId | None = None
+
+
+class HistoryRequest(_Frame):
+    """Older comments of an ``article:`` channel the connection subscribed, paged."""
+
+    op: Literal["history"]
+    channel: ArticleChannelName
+    #: The cursor of a snapshot or an earlier page; omitted: start from the newest.
+    before: Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)] | None = None
+    limit: Annotated[int, Field(ge=1, le=HISTORY_LIMIT_MAX)] = HISTORY_LIMIT_DEFAULT
+    id: RequestId | None = None
+
+
+class Ping(_Frame):
+    """Application-level ping, answered by ``pong``."""
+
+    op: Literal["ping"]
+    id: RequestId | None = None
+
+
+# -- server -> client --------------------------------------------------------------------------
+
+
+class _UpdateFrame(_Frame):
+    op: Literal["update"]
+    channel: ChannelName
+    epoch: str
+    offset: int
+
+
+class CommentAddedUpdate(_UpdateFrame):
+    """A comment became visible (posted visible, approved or un-hidden)."""
+
+    type: Literal["comment.added"]
+    data: CommentView
+
+
+class CommentUpdatedUpdate(_UpdateFrame):
+    """The whole comment after an edit."""
+
+    type: Literal["comment.updated"]
+    data: CommentView
+
+
+class CommentRemovedUpdate(_UpdateFrame):
+    type: Literal["comment.removed"]
+    data: CommentRemovedPayload
+
+
+class CommentScoreUpdate(_UpdateFrame):
+    type: Literal["comment.score"]
+    data: ScorePayload
+
+
+class CountUpdate(_UpdateFrame):
+    """Always the full count, never a delta."""
+
+    type: Literal["count"]
+    data: CountPayload
+
+
+class ArticleUpdate(_UpdateFrame):
+    """The article meta after it was published, updated, closed or deleted."""
+
+    type: Literal["article"]
+    data: ArticleView
+
+
+class RecentUpdate(_UpdateFrame):
+    """The whole Recent Comments list of a site, latest value."""
+
+    type: Literal["recent"]
+    data: RecentPayload
+
+
+UPDATE_FRAMES: tuple[type[_UpdateFrame], ...] = (
+    CommentAddedUpdate,
+    CommentUpdatedUpdate,
+    CommentRemovedUpdate,
+    CommentScoreUpdate,
+    CountUpdate,
+    ArticleUpdate,
+    RecentUpdate,
+)
+
+Update: TypeAlias = Annotated[
+    CommentAddedUpdate
+    | CommentUpdatedUpdate
+    | CommentRemovedUpdate
+    | CommentScoreUpdate
+    | CountUpdate
+    | ArticleUpdate
+    | RecentUpdate,
+    Field(discriminator="type"),
+]
+
+
+def update_type(frame: type[_UpdateFrame]) -> str:
+    """The ``type`` tag of an update frame class."""
+    (tag,) = get_args(frame.model_fields["type"].annotation)
+    assert isinstance(tag, str)
+    return tag
+
+
+def update_payload(frame: type[_UpdateFrame]) -> type[BaseModel]:
+    """The model of an update frame's ``data``."""
+    data = frame.model_fields["data"].annotation
+    assert isinstance(data, type)
+    assert issubclass(data, BaseModel)
+    return data
+
+
+class ArticleSnapshot(_Frame):
+    """The snapshot of an ``article:`` channel."""
+
+    #: ``null`` for an article the streams have not seen.
+    article: ArticleView | None
+    count: int
+    #: The newest visible comments, oldest first (at most 50).
+    comments: list[CommentView]
+    #: Pages further back with ``history``; ``null``: nothing older.
+    cursor: str | None
+
+
+class Subscribed(_Frame):
+    """The answer to ``subscribe``: a fresh snapshot, or (``recovered``) the updates missed.
+
+    ``snapshot`` is present when ``recovered`` is false: an :class:`ArticleSnapshot` for
+    ``article:`` channels, a count for ``count:`` and the site's list for ``recent``.
+    ``missed`` is present when ``recovered`` is true: every update after ``since.offset``.
+    Without ``id`` it is unsolicited: the gateway resynced the channel (it saw a gap or a new
+    epoch) and this fresh snapshot replaces the client's state and position.
+    """
+
+    op: Literal["subscribed"]
+    id: RequestId | None = None
+    channel: ChannelName
+    epoch: str
+    offset: int
+    recovered: bool
+    snapshot: ArticleSnapshot | CountPayload | RecentPayload | None = None
+    missed: list[Update] | None = None
+
+
+class HistoryPage(_Frame):
+    """The answer to ``history``: comments older than ``before``, newest first."""
+
+    op: Literal["history"]
+    id: RequestId | None = None
+    channel: ChannelName
+    comments: list[CommentView]
+    #: Pass as ``before`` for the next page; ``null`` when there is nothing older.
+    cursor: str | None
+
+
+class Pong(_Frame):
+    op: Literal["pong"]
+    id: RequestId | None = None
+
+
+class Unsubscribed(_Frame):
+    op: Literal["unsubscribed"]
+    channel: ChannelName
+    id: RequestId | None = None
+
+
+class ErrorFrame(_Frame):
+    """A request failed; the connection stays open. ``id`` is the failed request's, if any."""
+
+    op: Literal["error"]
+    id: RequestId | None = None
+    code: ErrorCode
+    message: str
+
+
+CLIENT_FRAMES: tuple[type[_Frame], ...] = (Subscribe, Unsubscribe, HistoryRequest, Ping)
+SERVER_FRAMES: tuple[type[_Frame], ...] = (
+    Subscribed, HistoryPage, Pong, Unsubscribed, ErrorFrame,
+)
+
+assert set(ERROR_CODES) == set(ErrorCode)
+assert {c for row in CLOSE_CODES for c in row.codes} >= set(CloseCode)

@@ -1,0 +1,1 @@
+"""Small standalone services that consume commentfeed's topics the way another team would."""
