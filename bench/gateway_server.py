@@ -60,8 +60,8 @@ async def blast(gateway: Gateway, records: list[tuple[bytes, bytes]], every: int
 async def main_async(args: argparse.Namespace) -> None:
     raise_nofile_limit()
     stub, stub_url = await start_stub(args.host, EPOCH)
-    settings = Settings(kafka_bootstrap=args.bootstrap, host=args.host,
-                        gateway_port=args.port, streams_url=stub_url)
+    settings = Settings.explicit(kafka_bootstrap=args.bootstrap, host=args.host,
+                                 gateway_port=args.port, streams_url=stub_url)
     next_offset = 1
     async with stub, serve(settings) as gateway:
         emit({"event": "listening", "port": gateway.port})

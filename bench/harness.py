@@ -42,7 +42,7 @@ async def fresh_broker(log_dir: Path, tag: str = "broker", *,
     broker = EmbeddedBroker(port=free_port(), log_file=log_dir / f"{tag}.log")
     await asyncio.to_thread(broker.start)
     try:
-        settings = Settings(kafka_bootstrap=broker.bootstrap, partitions=partitions)
+        settings = Settings.explicit(kafka_bootstrap=broker.bootstrap, partitions=partitions)
         await ensure_topics(settings)
         yield BrokerRun(broker, settings)
     finally:

@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20)
     parser.add_argument("--fetch-wait-ms", type=int, default=None)
     args = parser.parse_args()
-    settings = Settings(kafka_bootstrap=args.bootstrap)
+    settings = Settings.explicit(kafka_bootstrap=args.bootstrap)
     if args.fetch_wait_ms is not None:
         settings = settings.model_copy(update={"fetch_wait_ms": args.fetch_wait_ms})
     if args.role == "produce":
