@@ -174,7 +174,10 @@ class Gateway:
             # a client must not retry this one. Nothing the client sends is ever read.
             await ws.close(CloseCode.ORIGIN_FORBIDDEN, "origin_forbidden")
             return
-        # The handshake's headers are not needed again: ~3 KiB per idle connection.
+        # The handshake's headers are not needed again: ~3 KiB per idle connection. Clearing
+        # them too matters: websockets' protocol parser keeps its own reference to the request.
+        if ws.request is not None:
+            ws.request.headers.clear()
         ws.request, ws.response = _HANDSHAKE_DONE, None
         core = self.core
         core.connect(ws, time.monotonic())
