@@ -58,11 +58,18 @@ class Outputs:
     facts: str
     dlq: str
 
-    async def drain_changelogs(self) -> None:
-        """Wait until Faust's changelog buffer has handed every table write to the producer."""
-        buffer = self.producer.buffer
-        while buffer.size and not buffer.should_stop:
-            await buffer.flush()
+    def last_changelog(self) -> Any | None:
+        """The newest table write still in Faust's changelog buffer (a future of its ack).
+
+        The buffer is one FIFO queue, so right after a synchronous table write its tail is
+        that write. Waiting for the whole buffer to empty instead would also wait for the
+        ``fold`` agent's writes, which under load keep coming.
+        """
+        pending = self.producer.buffer.pending
+        queue = getattr(pending, "_queue", None)
+        if queue is None:
+            raise RuntimeError("asyncio.Queue changed: cannot find the changelog buffer")
+        return queue[-1] if queue else None
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Awaiting the send means the record is appended to the producer's batch (not yet
@@ -131,8 +138,8 @@ class Handlers:
         """A batch of records of the internal recent-list topic (keyed by site).
 
         Each site's facts are folded together: one site record write and at most one
-        ``recent`` update per site and batch. The updates are queued only once the table
-        writes have reached the producer (see :func:`streams.logic.fold_facts`).
+        ``recent`` update per site and batch. The updates are queued only once the broker has
+        acknowledged the batch's table writes (see :func:`streams.logic.fold_facts`).
         """
         by_site: dict[str, list[tuple[Any, dict[str, Any], bytes]]] = {}
         for event in events:
@@ -147,6 +154,7 @@ class Handlers:
                 continue
             by_site.setdefault(str(fact["site"]), []).append((event, fact, raw))
         done: list[tuple[Outcome, Any, bytes]] = []
+        written: Any | None = None
         for batch in by_site.values():
             try:
                 outcome = fold_facts(
@@ -154,6 +162,8 @@ class Handlers:
                     self.sites.get, namespace=self.namespace)
                 with writing_for(batch[-1][0]):
                     self.sites.apply(outcome.writes)
+                if outcome.writes:
+                    written = self.outputs.last_changelog() or written
             except Exception as exc:
                 for event, _, raw in batch:
                     await self._bad_fact(event.message, raw, exc)
@@ -161,7 +171,9 @@ class Handlers:
             last_event, _, last_raw = batch[-1]
             done.append((outcome, last_event.message, last_raw))
             self.stats.processed += len(batch) - 1
-        await self.outputs.drain_changelogs()
+        if written is not None:
+            # A landed update must imply a landed site record (see fold_facts).
+            await written
         for outcome, message, raw in done:
             await self._emit(outcome, message, raw)
 
