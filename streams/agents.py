@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,7 @@ from streams.logic import (
     RecentFact,
     Rejected,
     fold_event,
-    fold_fact,
+    fold_facts,
 )
 from streams.records import (
     dead_letter_record,
@@ -36,7 +37,7 @@ from streams.records import (
     feed_count_record,
     feed_update_record,
 )
-from streams.tables import RecordTable
+from streams.tables import RecordTable, writing_for
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,19 @@ class Outputs:
     feed_counts: str
     facts: str
     dlq: str
+
+    def last_changelog(self) -> Any | None:
+        """The newest table write still in Faust's changelog buffer (a future of its ack).
+
+        The buffer is one FIFO queue, so right after a synchronous table write its tail is
+        that write. Waiting for the whole buffer to empty instead would also wait for the
+        ``fold`` agent's writes, which under load keep coming.
+        """
+        pending = self.producer.buffer.pending
+        queue = getattr(pending, "_queue", None)
+        if queue is None:
+            raise RuntimeError("asyncio.Queue changed: cannot find the changelog buffer")
+        return queue[-1] if queue else None
 
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Awaiting the send means the record is appended to the producer's batch (not yet
@@ -120,23 +134,54 @@ class Handlers:
                                    field="data.article_id", raw=raw)
         return event
 
-    async def on_fact(self, message: Any) -> None:
-        """One record of the internal recent-list topic (keyed by site)."""
-        raw: bytes = message.value if message.value is not None else b""
-        try:
-            fact = codec.loads(raw)
-            if not isinstance(fact, dict) or any(f not in fact for f in _FACT_FIELDS):
-                raise ValueError("not a recent-list fact")
-            outcome = fold_fact(fact, Position(FACTS, message.offset), self.sites.get,
-                                namespace=self.namespace)
-            self.sites.apply(outcome.writes)
-        except Exception as exc:
-            log.exception("recent-list fact %s@%d failed", message.topic, message.offset)
-            await self._dead_letter(message, codec.encode(codec.dead_letter(
-                exc, raw=raw, topic=message.topic, partition=message.partition,
-                offset=message.offset, key=message.key)))
-            return
-        await self._emit(outcome, message, raw)
+    async def on_facts(self, events: Sequence[Any]) -> None:
+        """A batch of records of the internal recent-list topic (keyed by site).
+
+        Each site's facts are folded together: one site record write and at most one
+        ``recent`` update per site and batch. The updates are queued only once the broker has
+        acknowledged the batch's table writes (see :func:`streams.logic.fold_facts`).
+        """
+        by_site: dict[str, list[tuple[Any, dict[str, Any], bytes]]] = {}
+        for event in events:
+            message = event.message
+            raw: bytes = message.value if message.value is not None else b""
+            try:
+                fact = codec.loads(raw)
+                if not isinstance(fact, dict) or any(f not in fact for f in _FACT_FIELDS):
+                    raise ValueError("not a recent-list fact")
+            except Exception as exc:
+                await self._bad_fact(message, raw, exc)
+                continue
+            by_site.setdefault(str(fact["site"]), []).append((event, fact, raw))
+        done: list[tuple[Outcome, Any, bytes]] = []
+        written: Any | None = None
+        for batch in by_site.values():
+            try:
+                outcome = fold_facts(
+                    [(fact, Position(FACTS, event.message.offset)) for event, fact, _ in batch],
+                    self.sites.get, namespace=self.namespace)
+                with writing_for(batch[-1][0]):
+                    self.sites.apply(outcome.writes)
+                if outcome.writes:
+                    written = self.outputs.last_changelog() or written
+            except Exception as exc:
+                for event, _, raw in batch:
+                    await self._bad_fact(event.message, raw, exc)
+                continue
+            last_event, _, last_raw = batch[-1]
+            done.append((outcome, last_event.message, last_raw))
+            self.stats.processed += len(batch) - 1
+        if written is not None:
+            # A landed update must imply a landed site record (see fold_facts).
+            await written
+        for outcome, message, raw in done:
+            await self._emit(outcome, message, raw)
+
+    async def _bad_fact(self, message: Any, raw: bytes, exc: Exception) -> None:
+        log.error("recent-list fact %s@%d failed: %r", message.topic, message.offset, exc)
+        await self._dead_letter(message, codec.encode(codec.dead_letter(
+            exc, raw=raw, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=message.key)))
 
     async def _emit(self, outcome: Outcome, message: Any, raw: bytes) -> None:
         stats = self.stats

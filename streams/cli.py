@@ -75,6 +75,9 @@ def worker() -> None:
     marker = prepare_table_dir(settings, Path(app.conf.tabledir))
     runner = faust.Worker(app, loop=loop, loglevel=settings.log_level, redirect_stdouts=False,
                           logging_config=stdout_logging(settings.log_level))
+    # At WARNING and above Faust would draw a terminal spinner and, for it, set the root logger
+    # to DEBUG: every debug call of aiokafka and Faust then built a log record (a few % of CPU).
+    runner.spinner = None
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:

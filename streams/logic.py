@@ -2,7 +2,7 @@
 
 Nothing here imports Faust or does I/O. :func:`fold_event` takes an ``articles``/``comments``
 event, its input position and a function that reads records by key, and returns the records to
-write and the updates to emit; :func:`fold_fact` does the same for the site-wide recent list.
+write and the updates to emit; :func:`fold_facts` does the same for the site-wide recent list.
 
 Records (JSON-able dicts, kept small because each write is one changelog record):
 
@@ -23,14 +23,16 @@ their state before it, recomputes the same result (the fold is deterministic and
 derived, not random), writes only what is missing and re-emits the same updates with the same
 channel offsets; consumers drop offsets they already have. A record changed by a *later*
 position proves the event was fully written and emitted before, so it is skipped. The site
-record is a single state-bearing record over versioned facts, so it needs no undo.
+record is a single state-bearing record over versioned facts, so it needs no undo; facts are
+folded in batches (:func:`fold_facts`), and an item rewritten by a batch whose site record was
+lost in a crash reads as it was before that batch (``_at``, ``_prev``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -687,11 +689,36 @@ def new_site(site: str, namespace: str) -> Record:
             "entries": [], "emit": None}
 
 
+def site_seen(s: Record) -> int:
+    """The highest fact offset a stored site record has taken (-1 for none)."""
+    seen: int = s.get("_seen", {}).get(FACTS, -1)
+    return seen
+
+
+def item_as_of(stored: Record | None, seen: int) -> Record | None:
+    """A stored item as the site record that took facts up to ``seen`` knows it.
+
+    A batch writes its items before its site record; after a crash between the two, an item
+    rewritten by the lost batch reads as it was before that batch (``_prev``), so replayed
+    facts see exactly what they saw the first time.
+    """
+    if stored is None:
+        return None
+    if stored.get("_at", -1) > seen:
+        prev: Record | None = stored.get("_prev")
+        return prev
+    return {k: v for k, v in stored.items() if k not in _ITEM_META}
+
+
+_ITEM_META = ("_at", "_prev")
+
+
 def recent_items(s: Record, read: Reader) -> list[dict[str, Any]]:
     """The served recent list (``RecentItem`` dicts, newest first) of a site record."""
+    seen = site_seen(s)
     items = []
     for entry, _version in _SiteList(s["entries"]).top(SERVE_RECENT):
-        item = read(item_key(s["site"], entry))
+        item = item_as_of(read(item_key(s["site"], entry)), seen)
         if item is not None:
             items.append(item)
     return items
@@ -700,58 +727,96 @@ def recent_items(s: Record, read: Reader) -> list[dict[str, Any]]:
 def fold_fact(fact: Mapping[str, Any], pos: Position, read: Reader, *,
               namespace: str) -> Outcome:
     """Fold one recent-list fact (from :class:`RecentFact`) into its site's records."""
-    site = fact["site"]
+    return fold_facts([(fact, pos)], read, namespace=namespace)
+
+
+def fold_facts(facts: Sequence[tuple[Mapping[str, Any], Position]], read: Reader, *,
+               namespace: str) -> Outcome:
+    """Fold consecutive facts of one site (offsets ascending) into its records at once.
+
+    One site record write and at most one ``recent`` update for the whole batch: the update
+    carries the list after the last fact. Writes come in order: item deletions left over from
+    the previous batch, this batch's items (each with ``_at`` and its pre-batch ``_prev``),
+    the site record last. The caller must queue the update only after these writes, so that a
+    landed update implies a landed site record; a replay then re-emits it from the record.
+    """
+    site = facts[0][0]["site"]
     key = site_key(site)
     stored = read(key)
-    if stored is not None and stored["_seen"].get(pos.topic, -1) >= pos.offset:
+    seen = site_seen(stored) if stored is not None else -1
+    emits: list[Emit] = []
+    replayed = superseded = False
+    for fact, pos in facts:
+        if pos.offset > seen:
+            break
+        assert stored is not None
+        # Taken by a batch whose site record landed, so that batch's writes all landed too.
         if stored["_last"] != pos.marker():
-            return Outcome({}, [], superseded=True)
-        # Applied just before a crash: its items were written before the site record, so the
-        # update it emitted is the current list at the current offset.
+            superseded = True
+            continue
+        replayed = True
         if stored["emit"] == pos.offset:
-            return Outcome({}, [_recent_update(stored, read, fact.get("time"))], replayed=True)
-        return Outcome({}, [], replayed=True)
+            emits.append(_recent_update(stored, read, fact.get("time")))
+    fresh = [(f, p) for f, p in facts if p.offset > seen]
+    if not fresh:
+        return Outcome({}, emits, replayed=replayed, superseded=superseded and not replayed)
     s = fields(stored) or new_site(site, namespace)
     lst = _SiteList([list(e) for e in s["entries"]])
-    entry = f"{fact['article_id']}/{fact['comment_id']}"
-    version = int(fact["version"])
-    sort = sort_key(fact["posted_at"], entry)
     before = lst.top(SERVE_RECENT)
+    changed: dict[str, Record | None] = {}  # entry -> new item (None: left the list)
+    for fact, _pos in fresh:
+        entry = f"{fact['article_id']}/{fact['comment_id']}"
+        version = int(fact["version"])
+        sort = sort_key(fact["posted_at"], entry)
+        at = lst.find(entry)
+        if at >= 0 and lst.entries[at][2] >= version:
+            continue
+        was_live = at >= 0 and bool(lst.entries[at][3])
+        if at >= 0:
+            del lst.entries[at]
+        elif lst.full_and_older(sort):
+            continue
+        live = fact["op"] == "upsert"
+        lst.insert([sort, entry, version, live])
+        if live:
+            changed[entry] = {
+                "comment_id": fact["comment_id"], "article_id": fact["article_id"],
+                "author_name": fact["author_name"], "excerpt": fact["excerpt"],
+                "posted_at": fact["posted_at"],
+            }
+        elif was_live or entry in changed:
+            changed[entry] = None
+        for dropped in lst.prune():
+            changed[dropped] = None
+    last = fresh[-1][1]
     writes: dict[str, Record | None] = {}
-    at = lst.find(entry)
-    if at >= 0 and lst.entries[at][2] >= version:
-        return Outcome({}, [])
-    if at >= 0:
-        del lst.entries[at]
-    elif lst.full_and_older(sort):
-        return Outcome({}, [])
-    live = fact["op"] == "upsert"
-    lst.insert([sort, entry, version, live])
-    if live:
-        writes[item_key(site, entry)] = {
-            "comment_id": fact["comment_id"], "article_id": fact["article_id"],
-            "author_name": fact["author_name"], "excerpt": fact["excerpt"],
-            "posted_at": fact["posted_at"],
-        }
-    elif _SiteList(s["entries"]).was_live(entry):
-        writes[item_key(site, entry)] = None
-    for dropped in lst.prune():
-        writes[item_key(site, dropped)] = None
-    new = {**s, "entries": lst.entries, "emit": None}
-    emits: list[Emit] = []
+    # Items that left the list are deleted one batch later, once the site record that no
+    # longer lists them has landed: a replay of their batch may still need them.
+    for entry in s.get("drop", []):
+        if changed.get(entry) is None:
+            writes[item_key(site, entry)] = None
+    for entry, item in changed.items():
+        if item is not None:
+            ikey = item_key(site, entry)
+            writes[ikey] = {**item, "_at": last.offset, "_prev": item_as_of(read(ikey), seen)}
+    new = {**s, "entries": lst.entries, "emit": None,
+           "drop": [entry for entry, item in changed.items() if item is None]}
     if lst.top(SERVE_RECENT) != before:
         new["o"] += 1
-        new["emit"] = pos.offset
+        new["emit"] = last.offset
 
         def overlay(k: str) -> Record | None:
-            return writes[k] if k in writes else fields(read(k))
+            entry = k.removeprefix(item_key(site, ""))
+            if entry in changed:
+                return changed[entry]
+            return item_as_of(read(k), seen)
 
-        emits.append(_recent_update(new, overlay, fact.get("time")))
-    new["_last"] = pos.marker()
-    new["_seen"] = {**(stored["_seen"] if stored else {}), pos.topic: pos.offset}
+        emits.append(_recent_update(new, overlay, fresh[-1][0].get("time")))
+    new["_last"] = last.marker()
+    new["_seen"] = {**(stored["_seen"] if stored else {}), FACTS: last.offset}
     # The site record goes last: once it is written, everything it lists is written too.
     writes[key] = new
-    return Outcome(writes, emits)
+    return Outcome(writes, emits, replayed=replayed)
 
 
 def _recent_update(s: Record, read: Reader, source_time: str | None) -> ChannelUpdate:

@@ -8,9 +8,13 @@ co-partitioned with its input.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
 
 from commentfeed import codec
 from streams.logic import Record
@@ -46,6 +50,20 @@ class RecordTable:
                     del self.table[raw_key]
             else:
                 self.table[raw_key] = codec.dumps(value)
+
+
+@contextmanager
+def writing_for(event: Any) -> Iterator[None]:
+    """Table writes inside this block go to the changelog partition of ``event``.
+
+    A batch handed out by ``Stream.take_events`` is processed outside Faust's per-event
+    context, and one batch may hold events of several partitions.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def partition_for(key: str, partitions: int) -> int:
