@@ -335,6 +335,12 @@ class DeadLetter(BaseModel):
     partition: int
     offset: int
     key: str | None = None
-    #: The original value, base64: it may not even be UTF-8.
+    #: The original value, base64 (it may not even be UTF-8): whole when it is at most
+    #: ``codec.MAX_EVENT_BYTES``, else its first ``MAX_EVENT_BYTES`` bytes, so a dead letter
+    #: always fits the broker's record limit however large the poison record was.
     original_b64: str
+    #: Size of the original value in bytes; ``None`` in letters written before it existed.
+    original_size: int | None = None
+    #: True when ``original_b64`` holds only a prefix of the original value.
+    truncated: bool = False
     failed_at: Timestamp = Field(default_factory=utc_now)

@@ -8,12 +8,10 @@ epoch and offset, so a replayed update is recognisably the same record.
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
 from commentfeed import codec
-from commentfeed.events import DeadLetter
 from streams.logic import ChannelUpdate, CountChanged, Rejected, iso
 
 SOURCE = "commentfeed/streams"
@@ -56,10 +54,6 @@ def fact_record(fact: dict[str, Any]) -> bytes:
 def dead_letter_record(rejected: Rejected, *, raw: bytes, topic: str, partition: int,
                        offset: int, key: bytes | None) -> bytes:
     """A well-formed event the state refused, with its reason and original bytes."""
-    letter = DeadLetter(
-        reason=rejected.reason, field=rejected.field, detail=rejected.detail, topic=topic,
-        partition=partition, offset=offset,
-        key=key.decode("utf-8", "replace") if key is not None else None,
-        original_b64=base64.b64encode(raw).decode("ascii"),
-    )
-    return codec.encode(letter)
+    return codec.encode(codec.refused_letter(
+        rejected.reason, rejected.field, rejected.detail, raw=raw, topic=topic,
+        partition=partition, offset=offset, key=key))
