@@ -51,8 +51,9 @@ from gateway.core import (
     Send,
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
-from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_update
+from gateway.frames import parse_history, parse_snapshot, parse_update
 from gateway.metrics import Metrics
+from gateway.protocol import CloseCode
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
