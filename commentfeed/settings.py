@@ -2,11 +2,12 @@
 
 Defaults suit the embedded broker (Tansu) on one machine; docker-compose.yml shows the values
 for Apache Kafka. Every service reads the same object, so one environment configures a stack.
+There is one way to read it: ``Settings()`` at a process's entry point (its CLI command), then
+passed down; ``Settings.explicit(...)`` builds one from code alone (tests, generators).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr
@@ -85,9 +86,3 @@ def from_code(cls: type[S], **values: Any) -> S:
     defaults = {name: field.get_default(call_default_factory=True)
                 for name, field in cls.model_fields.items()}
     return cls(**{**defaults, **values})
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()

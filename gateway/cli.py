@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from commentfeed.settings import Settings, get_settings
+from commentfeed.settings import Settings
 from gateway.server import WS_PATH, serve
 from gateway.settings import GatewaySettings
 
@@ -39,7 +39,7 @@ def gateway(host: str | None, port: int | None) -> None:
     (COMMENTFEED_STREAMS_URL) and answers /healthz, /readyz and /metrics on the same port.
     Gateway knobs come from COMMENTFEED_GATEWAY_* (limits, history, compression, origins).
     """
-    settings = get_settings()
+    settings = Settings()
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host

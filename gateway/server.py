@@ -37,7 +37,7 @@ from websockets.protocol import State
 
 from commentfeed.codec import loads
 from commentfeed.kafka import make_consumer
-from commentfeed.settings import Settings, get_settings
+from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from gateway.core import (
     Action,
@@ -396,4 +396,4 @@ def serve(
         options = GatewaySettings.of(**knobs)
     elif knobs:
         options = GatewaySettings.of(**{**options.model_dump(), **knobs})
-    return Gateway(settings or get_settings(), options)
+    return Gateway(settings or Settings(), options)
