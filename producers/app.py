@@ -15,6 +15,7 @@ user-facing description.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -28,6 +29,7 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -58,16 +60,18 @@ from producers.api_models import (
 from producers.auth import (
     AuthError,
     Reader,
+    TokenPolicy,
     bearer_token,
     check_service_token,
     demo_user_id,
     mint_reader_token,
+    new_demo_nonce,
     verify_reader_token,
 )
 from producers.directory import Directory
 from producers.directory_feed import DirectoryFeed
 from producers.idempotency import IdempotencyCache, IdempotencyKeyReused
-from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, page_host
+from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from producers.publisher import Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
 
@@ -171,6 +175,11 @@ class Ingest:
         self.settings = settings
         self.limits = limits
         self.jwt_secret, self.service_token = require_secrets(settings)
+        self.token_policy = TokenPolicy(
+            leeway_s=limits.jwt_leeway_s, issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience, max_lifetime_s=settings.jwt_max_lifetime_s,
+            accept_demo=settings.demo_mode,
+        )
         self.publisher = publisher
         self.feed = feed
         self.limiter = RateLimiter(rate_per_s=limits.rate_per_s, burst=limits.burst, clock=clock)
@@ -284,6 +293,14 @@ def create_app(
             headers=exc.headers,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes the input as UTF-8 and fails (a 500) on a lone
+        # surrogate sent as a JSON escape; ASCII-escaped JSON carries any input.
+        content = {"detail": jsonable_encoder(exc.errors())}
+        return Response(json.dumps(content, ensure_ascii=True, separators=(",", ":")),
+                        status_code=422, media_type="application/json")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own refusals (unknown route, unreadable body) in the same shape.
@@ -303,12 +320,9 @@ def create_app(
     _demo_routes(app, ingest)
     _page_routes(app, ingest, static_dir)
 
-    def gateway_for_host(host: str | None) -> str:
-        return f"{page_host(host, settings.host)}:{settings.gateway_port}"
-
     docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
                      if p)
-    app.add_middleware(SecurityHeadersMiddleware, gateway_for_host=gateway_for_host,
+    app.add_middleware(SecurityHeadersMiddleware, gateway_url=settings.gateway_public_url,
                        api_docs_paths=docs)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     return app
@@ -367,7 +381,7 @@ async def reader(
     ingest = _ingest(request)
     try:
         user = verify_reader_token(
-            _credentials(credentials), ingest.jwt_secret, leeway_s=ingest.limits.jwt_leeway_s
+            _credentials(credentials), ingest.jwt_secret, policy=ingest.token_policy
         )
     except AuthError as exc:
         raise _unauthorized(exc) from None
@@ -517,10 +531,13 @@ def _demo_routes(app: FastAPI, ingest: Ingest) -> None:
               summary="Demo only: a reader token for a display name",
               responses={400: _COMMON[400], 413: _COMMON[413]})
     async def demo_login(body: DemoLogin) -> DemoSession:
-        user = Reader(id=demo_user_id(body.name), name=body.name, role=body.role)
+        user = Reader(id=demo_user_id(body.name, new_demo_nonce()), name=body.name,
+                      role=body.role, site=ingest.settings.default_site, demo=True)
         now = _now()
         ttl = timedelta(seconds=ingest.limits.demo_token_ttl_s)
-        token = mint_reader_token(user, ingest.jwt_secret, ttl=ttl, now=now)
+        token = mint_reader_token(user, ingest.jwt_secret, ttl=ttl, now=now,
+                                  issuer=ingest.settings.jwt_issuer,
+                                  audience=ingest.settings.jwt_audience)
         return DemoSession(token=token, user=DemoUser(id=user.id, name=user.name, role=user.role),
                            expires_at=now + ttl)
 
@@ -543,13 +560,11 @@ def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> Non
         return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
 
     @app.get("/config.json", tags=["page"], response_model=PageConfig)
-    async def page_config(request: Request) -> PageConfig:
-        host = page_host(request.headers.get("host"), settings.host)
-        # No port in the Host header means the scheme's default port: keep it implicit.
-        port = f":{request.url.port}" if request.url.port else ""
+    async def page_config() -> PageConfig:
+        # From settings only: the request's Host header is the client's to choose.
         return PageConfig(
-            gateway_url=f"ws://{host}:{settings.gateway_port}/ws",
-            ingest_url=f"{request.url.scheme}://{host}{port}",
+            gateway_url=settings.gateway_public_url,
+            ingest_url=settings.public_ingest_url or "",
             site=settings.default_site, article_id=LEAD_ARTICLE_ID,
             demo_mode=settings.demo_mode,
         )

@@ -6,8 +6,11 @@ with the contract models, so nothing hand-written reaches Kafka.
 
 Rules beyond the contract: comments on a closed article cannot be posted, edited or voted on
 (409), but can still be deleted and moderated; a reply's parent must be a live comment of the
-same article; a deleted article or comment is unknown (404); an article id can be published once
-(409 after that; use PATCH).
+same article; a deleted comment is unknown (404); a deleted article is gone with all its
+comments (410 ``article_deleted`` for the article and for any of its comments: nothing is left to
+edit, vote on or moderate); an article id can be published once (409 after that; use PATCH).
+A token with a ``site`` claim acts on that site only (403 ``wrong_site``), and a moderator
+moderates the site of their token only; a vote needs a visible comment (409).
 """
 
 from __future__ import annotations
@@ -59,9 +62,16 @@ class Refusal(Exception):
 
 def _live_article(directory: Directory, article_id: str) -> ArticleEntry:
     article = directory.article(article_id)
-    if article is None or article.deleted:
+    if article is None:
         raise Refusal(404, "article_not_found", f"no article {article_id!r}")
+    if article.deleted:
+        raise _article_deleted(article_id)
     return article
+
+
+def _article_deleted(article_id: str) -> Refusal:
+    return Refusal(410, "article_deleted",
+                   f"article {article_id!r} was deleted, and its comments with it")
 
 
 def _open_article(directory: Directory, article_id: str) -> ArticleEntry:
@@ -75,8 +85,10 @@ def _live_comment(directory: Directory, comment_id: str) -> tuple[CommentEntry, 
     """The comment, and whether its article is closed."""
     comment = directory.comment(comment_id)
     article = directory.article(comment.article_id) if comment is not None else None
-    if comment is None or comment.deleted or (article is not None and article.deleted):
+    if comment is None or comment.deleted:
         raise Refusal(404, "comment_not_found", f"no comment {comment_id!r}")
+    if article is not None and article.deleted:
+        raise _article_deleted(comment.article_id)
     return comment, article is not None and article.closed
 
 
@@ -85,8 +97,15 @@ def _closed(article_id: str) -> Refusal:
 
 
 def _own_or_moderate(comment: CommentEntry, caller: Reader, action: str) -> None:
-    if comment.author_id != caller.id and not caller.is_moderator:
-        raise Refusal(403, "not_author", f"only the author or a moderator may {action} it")
+    _same_site(caller, comment.site)
+    if comment.author_id != caller.id and not caller.moderates(comment.site):
+        raise Refusal(403, "not_author",
+                      f"only the author or a moderator of the site may {action} it")
+
+
+def _same_site(caller: Reader, site: str) -> None:
+    if not caller.may_act_on(site):
+        raise Refusal(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
 
 
 def publish_article(
@@ -136,6 +155,7 @@ def post_comment(
     comment_id: str, now: datetime,
 ) -> CommentPosted:
     article = _open_article(directory, article_id)
+    _same_site(caller, article.site)
     if body.parent_id is not None:
         parent = directory.comment(body.parent_id)
         if parent is None or parent.deleted or parent.article_id != article_id:
@@ -181,8 +201,12 @@ def vote(
     directory: Directory, comment_id: str, ballot: Vote, caller: Reader, *, now: datetime
 ) -> CommentVoted:
     comment, closed = _live_comment(directory, comment_id)
+    _same_site(caller, comment.site)
     if closed:
         raise _closed(comment.article_id)
+    if comment.status != "visible":
+        raise Refusal(409, "comment_not_visible",
+                      f"comment {comment_id!r} is {comment.status}: it cannot be voted on")
     data = CommentVotedData(
         comment_id=comment_id, article_id=comment.article_id,
         site=comment.site, voter_id=caller.id, value=ballot.value,
@@ -197,6 +221,7 @@ def moderate(
     if not caller.is_moderator:
         raise Refusal(403, "not_moderator", "only moderators may moderate comments")
     comment, _ = _live_comment(directory, comment_id)
+    _same_site(caller, comment.site)
     data = CommentModeratedData(
         comment_id=comment_id, article_id=comment.article_id,
         site=comment.site,
