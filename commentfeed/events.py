@@ -22,10 +22,11 @@ from pydantic import (
     StringConstraints,
 )
 
+from commentfeed.channels import ID_REGEX, UpdateKind
+
 # -- field types -------------------------------------------------------------------------------
 
-#: Identifiers travel in URLs, channel names and Kafka keys: keep them to a safe alphabet.
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Id = Annotated[str, StringConstraints(pattern=ID_REGEX)]
 
 #: Characters that show nothing by themselves: controls, format characters (zero-width,
 #: bidi), separators, surrogates, private use and unassigned code points.
@@ -301,10 +302,8 @@ class RecentPayload(_Model):
     items: list[RecentItem]
 
 
-FeedUpdateType = Literal[
-    "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
-    "article",
-]
+#: The update kinds (:data:`commentfeed.channels.UpdateKind`), under the name streams import.
+FeedUpdateType = UpdateKind
 
 
 class FeedUpdateData(_Model):
