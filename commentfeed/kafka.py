@@ -24,6 +24,8 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "linger_ms": settings.producer_linger_ms,
         "enable_idempotence": settings.idempotent_producer,
         "acks": "all",
+        # aiokafka's 40 s default would hold a write that long when the broker stops answering.
+        "request_timeout_ms": settings.producer_request_timeout_ms,
         "client_id": "commentfeed-producer",
     }
     options.update(overrides)

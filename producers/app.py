@@ -14,11 +14,11 @@ user-facing description.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -69,8 +69,14 @@ from producers.auth import (
     verify_reader_token,
 )
 from producers.directory import Directory
-from producers.directory_feed import DirectoryFeed
-from producers.idempotency import IdempotencyCache, IdempotencyKeyReused
+from producers.directory_feed import DirectoryFeed, NotFollowing
+from producers.idempotency import (
+    KEYED_EVENT_PREFIX,
+    IdempotencyCache,
+    IdempotencyKeyReused,
+    WriteIds,
+    write_ids,
+)
 from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from producers.publisher import Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
@@ -196,8 +202,10 @@ class Ingest:
                            {"Retry-After": "1"})
         return self.directory
 
-    async def accept(self, event: InputEvent, *, comment_id: str | None = None) -> Accepted:
-        """Publish an accepted event and fold it into the directory at once."""
+    async def accept(self, event: InputEvent, ids: WriteIds, *,
+                     comment_id: str | None = None) -> Accepted:
+        """Publish an accepted event (with the write's event id) and fold it in at once."""
+        event = event.model_copy(update={"id": ids.event_id})
         try:
             delivery = await self.publisher.publish(event)
         except PublishError as exc:
@@ -205,27 +213,63 @@ class Ingest:
             headers = {"Retry-After": "1"} if exc.retriable else {}
             raise ApiError(503, "publish_failed", f"the broker did not take the event: {exc}",
                            headers) from exc
-        self.directory.apply(event, delivery.offset)
+        self.directory.apply(event, delivery.offset, topic=delivery.topic,
+                             partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
         return Accepted(
             event_id=delivery.event_id, event_type=delivery.event_type,
             article_id=delivery.key, comment_id=comment_id, topic=delivery.topic,
             partition=delivery.partition, offset=delivery.offset,
         )
 
+    async def _write(self, response: Response, ids: WriteIds,
+                     work: Callable[[WriteIds], Awaitable[Accepted]]) -> Accepted:
+        """Catch up with the topics, then answer a landed retry or do the work; bounded."""
+        deadline_s = self.settings.publish_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(deadline_s):
+                self.require_ready()
+                try:
+                    # Read-your-writes across processes: whatever any process acknowledged
+                    # before now is in the directory before the rules look at it.
+                    await self.feed.sync()
+                except NotFollowing:
+                    raise ApiError(503, "not_ready", "the directory is reconnecting",
+                                   {"Retry-After": "1"}) from None
+                landed = self.directory.landed(ids.event_id) if ids.keyed else None
+                if landed is not None:
+                    response.headers["Idempotent-Replayed"] = "true"
+                    return Accepted(
+                        event_id=ids.event_id, event_type=landed.event_type,
+                        article_id=landed.article_id, comment_id=landed.comment_id,
+                        topic=landed.topic, partition=landed.partition, offset=landed.offset,
+                    )
+                return await work(ids)
+        except TimeoutError:
+            log.warning("write not settled within %.1fs: broker unavailable", deadline_s)
+            raise ApiError(
+                503, "broker_timeout",
+                f"the broker did not answer within {deadline_s:g}s; the write may or may not "
+                "land: retry it with the same Idempotency-Key", {"Retry-After": "1"},
+            ) from None
+
     async def once(
         self, request: Request, response: Response, caller: str, key: str | None,
-        work: Callable[[], Awaitable[Accepted]],
+        work: Callable[[WriteIds], Awaitable[Accepted]],
     ) -> Accepted:
-        """Run ``work`` at most once per (caller, method, path, Idempotency-Key)."""
+        """Run ``work`` at most once per (caller, method, path, Idempotency-Key), across
+        processes: the ids it publishes with are derived from them (see producers.idempotency).
+        """
+        ids = write_ids(caller, request.method, request.url.path, key)
         if key is None:
-            return await work()
+            return await self._write(response, ids, work)
         body = await request.body()
         fingerprint = hashlib.sha256(
             request.url.query.encode() + b"\0" + body
         ).hexdigest()
         scope: Hashable = (caller, request.method, request.url.path, key)
         try:
-            value, replayed = await self.idempotency.run(scope, fingerprint, work)
+            value, replayed = await self.idempotency.run(
+                scope, fingerprint, lambda: self._write(response, ids, work))
         except IdempotencyKeyReused:
             # Shaped like any other 422, so clients handle one format for field errors.
             raise RequestValidationError([{
@@ -240,10 +284,6 @@ class Ingest:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def new_comment_id() -> str:
-    return "c-" + uuid.uuid4().hex
 
 
 def create_app(
@@ -405,10 +445,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         body: NewArticle, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.publish_article(ingest.require_ready(), body,
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.publish_article(ingest.directory, body,
                                           default_site=ingest.settings.default_site, now=_now())
-            return await ingest.accept(event)
+            return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
     @app.patch("/v1/articles/{article_id}", tags=["articles"], summary="Update an article",
@@ -418,9 +458,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, patch: ArticlePatch, request: Request, response: Response,
         caller: Cms, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.update_article(ingest.require_ready(), article_id, patch, now=_now())
-            return await ingest.accept(event)
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.update_article(ingest.directory, article_id, patch, now=_now())
+            return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
     @app.post("/v1/articles/{article_id}/close", tags=["articles"],
@@ -431,9 +471,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.close_article(ingest.require_ready(), article_id, now=_now())
-            return await ingest.accept(event)
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.close_article(ingest.directory, article_id, now=_now())
+            return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
     @app.delete("/v1/articles/{article_id}", tags=["articles"], summary="Delete an article",
@@ -443,9 +483,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.delete_article(ingest.require_ready(), article_id, now=_now())
-            return await ingest.accept(event)
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.delete_article(ingest.directory, article_id, now=_now())
+            return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
     @app.post("/v1/articles/{article_id}/comments", tags=["comments"],
@@ -456,10 +496,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, body: NewComment, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.post_comment(ingest.require_ready(), article_id, body, caller,
-                                       comment_id=new_comment_id(), now=_now())
-            return await ingest.accept(event, comment_id=event.data.comment_id)
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.post_comment(ingest.directory, article_id, body, caller,
+                                       comment_id=ids.comment_id, now=_now())
+            return await ingest.accept(event, ids, comment_id=event.data.comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
     @app.patch("/v1/comments/{comment_id}", tags=["comments"],
@@ -470,10 +510,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, patch: CommentPatch, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.edit_comment(ingest.require_ready(), comment_id, patch, caller,
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.edit_comment(ingest.directory, comment_id, patch, caller,
                                        now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
+            return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
     @app.delete("/v1/comments/{comment_id}", tags=["comments"],
@@ -485,10 +525,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         reason: Annotated[str | None, Query(max_length=500)] = None,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.delete_comment(ingest.require_ready(), comment_id, caller,
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.delete_comment(ingest.directory, comment_id, caller,
                                          reason=reason, now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
+            return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
     @app.post("/v1/comments/{comment_id}/vote", tags=["comments"],
@@ -499,9 +539,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, ballot: Vote, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.vote(ingest.require_ready(), comment_id, ballot, caller, now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.vote(ingest.directory, comment_id, ballot, caller, now=_now())
+            return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
     @app.post("/v1/comments/{comment_id}/moderation", tags=["moderation"],
@@ -512,10 +552,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, decision: Moderation, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.moderate(ingest.require_ready(), comment_id, decision, caller,
+        async def work(ids: WriteIds) -> Accepted:
+            event = rules.moderate(ingest.directory, comment_id, decision, caller,
                                    now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
+            return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
 

@@ -15,7 +15,7 @@ moderates the site of their token only; a vote needs a visible comment (409).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from commentfeed.events import (
     ArticleClosed,
@@ -48,6 +48,8 @@ from producers.auth import Reader
 from producers.directory import ArticleEntry, CommentEntry, Directory
 
 SOURCE = "commentfeed/ingest"
+#: How much later than the previous edit a new edit is stamped when the clock lags.
+EDIT_STEP = timedelta(milliseconds=1)
 
 
 class Refusal(Exception):
@@ -177,9 +179,15 @@ def edit_comment(
     _own_or_moderate(comment, caller, "edit")
     if closed:
         raise _closed(comment.article_id)
+    # Consumers keep the edit with the latest edited_at. Ingest clocks differ, so stamp this
+    # edit after every edit already in the log (the directory has caught up with it): then
+    # the latest stamp is the latest edit in log order, whichever process took each.
+    edited_at = now
+    if comment.edited_at is not None and edited_at <= comment.edited_at:
+        edited_at = comment.edited_at + EDIT_STEP
     data = CommentEditedData(
         comment_id=comment_id, article_id=comment.article_id,
-        site=comment.site, body=patch.body, edited_at=now,
+        site=comment.site, body=patch.body, edited_at=edited_at,
     )
     return CommentEdited(source=SOURCE, subject=comment.article_id, time=now, data=data)
 

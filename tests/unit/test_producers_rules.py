@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -190,3 +190,20 @@ def test_an_article_known_only_from_a_close_needs_every_field(directory: Directo
                                                 now=NOW)) == (409, "article_incomplete")
     whole = ArticlePatch(title="T", url="https://n.example/b", author="A", published_at=NOW)
     assert rules.update_article(directory, "bare", whole, now=NOW).data.site == "m"
+
+
+def test_an_edit_is_stamped_after_every_earlier_edit_whatever_the_clock(
+        directory: Directory) -> None:
+    # Another process, its clock 10 s ahead, edited first; this clock says 10 s earlier.
+    ahead = rules.edit_comment(directory, "c-open", CommentPatch(body="First."), ANN,
+                               now=NOW + timedelta(seconds=10))
+    directory.apply(ahead, 50)
+    later = rules.edit_comment(directory, "c-open", CommentPatch(body="Second."), ANN, now=NOW)
+    assert later.data.edited_at > ahead.data.edited_at
+    directory.apply(later, 51)
+    third = rules.edit_comment(directory, "c-open", CommentPatch(body="Third."), ANN, now=NOW)
+    assert third.data.edited_at > later.data.edited_at
+    # A clock that is ahead keeps its own time.
+    assert rules.edit_comment(directory, "c-open", CommentPatch(body="x"), ANN,
+                              now=NOW + timedelta(hours=1)).data.edited_at == (
+        NOW + timedelta(hours=1))
