@@ -150,14 +150,18 @@ def _error(detail: str) -> dict[str, Any]:
 _COMMON: dict[int | str, dict[str, Any]] = {
     400: _error("The body could not be read as JSON text (e.g. not UTF-8)"),
     413: _error("Body too large"),
-    503: _error("Directory catching up, or the broker failed (see Retry-After)"),
+    503: _error("Directory catching up, or the broker failed or did not answer in time "
+                "(see Retry-After)"),
 }
 _Responses = dict[int | str, dict[str, Any]]
 _AUTH: _Responses = {401: _error("Missing, expired or forged token")}
 _READER: _Responses = {**_AUTH, 429: _error("Over the per-user rate limit (see Retry-After)")}
 _NOT_FOUND: _Responses = {404: _error("Unknown article or comment")}
-_CONFLICT: _Responses = {409: _error("Comments closed, or the article exists")}
-_FORBIDDEN: _Responses = {403: _error("Not the author, or not a moderator")}
+_CONFLICT: _Responses = {
+    409: _error("Comments closed, the article exists, or the comment is not visible"),
+}
+_FORBIDDEN: _Responses = {403: _error("Not the author, not a moderator, or another site")}
+_GONE: _Responses = {410: _error("The article was deleted, and its comments with it")}
 _REUSED: _Responses = {
     422: {"description": "Field errors, or an Idempotency-Key reused with another body"},
 }
@@ -376,13 +380,16 @@ _service_scheme = HTTPBearer(
 _reader_scheme = HTTPBearer(
     auto_error=False, scheme_name="readerToken", bearerFormat="JWT",
     description="HS256 JWT signed by the site with COMMENTFEED_JWT_SECRET: exp and sub "
-                "required; name and role (reader or moderator) claims.",
+                "required; name, role (reader or moderator) and site (required for "
+                "moderators) claims; iss and aud when configured.",
 )
 PathId = Annotated[str, Path(pattern=ID_REGEX, min_length=1, max_length=ID_MAX_CHARS)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
-           description="Makes a retried write publish once (per caller, per process)."),
+           description="Makes a retried write land once, through any ingest process: the "
+                       "event id (and a new comment's id) derive from caller, method, path "
+                       "and key."),
 ]
 
 
@@ -452,7 +459,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         return await ingest.once(request, response, caller, key, work)
 
     @app.patch("/v1/articles/{article_id}", tags=["articles"], summary="Update an article",
-               responses=_responses(_AUTH, _NOT_FOUND, _CONFLICT, _REUSED),
+               responses=_responses(_AUTH, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
                status_code=202, response_model=Accepted)
     async def update_article(
         article_id: PathId, patch: ArticlePatch, request: Request, response: Response,
@@ -465,7 +472,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.post("/v1/articles/{article_id}/close", tags=["articles"],
               summary="Close an article's comments",
-              responses=_responses(_AUTH, _NOT_FOUND, _REUSED),
+              responses=_responses(_AUTH, _NOT_FOUND, _GONE, _REUSED),
               status_code=202, response_model=Accepted)
     async def close_article(
         article_id: PathId, request: Request, response: Response, caller: Cms,
@@ -477,7 +484,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         return await ingest.once(request, response, caller, key, work)
 
     @app.delete("/v1/articles/{article_id}", tags=["articles"], summary="Delete an article",
-                responses=_responses(_AUTH, _NOT_FOUND, _REUSED),
+                responses=_responses(_AUTH, _NOT_FOUND, _GONE, _REUSED),
                 status_code=202, response_model=Accepted)
     async def delete_article(
         article_id: PathId, request: Request, response: Response, caller: Cms,
@@ -490,7 +497,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.post("/v1/articles/{article_id}/comments", tags=["comments"],
               summary="Post a comment or a reply (parent_id)",
-              responses=_responses(_READER, _NOT_FOUND, _CONFLICT, _REUSED),
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
               status_code=202, response_model=Accepted)
     async def post_comment(
         article_id: PathId, body: NewComment, request: Request, response: Response,
@@ -504,7 +511,8 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.patch("/v1/comments/{comment_id}", tags=["comments"],
                summary="Edit a comment (author or moderator)",
-               responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _CONFLICT, _REUSED),
+               responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT,
+                                    _REUSED),
                status_code=202, response_model=Accepted)
     async def edit_comment(
         comment_id: PathId, patch: CommentPatch, request: Request, response: Response,
@@ -518,7 +526,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.delete("/v1/comments/{comment_id}", tags=["comments"],
                 summary="Delete a comment (author or moderator)",
-                responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _REUSED),
+                responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _REUSED),
                 status_code=202, response_model=Accepted)
     async def delete_comment(
         comment_id: PathId, request: Request, response: Response, caller: ReaderDep,
@@ -533,7 +541,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.post("/v1/comments/{comment_id}/vote", tags=["comments"],
               summary="Vote on a comment (+1, -1, 0 withdraws)",
-              responses=_responses(_READER, _NOT_FOUND, _CONFLICT, _REUSED),
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
               status_code=202, response_model=Accepted)
     async def vote(
         comment_id: PathId, ballot: Vote, request: Request, response: Response,
@@ -546,7 +554,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
 
     @app.post("/v1/comments/{comment_id}/moderation", tags=["moderation"],
               summary="Hide or approve a comment (moderators only)",
-              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _REUSED),
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _REUSED),
               status_code=202, response_model=Accepted)
     async def moderate(
         comment_id: PathId, decision: Moderation, request: Request, response: Response,
