@@ -180,6 +180,7 @@ class Ingest:
     def __init__(
         self, settings: Settings, limits: IngestLimits, publisher: Publisher,
         feed: DirectoryFeed, clock: Callable[[], float],
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.limits = limits
@@ -191,6 +192,8 @@ class Ingest:
         )
         self.publisher = publisher
         self.feed = feed
+        #: Event times (``posted_at``, ``edited_at``, ``time``): each process has its own.
+        self.now = wall_clock
         self.limiter = RateLimiter(rate_per_s=limits.rate_per_s, burst=limits.burst, clock=clock)
         self.idempotency: IdempotencyCache[Accepted] = IdempotencyCache(
             ttl_s=limits.idempotency_ttl_s, max_keys=limits.idempotency_max_keys, clock=clock,
@@ -286,10 +289,6 @@ class Ingest:
         return value
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -298,6 +297,7 @@ def create_app(
     feed: DirectoryFeed | None = None,
     static_dir: FsPath | None = STATIC_DIR,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The ingest ASGI app. Its lifespan starts the publisher and the directory feed.
 
@@ -305,7 +305,7 @@ def create_app(
     """
     limits = limits or IngestLimits()
     ingest = Ingest(settings, limits, publisher or Publisher(settings),
-                    feed or DirectoryFeed(settings), clock)
+                    feed or DirectoryFeed(settings), clock, wall_clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -454,7 +454,8 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
             event = rules.publish_article(ingest.directory, body,
-                                          default_site=ingest.settings.default_site, now=_now())
+                                          default_site=ingest.settings.default_site,
+                                          now=ingest.now())
             return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
@@ -466,7 +467,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         caller: Cms, key: IdempotencyKey = None,
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
-            event = rules.update_article(ingest.directory, article_id, patch, now=_now())
+            event = rules.update_article(ingest.directory, article_id, patch, now=ingest.now())
             return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
@@ -479,7 +480,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         key: IdempotencyKey = None,
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
-            event = rules.close_article(ingest.directory, article_id, now=_now())
+            event = rules.close_article(ingest.directory, article_id, now=ingest.now())
             return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
@@ -491,7 +492,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         key: IdempotencyKey = None,
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
-            event = rules.delete_article(ingest.directory, article_id, now=_now())
+            event = rules.delete_article(ingest.directory, article_id, now=ingest.now())
             return await ingest.accept(event, ids)
         return await ingest.once(request, response, caller, key, work)
 
@@ -505,7 +506,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
             event = rules.post_comment(ingest.directory, article_id, body, caller,
-                                       comment_id=ids.comment_id, now=_now())
+                                       comment_id=ids.comment_id, now=ingest.now())
             return await ingest.accept(event, ids, comment_id=event.data.comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
@@ -520,7 +521,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
             event = rules.edit_comment(ingest.directory, comment_id, patch, caller,
-                                       now=_now())
+                                       now=ingest.now())
             return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
@@ -535,7 +536,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
             event = rules.delete_comment(ingest.directory, comment_id, caller,
-                                         reason=reason, now=_now())
+                                         reason=reason, now=ingest.now())
             return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
@@ -548,7 +549,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
-            event = rules.vote(ingest.directory, comment_id, ballot, caller, now=_now())
+            event = rules.vote(ingest.directory, comment_id, ballot, caller, now=ingest.now())
             return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
@@ -562,7 +563,7 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
             event = rules.moderate(ingest.directory, comment_id, decision, caller,
-                                   now=_now())
+                                   now=ingest.now())
             return await ingest.accept(event, ids, comment_id=comment_id)
         return await ingest.once(request, response, f"reader:{caller.id}", key, work)
 
@@ -580,7 +581,7 @@ def _demo_routes(app: FastAPI, ingest: Ingest) -> None:
     async def demo_login(body: DemoLogin) -> DemoSession:
         user = Reader(id=demo_user_id(body.name, new_demo_nonce()), name=body.name,
                       role=body.role, site=ingest.settings.default_site, demo=True)
-        now = _now()
+        now = ingest.now()
         ttl = timedelta(seconds=ingest.limits.demo_token_ttl_s)
         token = mint_reader_token(user, ingest.jwt_secret, ttl=ttl, now=now,
                                   issuer=ingest.settings.jwt_issuer,

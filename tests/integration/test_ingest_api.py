@@ -85,13 +85,18 @@ class Api:
 @asynccontextmanager
 async def start_api(broker: EmbeddedBroker, *, topics: bool = True,
                     publisher_options: dict[str, Any] | None = None,
+                    settings: Settings | None = None,
+                    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     **limits: Any) -> AsyncIterator[Api]:
-    settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET,
-                             service_token=SERVICE_TOKEN, demo_mode=True)
-    if topics:
-        await ensure_topics(settings)
+    """An ingest app on the real broker; pass ``settings`` to share another app's topics."""
+    if settings is None:
+        settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET,
+                                 service_token=SERVICE_TOKEN, demo_mode=True)
+        if topics:
+            await ensure_topics(settings)
     publisher = Publisher(settings, **(publisher_options or {}))
-    app = create_app(settings, limits=IngestLimits(**limits), publisher=publisher)
+    app = create_app(settings, limits=IngestLimits(**limits), publisher=publisher,
+                     wall_clock=wall_clock)
     async with app.router.lifespan_context(app):
         if topics:
             await app.state.ingest.feed.wait_ready(30)
@@ -591,6 +596,29 @@ async def test_a_refused_request_is_not_remembered_under_its_key(api: Api) -> No
     later = await api.client.post("/v1/articles/a1/comments", json={"body": "hi"},
                                   headers=headers)
     assert later.status_code == 202
+
+
+async def test_edits_through_processes_with_clocks_10_s_apart_keep_the_log_order(
+    broker: EmbeddedBroker,
+) -> None:
+    def ahead() -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=10)
+
+    async with start_api(broker, wall_clock=ahead) as one, \
+            start_api(broker, settings=one.settings) as two:
+        await one.article("a1")
+        comment_id = (await one.comment(ANN))["comment_id"]
+        for api, body in ((one, "First."), (two, "Second."), (one, "Third."), (two, "Last.")):
+            r = await api.client.patch(f"/v1/comments/{comment_id}", json={"body": body},
+                                       headers=ANN)
+            assert r.status_code == 202, r.text
+        edits = [s.event for s in await one.records(Topic.COMMENTS)
+                 if isinstance(s.event, CommentEdited)]
+    assert [e.data.body for e in edits] == ["First.", "Second.", "Third.", "Last."]
+    # Consumers keep the latest edited_at: in log order it only grows, whichever clock ran ahead.
+    stamps = [e.data.edited_at for e in edits]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == len(stamps)
 
 
 async def test_503_when_the_broker_refuses_the_event(broker: EmbeddedBroker) -> None:
