@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 from commentfeed.channels import ID_MAX_CHARS, ID_REGEX, is_id
 from commentfeed.demo_data import LEAD_ARTICLE_ID
 from commentfeed.errors import CommentfeedError, PublishError
-from commentfeed.events import InputEvent
+from commentfeed.events import CommentDeleted, InputEvent
 from commentfeed.settings import Settings
 from producers import rules
 from producers.api_models import (
@@ -210,8 +210,18 @@ class Ingest:
         return self.directory
 
     async def accept(self, event: InputEvent, ids: WriteIds, *,
-                     comment_id: str | None = None) -> Accepted:
-        """Publish an accepted event (with the write's event id) and fold it in at once."""
+                     comment_id: str | None = None,
+                     before: Sequence[CommentDeleted] = ()) -> Accepted:
+        """Publish an accepted event (with the write's event id) and fold it in at once.
+
+        ``before`` are published first and acknowledged before ``event`` is sent, each with an
+        id derived from the write's, so a retry republishes them as the same events.
+        """
+        if before:
+            await self._publish_first([
+                e.model_copy(update={"id": f"{ids.event_id}.{e.data.comment_id}"})
+                for e in before
+            ])
         event = event.model_copy(update={"id": ids.event_id})
         try:
             delivery = await self.publisher.publish(event)
@@ -227,6 +237,18 @@ class Ingest:
             article_id=delivery.key, comment_id=comment_id, topic=delivery.topic,
             partition=delivery.partition, offset=delivery.offset,
         )
+
+    async def _publish_first(self, events: list[CommentDeleted]) -> None:
+        try:
+            deliveries = await self.publisher.publish_many(events)
+        except PublishError as exc:
+            log.warning("publish failed: %s", exc)
+            headers = {"Retry-After": "1"} if exc.retriable else {}
+            raise ApiError(503, "publish_failed", f"the broker did not take the events: {exc}",
+                           headers) from exc
+        for event, delivery in zip(events, deliveries, strict=True):
+            self.directory.apply(event, delivery.offset, topic=delivery.topic,
+                                 partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
 
     async def _write(self, response: Response, ids: WriteIds,
                      work: Callable[[WriteIds], Awaitable[Accepted]]) -> Accepted:
@@ -492,8 +514,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         key: IdempotencyKey = None,
     ) -> Accepted:
         async def work(ids: WriteIds) -> Accepted:
-            event = rules.delete_article(ingest.directory, article_id, now=ingest.now())
-            return await ingest.accept(event, ids)
+            comments, event = rules.delete_article_with_comments(
+                ingest.directory, article_id, now=ingest.now())
+            return await ingest.accept(event, ids, before=comments)
         return await ingest.once(request, response, caller, key, work)
 
     @app.post("/v1/articles/{article_id}/comments", tags=["comments"],

@@ -128,6 +128,15 @@ class Directory:
         entry = self.comments.get(comment_id)
         return entry if entry is not None and entry.posted else None
 
+    def live_comments(self, article_id: str) -> list[CommentEntry]:
+        """The article's posted, undeleted comments, oldest post first.
+
+        A scan of every comment: it serves article deletion only, which is rare.
+        """
+        found = [c for c in self.comments.values()
+                 if c.article_id == article_id and c.posted_offset is not None and not c.deleted]
+        return sorted(found, key=lambda c: c.posted_offset or 0)
+
     @property
     def comment_count(self) -> int:
         return sum(1 for c in self.comments.values() if c.posted)

@@ -87,10 +87,11 @@ def _live_comment(directory: Directory, comment_id: str) -> tuple[CommentEntry, 
     """The comment, and whether its article is closed."""
     comment = directory.comment(comment_id)
     article = directory.article(comment.article_id) if comment is not None else None
+    # The article first: its deletion also deleted its comments, and that is the answer.
+    if comment is not None and article is not None and article.deleted:
+        raise _article_deleted(comment.article_id)
     if comment is None or comment.deleted:
         raise Refusal(404, "comment_not_found", f"no comment {comment_id!r}")
-    if article is not None and article.deleted:
-        raise _article_deleted(comment.article_id)
     return comment, article is not None and article.closed
 
 
@@ -150,6 +151,29 @@ def delete_article(directory: Directory, article_id: str, *, now: datetime) -> A
     article = _live_article(directory, article_id)
     return ArticleDeleted(source=SOURCE, subject=article_id, time=now,
                           data=ArticleRef(article_id=article_id, site=article.site))
+
+
+#: ``deleted_by`` of the comments an article's deletion takes with it.
+ARTICLE_DELETION = "cms"
+
+
+def delete_article_with_comments(
+    directory: Directory, article_id: str, *, now: datetime,
+) -> tuple[list[CommentDeleted], ArticleDeleted]:
+    """The article's deletion, preceded by a ``comment.deleted`` for each of its live comments.
+
+    Published in this order on the article's partition, the comments leave every view (counts,
+    threads, history, the recent list) through the event every consumer already handles,
+    before the article goes.
+    """
+    deleted = delete_article(directory, article_id, now=now)
+    comments = [
+        CommentDeleted(source=SOURCE, subject=article_id, time=now, data=CommentDeletedData(
+            comment_id=c.comment_id, article_id=article_id, site=c.site,
+            deleted_by=ARTICLE_DELETION, reason="article deleted"))
+        for c in directory.live_comments(article_id)
+    ]
+    return comments, deleted
 
 
 def post_comment(

@@ -395,15 +395,35 @@ async def test_a_moderator_moderates_only_the_site_of_their_token(api: Api) -> N
     assert body["code"] == "wrong_site"
 
 
-async def test_a_comment_of_a_deleted_article_is_gone_with_it(api: Api) -> None:
+async def test_deleting_an_article_deletes_its_comments_first(api: Api) -> None:
     await api.article("a1")
-    posted = await api.comment(ANN)
+    await api.article("other")
+    kept = await api.comment(ANN, "other")
+    first = await api.comment(ANN)
+    second = await api.comment(BOB)
+    already = await api.comment(BOB)
+    r = await api.client.delete(f"/v1/comments/{already['comment_id']}", headers=BOB)
+    assert r.status_code == 202, r.text
     r = await api.client.delete("/v1/articles/a1", headers=CMS)
     assert r.status_code == 202, r.text
+    answer = r.json()
+    cascade = [s.event for s in await api.records(Topic.COMMENTS) if s.key == "a1"][-2:]
+    assert [(type(e), e.data.comment_id, e.data.deleted_by, e.data.reason) for e in cascade
+            if isinstance(e, CommentDeleted)] == [
+        (CommentDeleted, first["comment_id"], "cms", "article deleted"),
+        (CommentDeleted, second["comment_id"], "cms", "article deleted"),
+    ]
+    assert [e.id for e in cascade] == [f"{answer['event_id']}.{first['comment_id']}",
+                                       f"{answer['event_id']}.{second['comment_id']}"]
+    assert isinstance((await api.last(Topic.ARTICLES)).event, ArticleDeleted)
+    # What a moderator can still do with those comments: nothing; the answer says why.
     body = await unchanged(api, lambda: api.client.post(
-        f"/v1/comments/{posted['comment_id']}/moderation", json={"action": "hide"},
+        f"/v1/comments/{first['comment_id']}/moderation", json={"action": "hide"},
         headers=MOD), 410)
     assert body["code"] == "article_deleted"
+    r = await api.client.post(f"/v1/comments/{kept['comment_id']}/moderation",
+                              json={"action": "hide"}, headers=MOD)
+    assert r.status_code == 202, r.text
 
 
 async def test_hidden_comments_cannot_be_voted_on(api: Api) -> None:

@@ -207,3 +207,11 @@ def test_an_edit_is_stamped_after_every_earlier_edit_whatever_the_clock(
     assert rules.edit_comment(directory, "c-open", CommentPatch(body="x"), ANN,
                               now=NOW + timedelta(hours=1)).data.edited_at == (
         NOW + timedelta(hours=1))
+
+
+def test_deleting_an_article_takes_its_live_comments_with_it(directory: Directory) -> None:
+    comments, deleted = rules.delete_article_with_comments(directory, "open", now=NOW)
+    # c-dead was deleted before; c-shut belongs to another article.
+    assert [(c.data.comment_id, c.data.deleted_by, c.data.reason) for c in comments] == [
+        ("c-open", "cms", "article deleted")]
+    assert deleted.data.article_id == "open"
