@@ -7,9 +7,11 @@ knows which articles and comments exist (:mod:`producers.directory_feed`) and th
 It also serves the demo page and widget assets from ``gateway/static/`` at ``/``.
 
 Order of checks for a write: body size (413) -> credentials (401) -> rate limit (429) -> body
-and parameters (422) -> directory ready (503) -> rules (403/404/409) -> publish (503 if the
-broker fails). Nothing is published unless every check passed. docs/ingest-api.md is the
-user-facing description.
+and parameters (422) -> directory ready and caught up with the topics' end offsets (503) -> a
+keyed write that already landed (202, its first answer) -> rules (403/404/409/410) -> publish
+(503 if the broker fails). Catching up and publishing share one deadline (503 broker_timeout).
+Nothing is published unless every check passed. docs/ingest-api.md is the user-facing
+description, including the guarantee a 202 gives.
 """
 
 from __future__ import annotations
