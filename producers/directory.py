@@ -52,7 +52,7 @@ from commentfeed.events import (
 )
 
 _NEVER = -1
-#: Keyed writes remembered for cross-process retries (about 200 bytes each).
+#: Keyed writes remembered for cross-process retries (about 260 bytes each, id included).
 MAX_LANDED = 100_000
 
 
