@@ -146,9 +146,10 @@ async def wait_ingest_ready(ingest: IngestProcess, timeout_s: float = 60) -> Non
 
 
 @asynccontextmanager
-async def ingest_processes(settings: Settings, count: int) -> AsyncIterator[list[IngestProcess]]:
+async def ingest_processes(settings: Settings, count: int,
+                           **env: str) -> AsyncIterator[list[IngestProcess]]:
     """``count`` ingest processes on one broker, ready; killed on exit."""
-    running = [spawn_ingest(settings) for _ in range(count)]
+    running = [spawn_ingest(settings, **env) for _ in range(count)]
     try:
         await asyncio.gather(*(wait_ingest_ready(p) for p in running))
         yield running
