@@ -176,6 +176,16 @@ def _responses(*groups: dict[int | str, dict[str, Any]]) -> dict[int | str, dict
     return merged
 
 
+def _publish_failed(exc: PublishError) -> ApiError:
+    log.warning("publish failed: %s", exc)
+    if not exc.retriable:
+        return ApiError(503, "publish_failed", f"the broker refused the event: {exc}")
+    # A timed-out request may still be stored once the broker answers again.
+    return ApiError(503, "publish_failed",
+                    f"the broker did not confirm the event ({exc}); it may still land: retry "
+                    "with the same Idempotency-Key", {"Retry-After": "1"})
+
+
 class Ingest:
     """What the routes share: publisher, directory, limits. One per app."""
 
@@ -228,10 +238,7 @@ class Ingest:
         try:
             delivery = await self.publisher.publish(event)
         except PublishError as exc:
-            log.warning("publish failed: %s", exc)
-            headers = {"Retry-After": "1"} if exc.retriable else {}
-            raise ApiError(503, "publish_failed", f"the broker did not take the event: {exc}",
-                           headers) from exc
+            raise _publish_failed(exc) from exc
         self.directory.apply(event, delivery.offset, topic=delivery.topic,
                              partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
         return Accepted(
@@ -244,10 +251,7 @@ class Ingest:
         try:
             deliveries = await self.publisher.publish_many(events)
         except PublishError as exc:
-            log.warning("publish failed: %s", exc)
-            headers = {"Retry-After": "1"} if exc.retriable else {}
-            raise ApiError(503, "publish_failed", f"the broker did not take the events: {exc}",
-                           headers) from exc
+            raise _publish_failed(exc) from exc
         for event, delivery in zip(events, deliveries, strict=True):
             self.directory.apply(event, delivery.offset, topic=delivery.topic,
                                  partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)

@@ -1,7 +1,7 @@
 """Two real ``commentfeed ingest`` processes on one real broker: a write accepted by either
 lands exactly once, a retry through the other one is the same write, what one process
 acknowledged the other sees before it answers, and a broker that stops answering gets a 503
-within 5 s, after which the retry lands once."""
+within 5 s, after which the retry lands once (also when the first attempt was stored late)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ import httpx
 import pytest
 
 from commentfeed.broker import EmbeddedBroker
-from commentfeed.events import ArticlePublished, CommentPosted
+from commentfeed.events import ArticlePublished, CommentPosted, InputEvent
 from commentfeed.kafka import ensure_topics
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic
+from producers.app import IngestLimits, create_app
+from producers.idempotency import write_ids
+from producers.publisher import Delivery, Publisher
 from tests.conftest import make_settings
 from tests.integration.producers_support import (
+    JWT_SECRET,
     SERVICE_TOKEN,
     IngestProcess,
     bearer,
@@ -168,3 +172,67 @@ async def test_a_hung_broker_answers_503_within_5_s_and_the_retry_lands_once() -
     assert posts
     assert {(e.id, e.data.comment_id) for e in posts} == {
         (retried.json()["event_id"], retried.json()["comment_id"])}
+
+
+class _FreezingPublisher(Publisher):
+    """Freezes the broker (SIGSTOP) just before its next publish: the write is in flight
+    when the broker stops answering."""
+
+    def __init__(self, settings: Settings, broker_pid: int) -> None:
+        super().__init__(settings)
+        self.broker_pid = broker_pid
+        self.freeze_next = False
+
+    async def publish(self, event: InputEvent) -> Delivery:
+        if self.freeze_next:
+            self.freeze_next = False
+            os.kill(self.broker_pid, signal.SIGSTOP)
+        return await super().publish(event)
+
+
+async def test_a_write_that_lands_after_its_503_is_answered_to_the_retry_elsewhere() -> None:
+    with EmbeddedBroker() as broker:
+        settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET,
+                                 service_token=SERVICE_TOKEN)
+        await ensure_topics(settings)
+        pid = broker.pid
+        assert pid is not None
+        publisher = _FreezingPublisher(settings, pid)
+        app = create_app(settings, limits=IngestLimits(burst=1000), publisher=publisher)
+        async with app.router.lifespan_context(app), \
+                ingest_processes(settings, 1) as (other,), \
+                httpx.AsyncClient(transport=httpx.ASGITransport(app),
+                                  base_url="http://one.test", timeout=30) as one, \
+                httpx.AsyncClient(timeout=30) as client:
+            await app.state.ingest.feed.wait_ready(30)
+            r = await one.post("/v1/articles", json=_article("a1"), headers=CMS)
+            assert r.status_code == 202, r.text
+            before = await end_offsets(settings)
+            keyed = {**ANN, "Idempotency-Key": "in-flight"}
+            publisher.freeze_next = True
+            try:
+                started = time.monotonic()
+                hung = await one.post("/v1/articles/a1/comments", json={"body": "Said once."},
+                                      headers=keyed)
+                took = time.monotonic() - started
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            # The produce request or the write's deadline times out first: either way a 503
+            # that asks for a retry.
+            assert hung.status_code == 503, hung.text
+            assert hung.json()["code"] in ("publish_failed", "broker_timeout")
+            assert hung.headers["Retry-After"] == "1"
+            assert took < 5.0
+            # The broker, answering again, stores the request it was holding.
+            ids = write_ids("reader:u-ann", "POST", "/v1/articles/a1/comments", "in-flight")
+            await app.state.ingest.feed.wait_until(
+                lambda d: d.landed(ids.event_id) is not None, 30)
+            assert await end_offsets(settings) != before
+            retried = await _post_until_accepted(
+                client, f"{other.base_url}/v1/articles/a1/comments", keyed, 60)
+            assert retried.status_code == 202, retried.text
+            assert retried.headers["Idempotent-Replayed"] == "true"
+        posts = [s.event for s in await read_topic(settings, Topic.COMMENTS)
+                 if isinstance(s.event, CommentPosted)]
+    assert [(e.id, e.data.comment_id) for e in posts] == [
+        (retried.json()["event_id"], retried.json()["comment_id"])]
