@@ -42,3 +42,20 @@ class PublishError(CommentfeedError):
 
 class BrokerError(CommentfeedError):
     """The embedded broker failed to start, answer or create topics."""
+
+
+class HttpError(CommentfeedError):
+    """A request an HTTP service refuses: ``status`` to answer with, ``code`` the reason.
+
+    ``detail`` is for people; ``headers`` go on the response (``Retry-After``,
+    ``WWW-Authenticate``). The body is ``{"code": ..., "detail": ...}``.
+    """
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}

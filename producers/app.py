@@ -4,7 +4,8 @@
 (:mod:`producers.ratelimit`), ``Idempotency-Key`` (:mod:`producers.idempotency`), the rules
 that turn a request into an event or a refusal (:mod:`producers.rules`), the directory that
 knows which articles and comments exist (:mod:`producers.directory_feed`) and the publisher.
-It also serves the demo page and widget assets from ``gateway/static/`` at ``/``.
+It also serves the widget assets at ``/``, and in demo mode the demo site
+(:mod:`producers.demo_site`).
 
 Order of checks for a write: body size (413) -> credentials (401) -> rate limit (429) -> body
 and parameters (422) -> directory ready and caught up with the topics' end offsets (503) -> a
@@ -24,9 +25,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http import HTTPStatus
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
@@ -35,29 +35,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.staticfiles import StaticFiles
 
 from commentfeed.channels import ID_MAX_CHARS, ID_REGEX, is_id
-from commentfeed.demo_data import LEAD_ARTICLE_ID
-from commentfeed.errors import CommentfeedError, PublishError
-from commentfeed.events import CommentDeleted, InputEvent
+from commentfeed.errors import CommentfeedError, HttpError, PublishError
+from commentfeed.events import ARTICLE_EVENT_TYPES, CommentDeleted, InputEvent
 from commentfeed.settings import Settings
-from producers import rules
+from producers import demo_site, rules
 from producers.api_models import (
+    BODY_ERRORS,
     Accepted,
     ArticlePatch,
     CommentPatch,
-    DemoLogin,
-    DemoSession,
-    DemoUser,
     ErrorBody,
     Health,
     Moderation,
     NewArticle,
     NewComment,
-    PageConfig,
     Readiness,
     Vote,
+    error_response,
 )
 from producers.auth import (
     AuthError,
@@ -65,9 +61,6 @@ from producers.auth import (
     TokenPolicy,
     bearer_token,
     check_service_token,
-    demo_user_id,
-    mint_reader_token,
-    new_demo_nonce,
     verify_reader_token,
 )
 from producers.directory import Directory
@@ -85,8 +78,6 @@ from producers.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger(__name__)
 
-#: gateway/static/ of this checkout: the demo page and the widgets.
-STATIC_DIR = FsPath(__file__).resolve().parent.parent / "gateway" / "static"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 
@@ -107,17 +98,6 @@ class IngestLimits:
     idempotency_max_keys: int = 10_000
     jwt_leeway_s: float = 5.0
     demo_token_ttl_s: int = 3600
-
-
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.headers = headers or {}
 
 
 def require_secrets(settings: Settings) -> tuple[str, str]:
@@ -145,25 +125,24 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
     return secret, settings.service_token.get_secret_value()
 
 
-def _error(detail: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": detail}
-
-
 _COMMON: dict[int | str, dict[str, Any]] = {
-    400: _error("The body could not be read as JSON text (e.g. not UTF-8)"),
-    413: _error("Body too large"),
-    503: _error("Directory catching up, or the broker failed or did not answer in time "
-                "(see Retry-After)"),
+    **BODY_ERRORS,
+    503: error_response("Directory catching up, or the broker failed or did not answer in "
+                        "time (see Retry-After)"),
 }
 _Responses = dict[int | str, dict[str, Any]]
-_AUTH: _Responses = {401: _error("Missing, expired or forged token")}
-_READER: _Responses = {**_AUTH, 429: _error("Over the per-user rate limit (see Retry-After)")}
-_NOT_FOUND: _Responses = {404: _error("Unknown article or comment")}
-_CONFLICT: _Responses = {
-    409: _error("Comments closed, the article exists, or the comment is not visible"),
+_AUTH: _Responses = {401: error_response("Missing, expired or forged token")}
+_READER: _Responses = {
+    **_AUTH, 429: error_response("Over the per-user rate limit (see Retry-After)"),
 }
-_FORBIDDEN: _Responses = {403: _error("Not the author, not a moderator, or another site")}
-_GONE: _Responses = {410: _error("The article was deleted, and its comments with it")}
+_NOT_FOUND: _Responses = {404: error_response("Unknown article or comment")}
+_CONFLICT: _Responses = {
+    409: error_response("Comments closed, the article exists, or the comment is not visible"),
+}
+_FORBIDDEN: _Responses = {
+    403: error_response("Not the author, not a moderator, or another site"),
+}
+_GONE: _Responses = {410: error_response("The article was deleted, and its comments with it")}
 _REUSED: _Responses = {
     422: {"description": "Field errors, or an Idempotency-Key reused with another body"},
 }
@@ -176,14 +155,18 @@ def _responses(*groups: dict[int | str, dict[str, Any]]) -> dict[int | str, dict
     return merged
 
 
-def _publish_failed(exc: PublishError) -> ApiError:
+def _publish_failed(exc: PublishError) -> HttpError:
     log.warning("publish failed: %s", exc)
     if not exc.retriable:
-        return ApiError(503, "publish_failed", f"the broker refused the event: {exc}")
+        return HttpError(503, "publish_failed", f"the broker refused the event: {exc}")
     # A timed-out request may still be stored once the broker answers again.
-    return ApiError(503, "publish_failed",
-                    f"the broker did not confirm the event ({exc}); it may still land: retry "
-                    "with the same Idempotency-Key", {"Retry-After": "1"})
+    return HttpError(503, "publish_failed",
+                     f"the broker did not confirm the event ({exc}); it may still land: retry "
+                     "with the same Idempotency-Key", {"Retry-After": "1"})
+
+
+#: A write's rule: the event to publish, from a caught-up directory and the write's ids.
+Rule = Callable[[Directory, WriteIds], InputEvent]
 
 
 class Ingest:
@@ -217,12 +200,11 @@ class Ingest:
 
     def require_ready(self) -> Directory:
         if not self.feed.ready.is_set():
-            raise ApiError(503, "not_ready", "the directory is still catching up",
-                           {"Retry-After": "1"})
+            raise HttpError(503, "not_ready", "the directory is still catching up",
+                            {"Retry-After": "1"})
         return self.directory
 
     async def accept(self, event: InputEvent, ids: WriteIds, *,
-                     comment_id: str | None = None,
                      before: Sequence[CommentDeleted] = ()) -> Accepted:
         """Publish an accepted event (with the write's event id) and fold it in at once.
 
@@ -241,6 +223,7 @@ class Ingest:
             raise _publish_failed(exc) from exc
         self.directory.apply(event, delivery.offset, topic=delivery.topic,
                              partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
+        comment_id = None if isinstance(event, ARTICLE_EVENT_TYPES) else event.data.comment_id
         return Accepted(
             event_id=delivery.event_id, event_type=delivery.event_type,
             article_id=delivery.key, comment_id=comment_id, topic=delivery.topic,
@@ -256,21 +239,20 @@ class Ingest:
             self.directory.apply(event, delivery.offset, topic=delivery.topic,
                                  partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
 
-    async def _write(self, response: Response, ids: WriteIds,
-                     work: Callable[[WriteIds], Awaitable[Accepted]]) -> Accepted:
-        """Catch up with the topics, then answer a landed retry or do the work; bounded."""
+    async def _settled(self, response: Response, ids: WriteIds, rule: Rule) -> Accepted:
+        """Catch up with the topics, then answer a landed retry or apply the rule; bounded."""
         deadline_s = self.settings.publish_timeout_ms / 1000
         try:
             async with asyncio.timeout(deadline_s):
-                self.require_ready()
+                directory = self.require_ready()
                 try:
                     # Read-your-writes across processes: whatever any process acknowledged
                     # before now is in the directory before the rules look at it.
                     await self.feed.sync()
                 except NotFollowing:
-                    raise ApiError(503, "not_ready", "the directory is reconnecting",
-                                   {"Retry-After": "1"}) from None
-                landed = self.directory.landed(ids.event_id) if ids.keyed else None
+                    raise HttpError(503, "not_ready", "the directory is reconnecting",
+                                    {"Retry-After": "1"}) from None
+                landed = directory.landed(ids.event_id) if ids.keyed else None
                 if landed is not None:
                     response.headers["Idempotent-Replayed"] = "true"
                     return Accepted(
@@ -278,10 +260,11 @@ class Ingest:
                         article_id=landed.article_id, comment_id=landed.comment_id,
                         topic=landed.topic, partition=landed.partition, offset=landed.offset,
                     )
-                return await work(ids)
+                event = rule(directory, ids)
+                return await self.accept(event, ids, before=rules.cascade(directory, event))
         except TimeoutError:
             log.warning("write not settled within %.1fs: broker unavailable", deadline_s)
-            raise ApiError(
+            raise HttpError(
                 503, "broker_timeout",
                 f"the broker did not answer within {deadline_s:g}s; the write may or may not "
                 "land: retry it with the same Idempotency-Key", {"Retry-After": "1"},
@@ -289,22 +272,19 @@ class Ingest:
 
     async def once(
         self, request: Request, response: Response, caller: str, key: str | None,
-        work: Callable[[WriteIds], Awaitable[Accepted]],
+        work: Callable[[], Awaitable[Accepted]],
     ) -> Accepted:
-        """Run ``work`` at most once per (caller, method, path, Idempotency-Key), across
-        processes: the ids it publishes with are derived from them (see producers.idempotency).
-        """
-        ids = write_ids(caller, request.method, request.url.path, key)
+        """Run ``work`` at most once per (caller, method, path, Idempotency-Key) in this
+        process; a retry that reaches it gets the stored answer."""
         if key is None:
-            return await self._write(response, ids, work)
+            return await work()
         body = await request.body()
         fingerprint = hashlib.sha256(
             request.url.query.encode() + b"\0" + body
         ).hexdigest()
         scope: Hashable = (caller, request.method, request.url.path, key)
         try:
-            value, replayed = await self.idempotency.run(
-                scope, fingerprint, lambda: self._write(response, ids, work))
+            value, replayed = await self.idempotency.run(scope, fingerprint, work)
         except IdempotencyKeyReused:
             # Shaped like any other 422, so clients handle one format for field errors.
             raise RequestValidationError([{
@@ -316,6 +296,16 @@ class Ingest:
             response.headers["Idempotent-Replayed"] = "true"
         return value
 
+    async def write(
+        self, request: Request, response: Response, caller: str, key: str | None, rule: Rule,
+    ) -> Accepted:
+        """Every write's one path: once per Idempotency-Key, with ids derived from it (the same
+        in every process: see producers.idempotency), the rule applied to a directory caught
+        up with the topics, the event it returns published and folded into the directory."""
+        ids = write_ids(caller, request.method, request.url.path, key)
+        return await self.once(request, response, caller, key,
+                               lambda: self._settled(response, ids, rule))
+
 
 def create_app(
     settings: Settings,
@@ -323,7 +313,6 @@ def create_app(
     limits: IngestLimits | None = None,
     publisher: Publisher | None = None,
     feed: DirectoryFeed | None = None,
-    static_dir: FsPath | None = STATIC_DIR,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
@@ -357,8 +346,8 @@ def create_app(
     )
     app.state.ingest = ingest
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(HttpError)
+    async def http_error(_: Request, exc: HttpError) -> JSONResponse:
         return JSONResponse(
             ErrorBody(code=exc.code, detail=exc.detail).model_dump(), status_code=exc.status,
             headers=exc.headers,
@@ -373,7 +362,7 @@ def create_app(
                         status_code=422, media_type="application/json")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def starlette_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own refusals (unknown route, unreadable body) in the same shape.
         code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
         return JSONResponse(
@@ -381,15 +370,12 @@ def create_app(
             status_code=exc.status_code, headers=exc.headers,
         )
 
-    @app.exception_handler(rules.Refusal)
-    async def refusal(_: Request, exc: rules.Refusal) -> JSONResponse:
-        return JSONResponse(
-            ErrorBody(code=exc.code, detail=exc.detail).model_dump(), status_code=exc.status
-        )
-
     _routes(app, ingest)
-    _demo_routes(app, ingest)
-    _page_routes(app, ingest, static_dir)
+    _operations(app, ingest)
+    demo_site.mount(app, settings, jwt_secret=ingest.jwt_secret,
+                    token_ttl_s=limits.demo_token_ttl_s)
+    # Last: it answers every path the routes above do not.
+    app.mount("/", demo_site.static_files(page=settings.demo_mode), name="static")
 
     docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
                      if p)
@@ -421,8 +407,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _unauthorized(exc: AuthError) -> ApiError:
-    return ApiError(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
+def _unauthorized(exc: AuthError) -> HttpError:
+    return HttpError(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
 
 
 def _ingest(request: Request) -> Ingest:
@@ -461,13 +447,18 @@ async def reader(
         raise _unauthorized(exc) from None
     wait = ingest.limiter.take(user.id)
     if wait is not None:
-        raise ApiError(429, "rate_limited", f"too many writes; retry in {wait:.1f}s",
-                       {"Retry-After": retry_after_header(wait)})
+        raise HttpError(429, "rate_limited", f"too many writes; retry in {wait:.1f}s",
+                        {"Retry-After": retry_after_header(wait)})
     return user
 
 
 Cms = Annotated[str, Depends(cms)]
 ReaderDep = Annotated[Reader, Depends(reader)]
+
+
+def _as_reader(caller: Reader) -> str:
+    """The idempotency scope of a reader's writes."""
+    return f"reader:{caller.id}"
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -480,12 +471,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         body: NewArticle, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.publish_article(ingest.directory, body,
-                                          default_site=ingest.settings.default_site,
-                                          now=ingest.now())
-            return await ingest.accept(event, ids)
-        return await ingest.once(request, response, caller, key, work)
+        site = ingest.settings.default_site
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.publish_article(
+                d, body, default_site=site, now=ingest.now()))
 
     @app.patch("/v1/articles/{article_id}", tags=["articles"], summary="Update an article",
                responses=_responses(_AUTH, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
@@ -494,10 +483,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, patch: ArticlePatch, request: Request, response: Response,
         caller: Cms, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.update_article(ingest.directory, article_id, patch, now=ingest.now())
-            return await ingest.accept(event, ids)
-        return await ingest.once(request, response, caller, key, work)
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.update_article(
+                d, article_id, patch, now=ingest.now()))
 
     @app.post("/v1/articles/{article_id}/close", tags=["articles"],
               summary="Close an article's comments",
@@ -507,10 +495,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.close_article(ingest.directory, article_id, now=ingest.now())
-            return await ingest.accept(event, ids)
-        return await ingest.once(request, response, caller, key, work)
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.close_article(
+                d, article_id, now=ingest.now()))
 
     @app.delete("/v1/articles/{article_id}", tags=["articles"], summary="Delete an article",
                 responses=_responses(_AUTH, _NOT_FOUND, _GONE, _REUSED),
@@ -519,11 +506,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            comments, event = rules.delete_article_with_comments(
-                ingest.directory, article_id, now=ingest.now())
-            return await ingest.accept(event, ids, before=comments)
-        return await ingest.once(request, response, caller, key, work)
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.delete_article(
+                d, article_id, now=ingest.now()))
 
     @app.post("/v1/articles/{article_id}/comments", tags=["comments"],
               summary="Post a comment or a reply (parent_id)",
@@ -533,11 +518,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, body: NewComment, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.post_comment(ingest.directory, article_id, body, caller,
-                                       comment_id=ids.comment_id, now=ingest.now())
-            return await ingest.accept(event, ids, comment_id=event.data.comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, ids: rules.post_comment(
+                d, article_id, body, caller, comment_id=ids.comment_id, now=ingest.now()))
 
     @app.patch("/v1/comments/{comment_id}", tags=["comments"],
                summary="Edit a comment (author or moderator)",
@@ -548,11 +531,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, patch: CommentPatch, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.edit_comment(ingest.directory, comment_id, patch, caller,
-                                       now=ingest.now())
-            return await ingest.accept(event, ids, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.edit_comment(
+                d, comment_id, patch, caller, now=ingest.now()))
 
     @app.delete("/v1/comments/{comment_id}", tags=["comments"],
                 summary="Delete a comment (author or moderator)",
@@ -563,11 +544,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         reason: Annotated[str | None, Query(max_length=500)] = None,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.delete_comment(ingest.directory, comment_id, caller,
-                                         reason=reason, now=ingest.now())
-            return await ingest.accept(event, ids, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.delete_comment(
+                d, comment_id, caller, reason=reason, now=ingest.now()))
 
     @app.post("/v1/comments/{comment_id}/vote", tags=["comments"],
               summary="Vote on a comment (+1, -1, 0 withdraws)",
@@ -577,10 +556,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, ballot: Vote, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.vote(ingest.directory, comment_id, ballot, caller, now=ingest.now())
-            return await ingest.accept(event, ids, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.vote(
+                d, comment_id, ballot, caller, now=ingest.now()))
 
     @app.post("/v1/comments/{comment_id}/moderation", tags=["moderation"],
               summary="Hide or approve a comment (moderators only)",
@@ -590,38 +568,12 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, decision: Moderation, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work(ids: WriteIds) -> Accepted:
-            event = rules.moderate(ingest.directory, comment_id, decision, caller,
-                                   now=ingest.now())
-            return await ingest.accept(event, ids, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.moderate(
+                d, comment_id, decision, caller, now=ingest.now()))
 
 
-def _demo_routes(app: FastAPI, ingest: Ingest) -> None:
-    if not ingest.settings.demo_mode:
-        @app.post("/v1/demo/login", include_in_schema=False)
-        async def no_demo_login() -> None:
-            raise ApiError(404, "demo_disabled", "demo login is off (COMMENTFEED_DEMO_MODE)")
-        return
-
-    @app.post("/v1/demo/login", tags=["demo"], response_model=DemoSession,
-              summary="Demo only: a reader token for a display name",
-              responses={400: _COMMON[400], 413: _COMMON[413]})
-    async def demo_login(body: DemoLogin) -> DemoSession:
-        user = Reader(id=demo_user_id(body.name, new_demo_nonce()), name=body.name,
-                      role=body.role, site=ingest.settings.default_site, demo=True)
-        now = ingest.now()
-        ttl = timedelta(seconds=ingest.limits.demo_token_ttl_s)
-        token = mint_reader_token(user, ingest.jwt_secret, ttl=ttl, now=now,
-                                  issuer=ingest.settings.jwt_issuer,
-                                  audience=ingest.settings.jwt_audience)
-        return DemoSession(token=token, user=DemoUser(id=user.id, name=user.name, role=user.role),
-                           expires_at=now + ttl)
-
-
-def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> None:
-    settings = ingest.settings
-
+def _operations(app: FastAPI, ingest: Ingest) -> None:
     @app.get("/healthz", tags=["operations"], response_model=Health)
     async def healthz() -> Health:
         return Health()
@@ -635,18 +587,3 @@ def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> Non
             articles=len(ingest.directory.articles), comments=ingest.directory.comment_count,
         )
         return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
-
-    @app.get("/config.json", tags=["page"], response_model=PageConfig)
-    async def page_config() -> PageConfig:
-        # From settings only: the request's Host header is the client's to choose.
-        return PageConfig(
-            gateway_url=settings.gateway_public_url,
-            ingest_url=settings.public_ingest_url or "",
-            site=settings.default_site, article_id=LEAD_ARTICLE_ID,
-            demo_mode=settings.demo_mode,
-        )
-
-    if static_dir is not None and static_dir.is_dir():
-        app.mount("/", StaticFiles(directory=static_dir, html=True), name="static")
-    else:
-        log.warning("no static directory at %s: the demo page is not served", static_dir)

@@ -1,8 +1,8 @@
 """Who may do what, and which event an accepted request becomes (pure: no I/O, no clock).
 
 Each function takes the directory, the caller and the validated body, and returns the event to
-publish or raises :class:`Refusal` carrying the HTTP status and a code. The events are built
-with the contract models, so nothing hand-written reaches Kafka.
+publish or raises :class:`~commentfeed.errors.HttpError` carrying the HTTP status and a code.
+The events are built with the contract models, so nothing hand-written reaches Kafka.
 
 Rules beyond the contract: comments on a closed article cannot be posted, edited or voted on
 (409), but can still be deleted and moderated; a reply's parent must be a live comment of the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from commentfeed.errors import HttpError
 from commentfeed.events import (
     ArticleClosed,
     ArticleData,
@@ -35,6 +36,7 @@ from commentfeed.events import (
     CommentPostedData,
     CommentVoted,
     CommentVotedData,
+    InputEvent,
 )
 from producers.api_models import (
     ArticlePatch,
@@ -52,27 +54,17 @@ SOURCE = "commentfeed/ingest"
 EDIT_STEP = timedelta(milliseconds=1)
 
 
-class Refusal(Exception):
-    """A request the rules refuse: ``status`` is the HTTP status, ``code`` the reason."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-
-
 def _live_article(directory: Directory, article_id: str) -> ArticleEntry:
     article = directory.article(article_id)
     if article is None:
-        raise Refusal(404, "article_not_found", f"no article {article_id!r}")
+        raise HttpError(404, "article_not_found", f"no article {article_id!r}")
     if article.deleted:
         raise _article_deleted(article_id)
     return article
 
 
-def _article_deleted(article_id: str) -> Refusal:
-    return Refusal(410, "article_deleted",
+def _article_deleted(article_id: str) -> HttpError:
+    return HttpError(410, "article_deleted",
                    f"article {article_id!r} was deleted, and its comments with it")
 
 
@@ -91,31 +83,31 @@ def _live_comment(directory: Directory, comment_id: str) -> tuple[CommentEntry, 
     if comment is not None and article is not None and article.deleted:
         raise _article_deleted(comment.article_id)
     if comment is None or comment.deleted:
-        raise Refusal(404, "comment_not_found", f"no comment {comment_id!r}")
+        raise HttpError(404, "comment_not_found", f"no comment {comment_id!r}")
     return comment, article is not None and article.closed
 
 
-def _closed(article_id: str) -> Refusal:
-    return Refusal(409, "comments_closed", f"comments on {article_id!r} are closed")
+def _closed(article_id: str) -> HttpError:
+    return HttpError(409, "comments_closed", f"comments on {article_id!r} are closed")
 
 
 def _own_or_moderate(comment: CommentEntry, caller: Reader, action: str) -> None:
     _same_site(caller, comment.site)
     if comment.author_id != caller.id and not caller.moderates(comment.site):
-        raise Refusal(403, "not_author",
+        raise HttpError(403, "not_author",
                       f"only the author or a moderator of the site may {action} it")
 
 
 def _same_site(caller: Reader, site: str) -> None:
     if not caller.may_act_on(site):
-        raise Refusal(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
+        raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
 
 
 def publish_article(
     directory: Directory, body: NewArticle, *, default_site: str, now: datetime
 ) -> ArticlePublished:
     if directory.article(body.article_id) is not None:
-        raise Refusal(409, "article_exists", f"article {body.article_id!r} exists; use PATCH")
+        raise HttpError(409, "article_exists", f"article {body.article_id!r} exists; use PATCH")
     data = ArticleData(
         article_id=body.article_id, site=body.site or default_site, title=body.title,
         url=body.url, author=body.author, published_at=body.published_at or now,
@@ -134,7 +126,7 @@ def update_article(
     published_at = patch.published_at or (known.published_at if known else None)
     if title is None or url is None or author is None or published_at is None:
         # An article known only from an ``article.closed`` record has no details yet.
-        raise Refusal(409, "article_incomplete",
+        raise HttpError(409, "article_incomplete",
                       f"article {article_id!r} has no known details; send every field")
     data = ArticleData(article_id=article_id, site=article.site, title=title, url=url,
                        author=author, published_at=published_at)
@@ -157,23 +149,23 @@ def delete_article(directory: Directory, article_id: str, *, now: datetime) -> A
 ARTICLE_DELETION = "cms"
 
 
-def delete_article_with_comments(
-    directory: Directory, article_id: str, *, now: datetime,
-) -> tuple[list[CommentDeleted], ArticleDeleted]:
-    """The article's deletion, preceded by a ``comment.deleted`` for each of its live comments.
+def cascade(directory: Directory, event: InputEvent) -> list[CommentDeleted]:
+    """What must be published before ``event``: for an article's deletion, a
+    ``comment.deleted`` for each of its live comments, oldest first (else nothing).
 
-    Published in this order on the article's partition, the comments leave every view (counts,
-    threads, history, the recent list) through the event every consumer already handles,
-    before the article goes.
+    Published before the article's deletion (and acknowledged), the comments leave every view
+    (counts, threads, history, the recent list) through the event every consumer already
+    handles.
     """
-    deleted = delete_article(directory, article_id, now=now)
-    comments = [
-        CommentDeleted(source=SOURCE, subject=article_id, time=now, data=CommentDeletedData(
+    if not isinstance(event, ArticleDeleted):
+        return []
+    article_id = event.data.article_id
+    return [
+        CommentDeleted(source=SOURCE, subject=article_id, time=event.time, data=CommentDeletedData(
             comment_id=c.comment_id, article_id=article_id, site=c.site,
             deleted_by=ARTICLE_DELETION, reason="article deleted"))
         for c in directory.live_comments(article_id)
     ]
-    return comments, deleted
 
 
 def post_comment(
@@ -185,7 +177,7 @@ def post_comment(
     if body.parent_id is not None:
         parent = directory.comment(body.parent_id)
         if parent is None or parent.deleted or parent.article_id != article_id:
-            raise Refusal(404, "parent_not_found",
+            raise HttpError(404, "parent_not_found",
                           f"no comment {body.parent_id!r} on article {article_id!r}")
     data = CommentPostedData(
         comment_id=comment_id, article_id=article_id, site=article.site,
@@ -237,7 +229,7 @@ def vote(
     if closed:
         raise _closed(comment.article_id)
     if comment.status != "visible":
-        raise Refusal(409, "comment_not_visible",
+        raise HttpError(409, "comment_not_visible",
                       f"comment {comment_id!r} is {comment.status}: it cannot be voted on")
     data = CommentVotedData(
         comment_id=comment_id, article_id=comment.article_id,
@@ -251,7 +243,7 @@ def moderate(
     now: datetime,
 ) -> CommentModerated:
     if not caller.is_moderator:
-        raise Refusal(403, "not_moderator", "only moderators may moderate comments")
+        raise HttpError(403, "not_moderator", "only moderators may moderate comments")
     comment, _ = _live_comment(directory, comment_id)
     _same_site(caller, comment.site)
     data = CommentModeratedData(

@@ -681,7 +681,7 @@ async def test_page_config_comes_from_settings_never_from_the_host_header(api: A
 async def test_public_urls_are_settings(broker: EmbeddedBroker) -> None:
     settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET, service_token=SERVICE_TOKEN,
                              public_gateway_url="wss://live.news.example/ws",
-                             public_ingest_url="https://api.news.example")
+                             public_ingest_url="https://api.news.example", demo_mode=True)
     app = create_app(settings)
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://evil.example") as client:
@@ -734,4 +734,10 @@ async def test_demo_login_is_absent_outside_demo_mode(broker: EmbeddedBroker) ->
         r = await client.post("/v1/articles/a1/comments", json={"body": "hi"},
                               headers=bearer(demo))
         assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
+        # The demo page and its config are demo-only; the widget assets stay for embedders.
+        assert (await client.get("/")).status_code == 404
+        assert (await client.get("/config.json")).status_code == 404
+        widgets = await client.get("/widgets.js")
+        assert widgets.status_code == 200
+        assert "RecentComments" in widgets.text
     assert "/v1/demo/login" not in spec["paths"]
