@@ -27,15 +27,7 @@ from commentfeed.channels import ChannelKind, ChannelUpdate, channel_kind, upstr
 from commentfeed.codec import dumps, loads
 from gateway.exceptions import FrameError
 from gateway.frames import (
-    CloseCode,
-    ErrorCode,
-    History,
-    Ping,
-    Position,
-    RequestId,
     Snapshot,
-    Subscribe,
-    Unsubscribe,
     error_frame,
     history_frame,
     parse_request,
@@ -46,6 +38,16 @@ from gateway.frames import (
     update_frame,
 )
 from gateway.history import History as HistoryRing
+from gateway.protocol import (
+    CloseCode,
+    ErrorCode,
+    HistoryRequest,
+    Ping,
+    Position,
+    RequestId,
+    Subscribe,
+    Unsubscribe,
+)
 from gateway.snapshots import fold
 
 H = TypeVar("H", bound=Hashable)
@@ -227,7 +229,7 @@ class Core(Generic[H]):
             return self._subscribe(conn, request, now)
         if isinstance(request, Unsubscribe):
             return self._unsubscribe(conn, request, now)
-        if isinstance(request, History):
+        if isinstance(request, HistoryRequest):
             if request.channel not in conn.subs:
                 return self._error(conn, ErrorCode.NOT_SUBSCRIBED,
                                    f"subscribe to {request.channel!r} before asking its history",

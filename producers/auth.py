@@ -25,6 +25,7 @@ from typing import Any, Literal
 import jwt
 from pydantic import TypeAdapter, ValidationError
 
+from commentfeed.errors import CommentfeedError
 from commentfeed.events import Id, Name
 
 Role = Literal["reader", "moderator"]
@@ -33,7 +34,7 @@ _ID: TypeAdapter[str] = TypeAdapter(Id)
 _NAME: TypeAdapter[str] = TypeAdapter(Name)
 
 
-class AuthError(Exception):
+class AuthError(CommentfeedError):
     """A credential that proves nothing: missing, malformed, expired or forged.
 
     ``code`` is ``missing_token``, ``expired_token`` or ``invalid_token``.

@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from commentfeed.errors import CommentfeedError
+
 T = TypeVar("T")
 
 
@@ -64,7 +66,7 @@ def write_ids(caller: str, method: str, path: str, key: str | None) -> WriteIds:
     )
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(CommentfeedError):
     """The key was used before with a different request body."""
 
 
