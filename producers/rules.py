@@ -8,7 +8,9 @@ Rules beyond the contract: comments on a closed article cannot be posted, edited
 (409), but can still be deleted and moderated; a reply's parent must be a live comment of the
 same article; a deleted comment is unknown (404); a deleted article is gone with all its
 comments (410 ``article_deleted`` for the article and for any of its comments: nothing is left to
-edit, vote on or moderate); an article id can be published once (409 after that; use PATCH).
+edit, vote on or moderate; :func:`cascade` deletes its live comments first); an article id can
+be published once (409 after that; use PATCH). An edit is stamped after every earlier edit of
+the comment, whatever this process's clock says.
 A token with a ``site`` claim acts on that site only (403 ``wrong_site``), and a moderator
 moderates the site of their token only; a vote needs a visible comment (409).
 """
