@@ -22,12 +22,12 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -73,7 +73,7 @@ from producers.idempotency import (
     write_ids,
 )
 from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from producers.publisher import Publisher
+from producers.publisher import Delivery, Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger(__name__)
@@ -169,12 +169,46 @@ def _publish_failed(exc: PublishError) -> HttpError:
 Rule = Callable[[Directory, WriteIds], InputEvent]
 
 
+class EventPublisher(Protocol):
+    """What the ingest needs of a publisher: :class:`producers.Publisher`, or a fake in tests."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, event: InputEvent) -> Delivery: ...
+
+    async def publish_many(self, events: Iterable[InputEvent]) -> list[Delivery]: ...
+
+
+class DirectorySource(Protocol):
+    """What the ingest needs of a directory feed: :class:`DirectoryFeed`, or a fake in tests."""
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def ready(self) -> asyncio.Event: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def sync(self) -> None:
+        """Return once the directory holds every record the topics held when called; raise
+        :class:`~producers.directory_feed.NotFollowing` if it cannot tell."""
+        ...
+
+
 class Ingest:
     """What the routes share: publisher, directory, limits. One per app."""
 
     def __init__(
-        self, settings: Settings, limits: IngestLimits, publisher: Publisher,
-        feed: DirectoryFeed, clock: Callable[[], float],
+        self, settings: Settings, limits: IngestLimits, publisher: EventPublisher,
+        feed: DirectorySource, clock: Callable[[], float],
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -311,8 +345,8 @@ def create_app(
     settings: Settings,
     *,
     limits: IngestLimits | None = None,
-    publisher: Publisher | None = None,
-    feed: DirectoryFeed | None = None,
+    publisher: EventPublisher | None = None,
+    feed: DirectorySource | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:

@@ -9,29 +9,16 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import TopicPartition
 
 from commentfeed import codec
 from commentfeed.broker import free_port
-from commentfeed.events import InputEvent
 from commentfeed.kafka import make_consumer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
-from producers.auth import Reader, mint_reader_token
-
-JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
-SERVICE_TOKEN = "test-service-token-0123456789"
-
-
-@dataclass(frozen=True)
-class Stored:
-    key: str
-    partition: int
-    offset: int
-    event: InputEvent
+from tests.ingest_client import JWT_SECRET, SERVICE_TOKEN, Stored
 
 
 async def _partitions(settings: Settings, topic: Topic) -> list[TopicPartition]:
@@ -82,24 +69,6 @@ async def read_topic(settings: Settings, topic: Topic, timeout_s: float = 30) ->
     finally:
         await consumer.stop()
     return out
-
-
-def token(
-    user_id: str, name: str = "Reader", role: str = "reader", *,
-    secret: str = JWT_SECRET, ttl: timedelta = timedelta(minutes=10),
-    now: datetime | None = None, site: str | None = None,
-) -> str:
-    """A reader token; a moderator's is for the tests' default site unless ``site`` says."""
-    assert role in ("reader", "moderator")
-    if role == "moderator" and site is None:
-        site = "demo"
-    reader = Reader(id=user_id, name=name, role="moderator" if role == "moderator" else "reader",
-                    site=site)
-    return mint_reader_token(reader, secret, ttl=ttl, now=now or datetime.now(UTC))
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
 
 
 @dataclass

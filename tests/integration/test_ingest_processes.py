@@ -24,15 +24,12 @@ from producers.app import IngestLimits, create_app
 from producers.idempotency import write_ids
 from producers.publisher import Delivery, Publisher
 from tests.conftest import make_settings
+from tests.ingest_client import JWT_SECRET, SERVICE_TOKEN, bearer, token
 from tests.integration.producers_support import (
-    JWT_SECRET,
-    SERVICE_TOKEN,
     IngestProcess,
-    bearer,
     end_offsets,
     ingest_processes,
     read_topic,
-    token,
 )
 
 pytestmark = pytest.mark.integration

@@ -28,14 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from commentfeed.settings import Settings
-from tests.integration.producers_support import (
-    SERVICE_TOKEN,
-    IngestProcess,
-    bearer,
-    ingest_processes,
-    spawn_ingest,
-    token,
-)
+from tests.ingest_client import SERVICE_TOKEN, bearer, token
+from tests.integration.producers_support import IngestProcess, ingest_processes, spawn_ingest
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,8 @@ from commentfeed.topics import Topic
 from producers.app import IngestLimits, create_app
 from streams.process import WorkerProcess
 from tests.conftest import make_settings
-from tests.integration.producers_support import (
-    JWT_SECRET,
-    SERVICE_TOKEN,
-    bearer,
-    read_topic,
-    token,
-)
+from tests.ingest_client import JWT_SECRET, SERVICE_TOKEN, bearer, token
+from tests.integration.producers_support import read_topic
 from tests.integration.test_streams_support import as_record, poll_json, publish
 
 pytestmark = pytest.mark.integration
