@@ -110,6 +110,8 @@ def test_every_topic_is_a_channel_with_its_specs(document: dict[str, Any]) -> No
         assert kafka["partitions"] == spec.partitions
         assert kafka["topicConfiguration"]["cleanup.policy"] == (
             ["compact"] if spec.compacted else ["delete"])
+        if spec.retention_ms is not None:
+            assert kafka["topicConfiguration"]["retention.ms"] == spec.retention_ms
     assert document["channels"]["feed.counts"]["bindings"]["kafka"]["topicConfiguration"][
         "cleanup.policy"] == ["compact"]
     assert document["channels"]["comments.dlq"]["bindings"]["kafka"]["partitions"] == 1
