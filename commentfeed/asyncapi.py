@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter
 
-from commentfeed import __version__, codec, events, schemas, ws_frames
+from commentfeed import __version__, channels, codec, events, schemas, ws_frames
 from commentfeed.demo_data import demo_events
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_specs
@@ -218,12 +218,12 @@ MESSAGE_SUMMARIES: dict[str, str] = {
 
 MESSAGE_BINDINGS: dict[str, dict[str, Any]] = {
     "articleIdKey": {
-        "key": {"type": "string", "pattern": ws_frames.ID_PATTERN.join("^$"),
+        "key": {"type": "string", "pattern": channels.ID_REGEX,
                 "description": "article_id"},
         "bindingVersion": KAFKA_BINDING_VERSION,
     },
     "channelKey": {
-        "key": {"type": "string", "pattern": ws_frames.CHANNEL_PATTERN,
+        "key": {"type": "string", "pattern": channels.CHANNEL_PATTERN,
                 "description": "the channel name"},
         "bindingVersion": KAFKA_BINDING_VERSION,
     },

@@ -19,6 +19,7 @@ from typing import Annotated, Literal, TypeAlias, get_args
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from websockets.frames import CloseCode as WebsocketCloseCode
 
+from commentfeed.channels import ARTICLE_CHANNEL_PATTERN, CHANNEL_PATTERN
 from commentfeed.events import (
     ArticleView,
     CommentRemovedPayload,
@@ -36,13 +37,6 @@ from gateway.frames import (
     CloseCode,
     ErrorCode,
 )
-
-#: Ids inside channel names, as in the event contract (``events.Id``).
-ID_PATTERN = r"[A-Za-z0-9_.\-]{1,64}"
-#: ``article:<id>``, ``count:<id>``, ``recent`` or ``recent:<site>``.
-CHANNEL_PATTERN = rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?)$"
-
-ARTICLE_CHANNEL_PATTERN = rf"^article:{ID_PATTERN}$"
 
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 ArticleChannelName = Annotated[str, StringConstraints(pattern=ARTICLE_CHANNEL_PATTERN)]

@@ -8,13 +8,13 @@ project codec (orjson); pre-encoded parts (an update frame, a snapshot) are embe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any, Literal, TypeAlias, TypeGuard
+from typing import Any, TypeAlias, TypeGuard
 
 import orjson
 
+from commentfeed.channels import UPDATE_KINDS, ChannelUpdate, channel_kind, check_channel
 from commentfeed.codec import dumps, loads
 from gateway.exceptions import BadUpdateError, FrameError, UpstreamError
 
@@ -39,44 +39,13 @@ class CloseCode(IntEnum):
     ORIGIN_FORBIDDEN = 4003
 
 
-ChannelKind = Literal["article", "count", "recent"]
 RequestId: TypeAlias = int | str
 
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_KINDS: frozenset[str] = frozenset({"article", "count", "recent"})
 MAX_REQUEST_ID_CHARS = 64
 MAX_EPOCH_CHARS = 128
 MAX_CURSOR_CHARS = 512
 HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
-
-
-def check_channel(name: str) -> str:
-    """``name`` if it is in the protocol's channel table, else :class:`ValueError`.
-
-    Frames always carry the name the client subscribed with, ``recent`` included.
-    """
-    if name == "recent":
-        return name
-    kind, sep, key = name.partition(":")
-    if not sep or kind not in _KINDS or _ID.fullmatch(key) is None:
-        raise ValueError(name)
-    return name
-
-
-def upstream_channel(name: str, default_site: str) -> str:
-    """The channel the streams write for ``name``: ``recent`` is ``recent:<default_site>``."""
-    return f"recent:{default_site}" if name == "recent" else name
-
-
-def channel_kind(channel: str) -> ChannelKind:
-    """Kind of a canonical channel name."""
-    kind = channel.partition(":")[0]
-    if kind == "article":
-        return "article"
-    if kind == "count":
-        return "count"
-    return "recent"
 
 
 # -- client requests ---------------------------------------------------------------------------
@@ -268,26 +237,7 @@ def history_frame(channel: str, rid: RequestId | None, comments: list[Any],
 
 # -- what the gateway reads from upstream ------------------------------------------------------
 
-UPDATE_KINDS: frozenset[str] = frozenset({
-    "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
-    "article",
-})
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """One channel update from ``feed.updates`` (the ``data`` of a FeedUpdate)."""
-
-    channel: str
-    epoch: str
-    offset: int
-    kind: str
-    payload: dict[str, Any]
-    #: The input event's time (RFC 3339), for publish-to-send latency.
-    source_time: str | None = None
-
-
-def parse_update(raw: bytes) -> Update:
+def parse_update(raw: bytes) -> ChannelUpdate:
     """The channel update in a ``feed.updates`` record value.
 
     Checks only what the gateway relies on, with orjson alone: this runs once per record on
@@ -313,7 +263,7 @@ def parse_update(raw: bytes) -> Update:
         raise BadUpdateError("'data.payload' must be an object")
     if source_time is not None and not isinstance(source_time, str):
         source_time = None
-    return Update(channel, epoch, offset, kind, payload, source_time)
+    return ChannelUpdate(channel, epoch, offset, kind, payload, source_time)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -34,6 +33,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
+from commentfeed.channels import ID_MAX_CHARS, ID_REGEX, is_id
 from commentfeed.demo_data import LEAD_ARTICLE_ID
 from commentfeed.errors import CommentfeedError, PublishError
 from commentfeed.events import InputEvent
@@ -75,7 +75,6 @@ log = logging.getLogger(__name__)
 
 #: gateway/static/ of this checkout: the demo page and the widgets.
 STATIC_DIR = FsPath(__file__).resolve().parent.parent / "gateway" / "static"
-ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 
@@ -124,7 +123,7 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
         )
     assert settings.jwt_secret is not None
     assert settings.service_token is not None
-    if not re.match(ID_PATTERN, settings.default_site):
+    if not is_id(settings.default_site):
         raise IngestConfigError(
             f"COMMENTFEED_DEFAULT_SITE {settings.default_site!r} is not a valid site id")
     secret = settings.jwt_secret.get_secret_value()
@@ -325,7 +324,7 @@ _reader_scheme = HTTPBearer(
     description="HS256 JWT signed by the site with COMMENTFEED_JWT_SECRET: exp and sub "
                 "required; name and role (reader or moderator) claims.",
 )
-PathId = Annotated[str, Path(pattern=ID_PATTERN, min_length=1, max_length=64)]
+PathId = Annotated[str, Path(pattern=ID_REGEX, min_length=1, max_length=ID_MAX_CHARS)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,

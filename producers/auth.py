@@ -18,9 +18,10 @@ from typing import Literal
 
 import jwt
 
+from commentfeed.channels import is_id
+
 Role = Literal["reader", "moderator"]
 ROLES: tuple[Role, ...] = ("reader", "moderator")
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _MAX_NAME = 80
 
 
@@ -77,7 +78,7 @@ def verify_reader_token(token: str, secret: str, *, leeway_s: float = 5.0) -> Re
     except jwt.InvalidTokenError as exc:
         raise AuthError("invalid_token", f"the token is not valid: {exc}") from None
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not _ID.match(sub):
+    if not isinstance(sub, str) or not is_id(sub):
         raise AuthError("invalid_token", "the token's sub is not a valid user id")
     name = claims.get("name", sub)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > _MAX_NAME:

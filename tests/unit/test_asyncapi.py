@@ -11,7 +11,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import create_model
 
-from commentfeed import asyncapi, codec, events, schemas, ws_frames
+from commentfeed import asyncapi, channels, codec, events, schemas, ws_frames
 from commentfeed.demo_data import demo_events
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_specs
@@ -120,7 +120,7 @@ def test_keyed_topics_name_their_key(document: dict[str, Any]) -> None:
         key = _resolve(document, messages[message]["bindings"]["$ref"])["kafka"]["key"]
         assert key["description"] == "article_id"
     channel_key = bindings["channelKey"]["kafka"]["key"]
-    assert channel_key["pattern"] == ws_frames.CHANNEL_PATTERN
+    assert channel_key["pattern"] == channels.CHANNEL_PATTERN
     assert "co-partitioned" in document["channels"]["articles"]["description"].lower()
 
 

@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from commentfeed import asyncapi, ws_frames
+from commentfeed import asyncapi, channels, ws_frames
 from commentfeed.events import Author, CommentView
 from gateway import frames
 from gateway.exceptions import FrameError
@@ -68,7 +68,7 @@ def test_error_codes_match_the_protocol_doc() -> None:
 
 
 def test_channel_pattern_accepts_the_documented_channels_only() -> None:
-    pattern = re.compile(ws_frames.CHANNEL_PATTERN)
+    pattern = re.compile(channels.CHANNEL_PATTERN)
     for good in ("article:42", "count:harbour-bridge-reopens", "recent", "recent:demo"):
         assert pattern.match(good), good
     for bad in ("article:", "articles:42", "recent:", "count:a b", "article:" + "x" * 65):

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from commentfeed.channels import upstream_channel
 from gateway.exceptions import BadUpdateError, FrameError, UpstreamError
 from gateway.frames import (
     History,
@@ -21,7 +22,6 @@ from gateway.frames import (
     resume_frame,
     snapshot_frame,
     update_frame,
-    upstream_channel,
 )
 
 
