@@ -9,6 +9,8 @@ import signal
 import click
 
 from commentfeed.settings import Settings, get_settings
+from gateway import lograte
+from gateway.limits import raise_open_files_limit
 from gateway.server import WS_PATH, serve_settings
 from gateway.settings import GatewaySettings
 
@@ -17,6 +19,12 @@ log = logging.getLogger("gateway")
 
 async def run(settings: Settings, options: GatewaySettings) -> None:
     """Serve until SIGTERM/SIGINT, then close every client with 1001 and return."""
+    # Each connection is a file: the soft limit (often 1,024) would cap connections far below
+    # the hard one. Repeated lines (a client or a dead upstream making the same warning) are
+    # rate-limited, so the log cannot grow faster than an operator can read it.
+    soft, hard = raise_open_files_limit()
+    lograte.install()
+    log.info("open-files limit %d (hard %d)", soft, hard)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -37,6 +37,7 @@ class CloseCode(IntEnum):
     TOO_MANY_ERRORS = 4001
     SERVER_FULL = 4002
     ORIGIN_FORBIDDEN = 4003
+    TOO_MANY_CONNECTIONS = 4004
 
 
 RequestId: TypeAlias = int | str

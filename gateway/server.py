@@ -11,6 +11,13 @@ A connection whose unsent bytes pass ``slow_consumer_bytes`` is closed with 4000
 transport's high-water mark is set to that limit, and crossing it (asyncio calls
 ``pause_writing``) starts the closing handshake, so later broadcasts skip the connection and
 nobody else waits for it.
+
+What one client can cost is bounded here and in the core (issue 12): connections per address,
+streams API requests in a fair bounded queue (:mod:`gateway.fetchqueue`) over a connection pool of
+the same size, and repeated log lines rate-limited (:mod:`gateway.lograte`). ``/readyz`` asks only
+whether this process can serve (its loops run, its consumer keeps up): a gateway whose streams API
+is unreachable still serves every hot channel, so it stays in the load balancer, and the degraded
+state shows in ``/metrics`` (``commentfeed_gateway_upstream_up``).
 """
 
 from __future__ import annotations
@@ -52,12 +59,15 @@ from gateway.core import (
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
 from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_update
+from gateway.limits import AddressCounter, accept_error_handler
 from gateway.metrics import Metrics
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
+#: How often the streams API's health is asked while nothing else tells.
+UPSTREAM_PROBE_S = 5.0
 #: Stands in for each connection's handshake request once it is served (see ``_handle``).
 _HANDSHAKE_DONE = Request(WS_PATH, Headers())
 
@@ -85,17 +95,31 @@ class Gateway:
         limits = Limits(
             max_subscriptions=options.max_subscriptions, ops_per_s=options.ops_per_s,
             ops_burst=options.ops_burst, max_errors=options.max_errors,
-            error_window_s=options.error_window_s)
+            error_window_s=options.error_window_s,
+            upstream_in_flight=options.upstream_in_flight_per_connection,
+            history_pending=options.history_pending)
         self.core: Core[ServerConnection] = Core(Config(
             default_site=settings.default_site, limits=limits,
             history_size=options.history_size, history_ttl_s=options.history_ttl_s,
-            channel_idle_s=options.channel_idle_s, snapshot_comments=options.snapshot_comments))
+            channel_idle_s=options.channel_idle_s, max_idle_channels=options.max_idle_channels,
+            snapshot_comments=options.snapshot_comments,
+            upstream_in_flight=options.upstream_in_flight))
         core = self.core
+        self.addresses = AddressCounter(options.max_connections_per_address)
+        #: Whether the streams API answered its last request (fetch or probe).
+        self.upstream_up = True
         self.metrics = Metrics({
             "connections": ("Open websocket connections", lambda: len(core.connections)),
             "subscriptions": ("Channel subscriptions of all connections",
                               lambda: core.subscription_count),
             "channels": ("Channels this gateway keeps state for", lambda: len(core.channels)),
+            "upstream_in_flight": ("Streams API requests running",
+                                   lambda: core.fetches.in_flight),
+            "upstream_queued": ("Streams API requests waiting for their turn",
+                                lambda: core.fetches.queued()),
+            "upstream_up": ("1 while the streams API answers, 0 while it does not: cold "
+                            "subscribes and history then fail, hot channels are still served",
+                            lambda: 1.0 if self.upstream_up else 0.0),
         })
         self.topic = topic_name(settings, Topic.FEED_UPDATES)
         self.consumer_ready = asyncio.Event()
@@ -105,13 +129,20 @@ class Gateway:
         self._consumer: AIOKafkaConsumer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._previous_handler: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         opt = self.options
-        self._http = httpx.AsyncClient(base_url=self.settings.streams_base_url,
-                                       timeout=opt.upstream_timeout_s)
+        # The core never runs more requests than this, so none waits inside the pool.
+        pool = opt.upstream_in_flight or 100
+        self._http = httpx.AsyncClient(
+            base_url=self.settings.streams_base_url, timeout=opt.upstream_timeout_s,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
+        loop = asyncio.get_running_loop()
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(accept_error_handler(self.metrics, self._previous_handler))
         slow = opt.slow_consumer_bytes
         self._server = await ws_serve(
             self._handle, self.settings.host, self.settings.gateway_port,
@@ -123,7 +154,8 @@ class Gateway:
             create_connection=_connection_class(self, slow is not None),
         )
         self._loops = [asyncio.create_task(self._consume(), name="gateway-consume"),
-                       asyncio.create_task(self._sweep(), name="gateway-sweep")]
+                       asyncio.create_task(self._sweep(), name="gateway-sweep"),
+                       asyncio.create_task(self._probe_upstream(), name="gateway-probe")]
         for task in self._loops:
             task.add_done_callback(_log_crash)
 
@@ -141,6 +173,7 @@ class Gateway:
             await self._consumer.stop()
         if self._http is not None:
             await self._http.aclose()
+            asyncio.get_running_loop().set_exception_handler(self._previous_handler)
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -174,6 +207,17 @@ class Gateway:
             # a client must not retry this one. Nothing the client sends is ever read.
             await ws.close(CloseCode.ORIGIN_FORBIDDEN, "origin_forbidden")
             return
+        address = ws.remote_address[0] if ws.remote_address else ""
+        if not self.addresses.acquire(address):
+            self.metrics.address_limit_closes += 1
+            await ws.close(CloseCode.TOO_MANY_CONNECTIONS, "too_many_connections")
+            return
+        try:
+            await self._serve_client(ws)
+        finally:
+            self.addresses.release(address)
+
+    async def _serve_client(self, ws: ServerConnection) -> None:
         # The handshake's headers are not needed again: ~3 KiB per idle connection. Clearing
         # them too matters: websockets' protocol parser keeps its own reference to the request.
         if ws.request is not None:
@@ -240,7 +284,7 @@ class Gateway:
         if path == "/healthz":
             return ws.respond(200, "ok\n")
         if path == "/readyz":
-            problem = await self.not_ready()
+            problem = self.not_ready()
             return ws.respond(503, f"not ready: {problem}\n") if problem else ws.respond(
                 200, "ready\n")
         if path == "/metrics":
@@ -254,22 +298,40 @@ class Gateway:
         # No Origin header: not a browser, so not a cross-site hijack.
         return allowed is None or origin is None or origin in allowed
 
-    async def not_ready(self) -> str | None:
-        """Why this gateway is not ready, or ``None`` when it is."""
+    def not_ready(self) -> str | None:
+        """Why this gateway cannot serve, or ``None`` when it can.
+
+        Answered from this process's own state, never by asking upstream: a probe must answer
+        at once however busy the streams API is, and an unreachable streams API (one worker of
+        several gone, a restart) still leaves every hot channel served from here.
+        """
         if any(task.done() for task in self._loops):
             return "a gateway loop stopped (see the log)"
         if not self.consumer_ready.is_set():
             return "feed.updates consumer starting"
         if self._lag is None or self._lag > self.options.ready_max_lag:
             return f"feed.updates consumer behind ({self._lag} records)"
-        assert self._http is not None
-        try:
-            response = await self._http.get("/healthz", timeout=1.0)
-        except httpx.HTTPError as exc:
-            return f"streams API unreachable ({type(exc).__name__})"
-        if response.status_code != 200:
-            return f"streams API answered {response.status_code}"
         return None
+
+    async def _probe_upstream(self) -> None:
+        """Keep ``upstream_up`` current while no fetch tells (a client of its own, so a probe
+        never waits behind queued fetches)."""
+        async with httpx.AsyncClient(base_url=self.settings.streams_base_url,
+                                     timeout=2.0) as client:
+            while True:
+                try:
+                    response = await client.get("/healthz")
+                    self._upstream(response.status_code < 500)
+                except httpx.HTTPError:
+                    self._upstream(False)
+                await asyncio.sleep(UPSTREAM_PROBE_S)
+
+    def _upstream(self, up: bool) -> None:
+        if up != self.upstream_up:
+            log.warning("streams API %s", "answers again" if up else
+                        "unreachable: cold subscribes and history get 'unavailable', hot "
+                        "channels are still served")
+        self.upstream_up = up
 
     # -- the streams query API -----------------------------------------------------------------
 
@@ -288,8 +350,10 @@ class Gateway:
             expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
             log.warning("snapshot of %s failed: %s", channel, exc, exc_info=not expected)
             self.metrics.upstream_request("snapshot", "error")
+            self._upstream(not isinstance(exc, httpx.TransportError))
             self._run(self.core.snapshot_failed(channel, time.monotonic()))
             return
+        self.upstream_up = True
         self.metrics.upstream_request("snapshot", "ok")
         self._run(self.core.snapshot_fetched(channel, snap, time.monotonic()))
 
@@ -302,14 +366,22 @@ class Gateway:
             response = await self._http.get(
                 f"/v1/articles/{quote(request.article_id, safe='')}/comments", params=params)
             if response.status_code != 200:
-                raise UpstreamError(f"HTTP {response.status_code}")
+                # A 4xx other than a timeout or throttling: the request itself was bad.
+                client_fault = 400 <= response.status_code < 500 and response.status_code not in (
+                    408, 429)
+                raise UpstreamError(f"HTTP {response.status_code}", retriable=not client_fault)
             comments, cursor = parse_history(loads(response.content))
         except Exception as exc:  # whatever went wrong, the client must hear of it
-            expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
-            log.warning("history of %s failed: %s", request.channel, exc, exc_info=not expected)
-            self.metrics.upstream_request("history", "error")
-            self._run(self.core.history_failed(request, time.monotonic()))
+            refused = isinstance(exc, UpstreamError) and not exc.retriable
+            self.metrics.upstream_request("history", "refused" if refused else "error")
+            if not refused:
+                expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
+                log.warning("history of %s failed: %s", request.channel, exc,
+                            exc_info=not expected)
+                self._upstream(not isinstance(exc, httpx.TransportError))
+            self._run(self.core.history_failed(request, time.monotonic(), refused=refused))
             return
+        self.upstream_up = True
         self.metrics.upstream_request("history", "ok")
         self._run(self.core.history_fetched(request, comments, cursor))
 
@@ -398,6 +470,7 @@ def serve(
     close_timeout_s: float = 5.0,
     # -- limits (None disables one) --------------------------------------------------------
     max_connections: int | None = 20_000,
+    max_connections_per_address: int | None = 500,
     max_frame_bytes: int | None = 4096,
     max_subscriptions: int | None = 200,
     ops_per_s: float | None = 20.0,
@@ -405,13 +478,17 @@ def serve(
     max_errors: int | None = 20,
     error_window_s: float = 10.0,
     slow_consumer_bytes: int | None = 1 << 20,
+    upstream_in_flight_per_connection: int | None = 4,
+    history_pending: int | None = 4,
     # -- resume history and channels -------------------------------------------------------
     history_size: int = 500,
     history_ttl_s: float | None = 300.0,
     channel_idle_s: float = 60.0,
+    max_idle_channels: int | None = 10_000,
     # -- upstream --------------------------------------------------------------------------
     snapshot_comments: int = 50,
     upstream_timeout_s: float = 5.0,
+    upstream_in_flight: int | None = 16,
     ready_max_lag: int = 1000,
 ) -> Gateway:
     """A gateway on ``settings.host:settings.gateway_port`` (path ``/ws``); not started yet.
@@ -428,18 +505,27 @@ def serve(
         20): protocol pings and how long a pong may take. ``close_timeout_s`` (5): how long a
         closing handshake may take before the TCP connection is dropped.
     Limits
-        ``max_connections`` (20,000; more are closed with 4002), ``max_frame_bytes`` (4 KiB;
+        ``max_connections`` (20,000; more are closed with 4002),
+        ``max_connections_per_address`` (500; more from one address are closed with 4004;
+        behind a proxy that hides client addresses raise it or pass ``None``),
+        ``max_frame_bytes`` (4 KiB;
         larger client frames close with 1009), ``max_subscriptions`` per connection (200),
         ``ops_per_s`` / ``ops_burst`` (20 / 250: a token bucket per connection; the burst
         covers a listing page subscribing, or a client resuming, 200 channels at once),
         ``max_errors`` within ``error_window_s`` (20 in 10 s, then close 4001),
-        ``slow_consumer_bytes`` (1 MiB of unsent bytes, then close 4000).
+        ``slow_consumer_bytes`` (1 MiB of unsent bytes, then close 4000),
+        ``upstream_in_flight_per_connection`` (4: streams API requests one connection may
+        have running; the rest wait their turn, connections taking turns),
+        ``history_pending`` (4: ``history`` requests waiting or running per connection; more
+        are answered ``rate_limited``).
     Resume history and channels
         ``history_size`` / ``history_ttl_s`` (500 updates / 300 s per channel);
-        ``channel_idle_s`` (60): a channel nobody subscribes to is forgotten after this long.
+        ``channel_idle_s`` (60): a channel nobody subscribes to is forgotten after this long;
+        ``max_idle_channels`` (10,000): at most this many such channels are kept.
     Upstream
         ``snapshot_comments`` (50): newest comments in an article snapshot;
-        ``upstream_timeout_s`` (5): streams API request timeout; ``ready_max_lag`` (1,000
+        ``upstream_timeout_s`` (5): streams API request timeout; ``upstream_in_flight`` (16):
+        streams API requests running at once in the process; ``ready_max_lag`` (1,000
         records): ``/readyz`` fails while the consumer is further behind.
     """
     options = GatewaySettings(
@@ -447,12 +533,16 @@ def serve(
         allowed_origins=tuple(allowed_origins) if allowed_origins is not None else None,
         ping_interval_s=ping_interval_s, ping_timeout_s=ping_timeout_s,
         close_timeout_s=close_timeout_s, max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
         max_frame_bytes=max_frame_bytes, max_subscriptions=max_subscriptions,
         ops_per_s=ops_per_s, ops_burst=ops_burst, max_errors=max_errors,
         error_window_s=error_window_s, slow_consumer_bytes=slow_consumer_bytes,
+        upstream_in_flight_per_connection=upstream_in_flight_per_connection,
+        history_pending=history_pending,
         history_size=history_size, history_ttl_s=history_ttl_s, channel_idle_s=channel_idle_s,
+        max_idle_channels=max_idle_channels,
         snapshot_comments=snapshot_comments, upstream_timeout_s=upstream_timeout_s,
-        ready_max_lag=ready_max_lag)
+        upstream_in_flight=upstream_in_flight, ready_max_lag=ready_max_lag)
     return Gateway(settings or get_settings(), options)
 
 

@@ -29,6 +29,8 @@ class GatewaySettings(BaseSettings):
 
     # -- limits ------------------------------------------------------------------------------
     max_connections: int | None = Field(default=20_000, ge=1)
+    #: Per client address; behind a proxy that hides addresses, raise it or set none.
+    max_connections_per_address: int | None = Field(default=500, ge=1)
     max_frame_bytes: int | None = Field(default=4096, ge=64)
     max_subscriptions: int | None = Field(default=200, ge=1)
     ops_per_s: float | None = Field(default=20.0, gt=0)
@@ -37,15 +39,19 @@ class GatewaySettings(BaseSettings):
     max_errors: int | None = Field(default=20, ge=1)
     error_window_s: float = Field(default=10.0, gt=0)
     slow_consumer_bytes: int | None = Field(default=1 << 20, ge=1024)
+    upstream_in_flight_per_connection: int | None = Field(default=4, ge=1)
+    history_pending: int | None = Field(default=4, ge=1)
 
     # -- resume history and channels ---------------------------------------------------------
     history_size: int = Field(default=500, ge=0)
     history_ttl_s: float | None = Field(default=300.0, gt=0)
     channel_idle_s: float = Field(default=60.0, ge=0)
+    max_idle_channels: int | None = Field(default=10_000, ge=0)
 
     # -- upstream ----------------------------------------------------------------------------
     snapshot_comments: int = Field(default=50, ge=1, le=100)
     upstream_timeout_s: float = Field(default=5.0, gt=0)
+    upstream_in_flight: int | None = Field(default=16, ge=1)
     ready_max_lag: int = Field(default=1000, ge=0)
 
     @field_validator("allowed_origins", mode="before")
