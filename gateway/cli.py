@@ -10,7 +10,7 @@ import click
 
 from commentfeed.settings import Settings, get_settings
 from gateway import lograte
-from gateway.limits import raise_open_files_limit
+from gateway.limits import connection_room, raise_open_files_limit
 from gateway.server import WS_PATH, serve_settings
 from gateway.settings import GatewaySettings
 
@@ -25,6 +25,12 @@ async def run(settings: Settings, options: GatewaySettings) -> None:
     soft, hard = raise_open_files_limit()
     lograte.install()
     log.info("open-files limit %d (hard %d)", soft, hard)
+    room = connection_room(soft, options.upstream_in_flight)
+    if options.max_connections is None or options.max_connections > room:
+        # Past this, accept fails for everyone; under it, one more client gets 4002 and goes.
+        log.warning("the open-files limit (%d) leaves room for %d connections: "
+                    "max_connections lowered from %s", soft, room, options.max_connections)
+        options = options.model_copy(update={"max_connections": room})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

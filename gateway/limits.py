@@ -3,17 +3,25 @@
 ``AddressCounter`` caps the websocket connections one client address holds, so one host cannot
 take the whole connection budget. ``raise_open_files_limit`` lifts the soft ``RLIMIT_NOFILE``
 to the hard one at start: the common soft default (1,024) caps a gateway at about 1,000
-connections although the hard limit allows far more. ``accept_error_handler`` turns the event
-loop's "socket.accept() out of system resource" reports (asyncio retries accept a second later,
-but on Linux reports every queued attempt, with a traceback each) into a counter and one log line
-per interval.
+connections although the hard limit allows far more.
+
+Out of open files, accept fails. asyncio then pauses the listening socket for a second, but
+its accept loop goes on trying the rest of the backlog in the same pass, scheduling one more
+resume and one more logged traceback per attempt: thousands of failed accepts a second, and
+issue 12's 413,597 log lines in 50 s. :class:`BackoffSocket` is the listening socket with an
+``accept`` that, after one such failure, answers "nothing to accept" until a short back-off has
+passed, so a pass ends at the first failure and the socket is tried about once a second.
+``accept_error_handler`` turns the loop's report of each failure into a counter and one log
+line per interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import resource
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -22,6 +30,48 @@ log = logging.getLogger(__name__)
 
 #: How often an accept failure is written to the log, at most.
 ACCEPT_LOG_INTERVAL_S = 10.0
+#: After a failed accept, no new one for this long; under asyncio's own pause (1 s), so the
+#: listening socket is never watched while accept is refused (that would spin).
+ACCEPT_BACKOFF_S = 0.5
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class BackoffSocket(socket.socket):
+    """A listening socket whose ``accept`` backs off after running out of resources."""
+
+    __slots__ = ("accept_errors", "retry_at")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_at = 0.0
+        self.accept_errors = 0
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        now = time.monotonic()
+        if now < self.retry_at:
+            # Ends the event loop's accept pass: the one failure already paused the socket.
+            raise BlockingIOError(errno.EAGAIN, "accept backing off: out of open files")
+        try:
+            return super().accept()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_RESOURCES:
+                self.retry_at = now + ACCEPT_BACKOFF_S
+                self.accept_errors += 1
+            raise
+
+
+def listening_socket(host: str | None, port: int) -> BackoffSocket:
+    """A bound :class:`BackoffSocket` for ``host:port`` (the first address ``host`` names)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = BackoffSocket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class AddressCounter:
@@ -50,6 +100,16 @@ class AddressCounter:
 
     def __len__(self) -> int:
         return len(self._counts)
+
+
+#: Files a gateway holds besides its websocket connections: the listening socket, the broker
+#: and streams API connections, logs, the event loop's own; with room to spare.
+FILES_BESIDES_CONNECTIONS = 64
+
+
+def connection_room(soft_limit: int, upstream_in_flight: int | None) -> int:
+    """How many websocket connections the open-files limit leaves room for."""
+    return max(1, soft_limit - FILES_BESIDES_CONNECTIONS - (upstream_in_flight or 100))
 
 
 def raise_open_files_limit() -> tuple[int, int]:

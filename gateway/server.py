@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
@@ -59,7 +60,7 @@ from gateway.core import (
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
 from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_update
-from gateway.limits import AddressCounter, accept_error_handler
+from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
 from gateway.settings import GatewaySettings
 
@@ -130,6 +131,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._previous_handler: Any = None
+        self._listener: socket.socket | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -144,8 +146,9 @@ class Gateway:
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(accept_error_handler(self.metrics, self._previous_handler))
         slow = opt.slow_consumer_bytes
+        self._listener = listening_socket(self.settings.host, self.settings.gateway_port)
         self._server = await ws_serve(
-            self._handle, self.settings.host, self.settings.gateway_port,
+            self._handle, sock=self._listener,
             compression="deflate" if opt.compression == "deflate" else None,
             process_request=self._process_request,
             ping_interval=opt.ping_interval_s, ping_timeout=opt.ping_timeout_s,

@@ -204,12 +204,19 @@ async def test_the_soft_open_files_limit_is_raised_to_the_hard_one(
 async def test_out_of_open_files_accept_backs_off_quietly_and_recovers(
         feed: FeedWriter, tmp_path: Path) -> None:
     s, log = feed.settings, tmp_path / "gateway.log"
-    async with gateway_process(s, log, nofile=(128, 128), **ONE_ADDRESS):
-        conns = await open_connections(f"ws://127.0.0.1:{s.gateway_port}/ws", 200)
-        try:
-            assert len(conns) < 200  # the limit was really hit
-        finally:
-            await close_all(conns)
+    async with gateway_process(s, log, nofile=(160, 160), **ONE_ADDRESS):
+        url = f"ws://127.0.0.1:{s.gateway_port}/ws"
+        # Websocket clients past what the limit leaves room for are turned away with 4002.
+        conns = await open_connections(url, 150)
+        assert 0 < len(conns) < 150
+        # Bare TCP connections that never send a handshake hold a file each until the
+        # handshake times out: enough of them exhaust the process's open files.
+        sockets = []
+        for _ in range(300):
+            sockets.append(await asyncio.open_connection("127.0.0.1", s.gateway_port))
+        for _, writer in sockets:
+            writer.close()
+        await close_all(conns)
 
         async def ready() -> bool:
             try:
@@ -224,7 +231,8 @@ async def test_out_of_open_files_accept_backs_off_quietly_and_recovers(
         failed = [line for line in metrics.splitlines()
                   if line.startswith("commentfeed_gateway_accept_errors_total ")]
         assert failed
-        assert float(failed[0].split()[1]) >= 1
+        # Tried again about once a second, not thousands of times (asyncio alone: ~1,500/s).
+        assert 1 <= float(failed[0].split()[1]) <= 60
 
 
 async def http_get_status(url: str) -> int:
