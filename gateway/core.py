@@ -19,8 +19,9 @@ Upstream work is bounded (issue 12): every snapshot and history fetch waits its 
 :class:`gateway.fetchqueue.FetchQueue` (a bound in flight for the process and per connection,
 connections served round-robin), a fetch nobody waits for any more is dropped before it starts,
 and a channel nobody follows costs nothing: one never fetched is forgotten at once, the others
-after ``channel_idle_s`` or sooner when more than ``max_idle_channels`` are idle. Every step is
-O(1) per request, so churning cold channels cannot wedge the event loop.
+after ``channel_idle_s`` or sooner when more than ``max_idle_channels`` are idle. A request's
+bookkeeping is O(1), so churning cold channels cannot wedge the event loop; the once-a-second
+sweep walks the channels held, which subscriptions and the idle cap bound.
 """
 
 from __future__ import annotations
