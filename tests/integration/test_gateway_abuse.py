@@ -212,7 +212,7 @@ async def test_out_of_open_files_accept_backs_off_quietly_and_recovers(
         # Bare TCP connections that never send a handshake hold a file each until the
         # handshake times out: enough of them exhaust the process's open files.
         sockets = []
-        for _ in range(300):
+        for _ in range(150):
             sockets.append(await asyncio.open_connection("127.0.0.1", s.gateway_port))
         for _, writer in sockets:
             writer.close()
