@@ -238,3 +238,21 @@ async def test_out_of_open_files_accept_backs_off_quietly_and_recovers(
 async def http_get_status(url: str) -> int:
     async with httpx.AsyncClient(timeout=5) as http:
         return (await http.get(url)).status_code
+
+
+# -- the log -----------------------------------------------------------------------------------
+
+
+async def test_without_the_streams_api_cold_subscribes_cost_a_few_log_lines_not_one_each(
+        feed: FeedWriter, tmp_path: Path) -> None:
+    s, log = feed.settings, tmp_path / "gateway.log"
+    feed.stop_http()  # no streams API at all: ready anyway, hot channels need none
+    async with gateway_process(s, log):
+        client = await Client(f"ws://127.0.0.1:{s.gateway_port}/ws").connect()
+        for n in range(100):
+            reply = await client.subscribe(f"count:gone-{n}")
+            assert (reply["op"], reply["code"]) == ("error", "unavailable")
+        await readyz_within_a_second(s.gateway_port)
+        await client.close()
+    text = log.read_text(errors="replace")
+    assert 1 <= text.count("snapshot of count:gone-") <= 10, text[-3000:]
