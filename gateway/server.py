@@ -347,13 +347,14 @@ class Gateway:
             response = await self._http.get(
                 f"/v1/channels/{quote(upstream, safe=':')}/snapshot", params=params)
             if response.status_code != 200:
-                raise UpstreamError(f"HTTP {response.status_code}")
+                raise UpstreamError(f"HTTP {response.status_code}",
+                                    status=response.status_code)
             snap = parse_snapshot(loads(response.content), upstream)
         except Exception as exc:  # whatever went wrong, the waiting clients must hear of it
             expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
             log.warning("snapshot of %s failed: %s", channel, exc, exc_info=not expected)
             self.metrics.upstream_request("snapshot", "error")
-            self._upstream(not isinstance(exc, httpx.TransportError))
+            self._upstream(_answers(exc))
             self._run(self.core.snapshot_failed(channel, time.monotonic()))
             return
         self.upstream_up = True
@@ -372,7 +373,8 @@ class Gateway:
                 # A 4xx other than a timeout or throttling: the request itself was bad.
                 client_fault = 400 <= response.status_code < 500 and response.status_code not in (
                     408, 429)
-                raise UpstreamError(f"HTTP {response.status_code}", retriable=not client_fault)
+                raise UpstreamError(f"HTTP {response.status_code}", retriable=not client_fault,
+                                    status=response.status_code)
             comments, cursor = parse_history(loads(response.content))
         except Exception as exc:  # whatever went wrong, the client must hear of it
             refused = isinstance(exc, UpstreamError) and not exc.retriable
@@ -381,7 +383,7 @@ class Gateway:
                 expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
                 log.warning("history of %s failed: %s", request.channel, exc,
                             exc_info=not expected)
-                self._upstream(not isinstance(exc, httpx.TransportError))
+                self._upstream(_answers(exc))
             self._run(self.core.history_failed(request, time.monotonic(), refused=refused))
             return
         self.upstream_up = True
@@ -455,6 +457,13 @@ class Gateway:
         while True:
             await asyncio.sleep(1.0)
             self._run(self.core.sweep(time.monotonic()))
+
+
+def _answers(exc: Exception) -> bool:
+    """Whether a failed request still shows a working streams API (it answered, not 5xx)."""
+    if isinstance(exc, httpx.TransportError):
+        return False
+    return not (isinstance(exc, UpstreamError) and exc.status is not None and exc.status >= 500)
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
