@@ -357,7 +357,7 @@ class Gateway:
             self._upstream(_answers(exc))
             self._run(self.core.snapshot_failed(channel, time.monotonic()))
             return
-        self.upstream_up = True
+        self._upstream(True)
         self.metrics.upstream_request("snapshot", "ok")
         self._run(self.core.snapshot_fetched(channel, snap, time.monotonic()))
 
@@ -386,7 +386,7 @@ class Gateway:
                 self._upstream(_answers(exc))
             self._run(self.core.history_failed(request, time.monotonic(), refused=refused))
             return
-        self.upstream_up = True
+        self._upstream(True)
         self.metrics.upstream_request("history", "ok")
         self._run(self.core.history_fetched(request, comments, cursor))
 
