@@ -48,7 +48,7 @@ bench: setup
 	$(BIN)/python -m bench.connections
 
 schemas: setup
-	$(BIN)/python -m commentfeed.schemas
+	$(BIN)/python -m contract.schemas
 
 # The official AsyncAPI JSON Schemas (npm @asyncapi/specs, pinned in tools/asyncapi) that the
 # tests validate docs/asyncapi.yaml against. npm writes .package-lock.json on install, so this
@@ -61,7 +61,7 @@ $(ASYNCAPI_SPECS): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 asyncapi-specs: $(ASYNCAPI_SPECS)
 
 asyncapi: setup
-	$(BIN)/python -m commentfeed.asyncapi
+	$(BIN)/python -m contract.asyncapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -36,15 +36,7 @@ from commentfeed.codec import dumps, loads
 from gateway.exceptions import FrameError
 from gateway.fetchqueue import SYSTEM, FetchQueue
 from gateway.frames import (
-    CloseCode,
-    ErrorCode,
-    History,
-    Ping,
-    Position,
-    RequestId,
     Snapshot,
-    Subscribe,
-    Unsubscribe,
     error_frame,
     history_frame,
     parse_request,
@@ -55,6 +47,16 @@ from gateway.frames import (
     update_frame,
 )
 from gateway.history import History as HistoryRing
+from gateway.protocol import (
+    CloseCode,
+    ErrorCode,
+    HistoryRequest,
+    Ping,
+    Position,
+    RequestId,
+    Subscribe,
+    Unsubscribe,
+)
 from gateway.snapshots import fold
 
 H = TypeVar("H", bound=Hashable)
@@ -253,7 +255,7 @@ class Core(Generic[H]):
             return self._subscribe(conn, request, now)
         if isinstance(request, Unsubscribe):
             return self._unsubscribe(conn, request, now)
-        if isinstance(request, History):
+        if isinstance(request, HistoryRequest):
             if request.channel not in conn.subs:
                 return self._error(conn, ErrorCode.NOT_SUBSCRIBED,
                                    f"subscribe to {request.channel!r} before asking its history",
@@ -288,7 +290,7 @@ class Core(Generic[H]):
             out.append(Close(conn.handle, CloseCode.TOO_MANY_ERRORS, "too_many_errors"))
         return out
 
-    def _history(self, conn: _Conn[H], request: History, now: float) -> list[Action[H]]:
+    def _history(self, conn: _Conn[H], request: HistoryRequest, now: float) -> list[Action[H]]:
         limit = self.config.limits.history_pending
         if limit is not None and conn.history_pending >= limit:
             return self._error(conn, ErrorCode.RATE_LIMITED,

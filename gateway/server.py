@@ -59,9 +59,10 @@ from gateway.core import (
     Send,
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
-from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_update
+from gateway.frames import parse_history, parse_snapshot, parse_update
 from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
+from gateway.protocol import CloseCode
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)

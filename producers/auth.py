@@ -19,13 +19,14 @@ from typing import Literal
 import jwt
 
 from commentfeed.channels import is_id
+from commentfeed.errors import CommentfeedError
 
 Role = Literal["reader", "moderator"]
 ROLES: tuple[Role, ...] = ("reader", "moderator")
 _MAX_NAME = 80
 
 
-class AuthError(Exception):
+class AuthError(CommentfeedError):
     """A credential that proves nothing: missing, malformed, expired or forged.
 
     ``code`` is ``missing_token``, ``expired_token`` or ``invalid_token``.

@@ -50,7 +50,7 @@ def _delivery_json(delivery: Delivery) -> str:
               show_default=True, help="Largest request body accepted (413 above).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def ingest(rate_limit: float, burst: int, max_body_bytes: int, access_log: bool) -> None:
-    """Run the HTTP ingest API and the demo page on HOST:INGEST_PORT.
+    """Run the HTTP ingest API (and the demo page in demo mode) on HOST:INGEST_PORT.
 
     Needs COMMENTFEED_JWT_SECRET (readers' tokens) and COMMENTFEED_SERVICE_TOKEN (the CMS).
     """

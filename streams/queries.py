@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from commentfeed.channels import ID_REGEX, Channel, is_id
 from commentfeed.channels import parse_channel as _parse_channel
+from commentfeed.errors import HttpError
 from streams.logic import (
     Reader,
     Record,
@@ -28,12 +29,11 @@ MAX_LIMIT: Final = 100
 MAX_COUNT_IDS: Final = 200
 
 
-class QueryError(Exception):
+class QueryError(HttpError):
     """A malformed request; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, "bad_request", message)
         self.message = message
 
 

@@ -591,4 +591,10 @@ async def test_demo_login_is_absent_outside_demo_mode(broker: EmbeddedBroker) ->
         assert r.status_code == 404
         assert r.json()["code"] == "demo_disabled"
         spec = (await client.get("/openapi.json")).json()
+        # The demo page and its config are demo-only; the widget assets stay for embedders.
+        assert (await client.get("/")).status_code == 404
+        assert (await client.get("/config.json")).status_code == 404
+        widgets = await client.get("/widgets.js")
+        assert widgets.status_code == 200
+        assert "RecentComments" in widgets.text
     assert "/v1/demo/login" not in spec["paths"]

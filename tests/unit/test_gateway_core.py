@@ -19,7 +19,8 @@ from gateway.core import (
     Limits,
     Send,
 )
-from gateway.frames import CloseCode, Snapshot
+from gateway.frames import Snapshot
+from gateway.protocol import CloseCode
 
 A = "article:42"
 C = "count:42"

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from commentfeed.channels import UPDATE_KINDS, ChannelUpdate
 from gateway.core import Action, Broadcast, Close, Config, Core, FetchSnapshot, Limits, Send
 from gateway.exceptions import BadUpdateError
-from gateway.frames import ErrorCode, Snapshot, parse_update
+from gateway.frames import Snapshot, parse_update
+from gateway.protocol import ErrorCode
 
 SERVER_OPS = {"subscribed", "unsubscribed", "update", "history", "pong", "error"}
 ERROR_CODES = {code.value for code in ErrorCode}
