@@ -211,7 +211,7 @@ class Gateway:
             # a client must not retry this one. Nothing the client sends is ever read.
             await ws.close(CloseCode.ORIGIN_FORBIDDEN, "origin_forbidden")
             return
-        address = ws.remote_address[0] if ws.remote_address else ""
+        address = self._client_address(ws)
         if not self.addresses.acquire(address):
             self.metrics.address_limit_closes += 1
             await ws.close(CloseCode.TOO_MANY_CONNECTIONS, "too_many_connections")
@@ -236,6 +236,17 @@ class Gateway:
             pass
         finally:
             core.disconnect(ws, time.monotonic())
+
+    def _client_address(self, ws: ServerConnection) -> str:
+        """The client's address: the peer's, or the one a trusted proxy forwarded for."""
+        peer = str(ws.remote_address[0]) if ws.remote_address else ""
+        proxies = self.options.trusted_proxies
+        if proxies and peer in proxies and ws.request is not None:
+            # The proxy appends the address it saw, so the last entry is the one it vouches for.
+            forwarded = ws.request.headers.get("X-Forwarded-For", "").rpartition(",")[2].strip()
+            if forwarded:
+                return forwarded
+        return peer
 
     def slow_consumer(self, ws: ServerConnection) -> None:
         """``ws`` passed the unsent-bytes limit and has a close frame queued: finish it."""
@@ -484,6 +495,7 @@ def serve(
     # -- limits (None disables one) --------------------------------------------------------
     max_connections: int | None = 20_000,
     max_connections_per_address: int | None = 500,
+    trusted_proxies: Sequence[str] | None = None,
     max_frame_bytes: int | None = 4096,
     max_subscriptions: int | None = 200,
     ops_per_s: float | None = 20.0,
@@ -519,8 +531,10 @@ def serve(
         closing handshake may take before the TCP connection is dropped.
     Limits
         ``max_connections`` (20,000; more are closed with 4002),
-        ``max_connections_per_address`` (500; more from one address are closed with 4004;
-        behind a proxy that hides client addresses raise it or pass ``None``),
+        ``max_connections_per_address`` (500; more from one address are closed with 4004),
+        ``trusted_proxies`` (none: peer addresses whose last ``X-Forwarded-For`` entry is the
+        client's address; behind an HTTP load balancer name it here, or every client counts as
+        the balancer's address),
         ``max_frame_bytes`` (4 KiB;
         larger client frames close with 1009), ``max_subscriptions`` per connection (200),
         ``ops_per_s`` / ``ops_burst`` (20 / 250: a token bucket per connection; the burst
@@ -547,6 +561,7 @@ def serve(
         ping_interval_s=ping_interval_s, ping_timeout_s=ping_timeout_s,
         close_timeout_s=close_timeout_s, max_connections=max_connections,
         max_connections_per_address=max_connections_per_address,
+        trusted_proxies=tuple(trusted_proxies) if trusted_proxies is not None else None,
         max_frame_bytes=max_frame_bytes, max_subscriptions=max_subscriptions,
         ops_per_s=ops_per_s, ops_burst=ops_burst, max_errors=max_errors,
         error_window_s=error_window_s, slow_consumer_bytes=slow_consumer_bytes,

@@ -29,8 +29,10 @@ class GatewaySettings(BaseSettings):
 
     # -- limits ------------------------------------------------------------------------------
     max_connections: int | None = Field(default=20_000, ge=1)
-    #: Per client address; behind a proxy that hides addresses, raise it or set none.
+    #: Per client address (see trusted_proxies); none: no cap.
     max_connections_per_address: int | None = Field(default=500, ge=1)
+    #: Comma-separated in the environment: peers whose X-Forwarded-For names the client.
+    trusted_proxies: Annotated[tuple[str, ...] | None, NoDecode] = None
     max_frame_bytes: int | None = Field(default=4096, ge=64)
     max_subscriptions: int | None = Field(default=200, ge=1)
     ops_per_s: float | None = Field(default=20.0, gt=0)
@@ -54,7 +56,7 @@ class GatewaySettings(BaseSettings):
     upstream_in_flight: int | None = Field(default=16, ge=1)
     ready_max_lag: int = Field(default=1000, ge=0)
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

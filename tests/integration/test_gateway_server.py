@@ -275,3 +275,23 @@ async def test_connections_per_address_are_capped_with_4004(writer: FeedWriter) 
             assert await again.recv() == '{"op":"pong"}'
         assert metric(gw, "commentfeed_gateway_address_limit_closes_total") == 1
         await held[0].close()
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_capped(
+        writer: FeedWriter) -> None:
+    async with running_gateway(writer.settings, max_connections_per_address=1,
+                               trusted_proxies=["127.0.0.1"]) as gw:
+        url = ws_url(gw.port)
+
+        def via_proxy(client: str) -> dict[str, str]:
+            return {"X-Forwarded-For": f"198.51.100.9, {client}"}
+
+        first = await connect(url, additional_headers=via_proxy("203.0.113.1"))
+        second = await connect(url, additional_headers=via_proxy("203.0.113.2"))
+        for ws in (first, second):  # two clients behind one proxy address: both served
+            await ws.send('{"op":"ping"}')
+            assert await ws.recv() == '{"op":"pong"}'
+        async with connect(url, additional_headers=via_proxy("203.0.113.1")) as again:
+            assert await close_code(again) == 4004
+        await first.close()
+        await second.close()
