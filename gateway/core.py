@@ -77,7 +77,7 @@ class Limits:
     max_errors: int | None = 20
     error_window_s: float = 10.0
     #: Streams API requests one connection may have running at once; more wait their turn.
-    upstream_in_flight: int | None = 4
+    upstream_in_flight_per_connection: int | None = 4
     #: ``history`` requests one connection may have waiting or running; more are refused.
     history_pending: int | None = 4
 
@@ -214,7 +214,7 @@ class Core(Generic[H]):
         self.channels: dict[str, _Channel[H]] = {}
         self.subscription_count = 0
         self.fetches: FetchQueue[str | FetchHistory[H]] = FetchQueue(
-            self.config.upstream_in_flight, self.config.limits.upstream_in_flight)
+            self.config.upstream_in_flight, self.config.limits.upstream_in_flight_per_connection)
         #: Who a running snapshot fetch is counted against, by channel.
         self._fetch_owner: dict[str, Hashable] = {}
         #: Channels nobody follows, by the time they became idle, oldest first.

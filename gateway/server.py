@@ -26,10 +26,10 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -45,17 +45,15 @@ from websockets.protocol import State
 
 from commentfeed.codec import loads
 from commentfeed.kafka import make_consumer
-from commentfeed.settings import Settings, get_settings
+from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from gateway.core import (
     Action,
     Broadcast,
     Close,
-    Config,
     Core,
     FetchHistory,
     FetchSnapshot,
-    Limits,
     Send,
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
@@ -94,18 +92,7 @@ class Gateway:
     def __init__(self, settings: Settings, options: GatewaySettings) -> None:
         self.settings = settings
         self.options = options
-        limits = Limits(
-            max_subscriptions=options.max_subscriptions, ops_per_s=options.ops_per_s,
-            ops_burst=options.ops_burst, max_errors=options.max_errors,
-            error_window_s=options.error_window_s,
-            upstream_in_flight=options.upstream_in_flight_per_connection,
-            history_pending=options.history_pending)
-        self.core: Core[ServerConnection] = Core(Config(
-            default_site=settings.default_site, limits=limits,
-            history_size=options.history_size, history_ttl_s=options.history_ttl_s,
-            channel_idle_s=options.channel_idle_s, max_idle_channels=options.max_idle_channels,
-            snapshot_comments=options.snapshot_comments,
-            upstream_in_flight=options.upstream_in_flight))
+        self.core: Core[ServerConnection] = Core(options.core_config(settings.default_site))
         core = self.core
         self.addresses = AddressCounter(options.max_connections_per_address)
         #: Whether the streams API answered its last request (fetch or probe).
@@ -484,97 +471,21 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 def serve(
-    settings: Settings | None = None,
-    *,
-    # -- websocket -------------------------------------------------------------------------
-    compression: Literal["none", "deflate"] = "none",
-    allowed_origins: Sequence[str] | None = None,
-    ping_interval_s: float | None = 20.0,
-    ping_timeout_s: float | None = 20.0,
-    close_timeout_s: float = 5.0,
-    # -- limits (None disables one) --------------------------------------------------------
-    max_connections: int | None = 20_000,
-    max_connections_per_address: int | None = 500,
-    trusted_proxies: Sequence[str] | None = None,
-    max_frame_bytes: int | None = 4096,
-    max_subscriptions: int | None = 200,
-    ops_per_s: float | None = 20.0,
-    ops_burst: int = 250,
-    max_errors: int | None = 20,
-    error_window_s: float = 10.0,
-    slow_consumer_bytes: int | None = 1 << 20,
-    upstream_in_flight_per_connection: int | None = 4,
-    history_pending: int | None = 4,
-    # -- resume history and channels -------------------------------------------------------
-    history_size: int = 500,
-    history_ttl_s: float | None = 300.0,
-    channel_idle_s: float = 60.0,
-    max_idle_channels: int | None = 10_000,
-    # -- upstream --------------------------------------------------------------------------
-    snapshot_comments: int = 50,
-    upstream_timeout_s: float = 5.0,
-    upstream_in_flight: int | None = 16,
-    ready_max_lag: int = 1000,
+    settings: Settings | None = None, options: GatewaySettings | None = None, **knobs: Any,
 ) -> Gateway:
     """A gateway on ``settings.host:settings.gateway_port`` (path ``/ws``); not started yet.
 
     ``async with serve(settings) as gateway: ...`` runs it. ``settings`` (default: from the
     environment) gives the port, the broker, the topic prefix, the fetch wait and the streams
-    API URL. The keyword arguments, with their defaults:
-
-    Websocket
-        ``compression``: ``"none"`` or ``"deflate"`` (permessage-deflate; costs memory and CPU
-        per connection). ``allowed_origins``: exact ``Origin`` values accepted; ``None``
-        accepts any; a handshake from another origin gets HTTP 403; a request without
-        ``Origin`` (not a browser) is accepted. ``ping_interval_s`` / ``ping_timeout_s`` (20 /
-        20): protocol pings and how long a pong may take. ``close_timeout_s`` (5): how long a
-        closing handshake may take before the TCP connection is dropped.
-    Limits
-        ``max_connections`` (20,000; more are closed with 4002),
-        ``max_connections_per_address`` (500; more from one address are closed with 4004),
-        ``trusted_proxies`` (none: peer addresses whose last ``X-Forwarded-For`` entry is the
-        client's address; behind an HTTP load balancer name it here, or every client counts as
-        the balancer's address),
-        ``max_frame_bytes`` (4 KiB;
-        larger client frames close with 1009), ``max_subscriptions`` per connection (200),
-        ``ops_per_s`` / ``ops_burst`` (20 / 250: a token bucket per connection; the burst
-        covers a listing page subscribing, or a client resuming, 200 channels at once),
-        ``max_errors`` within ``error_window_s`` (20 in 10 s, then close 4001),
-        ``slow_consumer_bytes`` (1 MiB of unsent bytes, then close 4000),
-        ``upstream_in_flight_per_connection`` (4: streams API requests one connection may
-        have running; the rest wait their turn, connections taking turns),
-        ``history_pending`` (4: ``history`` requests waiting or running per connection; more
-        are answered ``rate_limited``).
-    Resume history and channels
-        ``history_size`` / ``history_ttl_s`` (500 updates / 300 s per channel);
-        ``channel_idle_s`` (60): a channel nobody subscribes to is forgotten after this long;
-        ``max_idle_channels`` (10,000): at most this many such channels are kept.
-    Upstream
-        ``snapshot_comments`` (50): newest comments in an article snapshot;
-        ``upstream_timeout_s`` (5): streams API request timeout; ``upstream_in_flight`` (16):
-        streams API requests running at once in the process; ``ready_max_lag`` (1,000
-        records): ``/readyz`` fails while the consumer is further behind.
+    API URL. The gateway's own knobs are ``options`` (default: :class:`GatewaySettings`'s
+    documented defaults, not the environment; ``gateway.cli`` passes ``GatewaySettings()``),
+    and any of its fields given as a keyword argument over them: websocket options
+    (``compression``, ``allowed_origins``, pings), limits (``None`` disables one: connections
+    per process and per address, what one connection may ask of the streams API), resume
+    history and upstream bounds. ``serve(settings, max_connections=None)``.
     """
-    options = GatewaySettings(
-        compression=compression,
-        allowed_origins=tuple(allowed_origins) if allowed_origins is not None else None,
-        ping_interval_s=ping_interval_s, ping_timeout_s=ping_timeout_s,
-        close_timeout_s=close_timeout_s, max_connections=max_connections,
-        max_connections_per_address=max_connections_per_address,
-        trusted_proxies=tuple(trusted_proxies) if trusted_proxies is not None else None,
-        max_frame_bytes=max_frame_bytes, max_subscriptions=max_subscriptions,
-        ops_per_s=ops_per_s, ops_burst=ops_burst, max_errors=max_errors,
-        error_window_s=error_window_s, slow_consumer_bytes=slow_consumer_bytes,
-        upstream_in_flight_per_connection=upstream_in_flight_per_connection,
-        history_pending=history_pending,
-        history_size=history_size, history_ttl_s=history_ttl_s, channel_idle_s=channel_idle_s,
-        max_idle_channels=max_idle_channels,
-        snapshot_comments=snapshot_comments, upstream_timeout_s=upstream_timeout_s,
-        upstream_in_flight=upstream_in_flight, ready_max_lag=ready_max_lag)
-    return Gateway(settings or get_settings(), options)
-
-
-def serve_settings(settings: Settings, options: GatewaySettings) -> Gateway:
-    """:func:`serve` with every knob from a :class:`GatewaySettings` (the environment)."""
-    return serve(settings, **options.model_dump())
-
+    if options is None:
+        options = GatewaySettings.of(**knobs)
+    elif knobs:
+        options = GatewaySettings.of(**{**options.model_dump(), **knobs})
+    return Gateway(settings or Settings(), options)

@@ -15,6 +15,7 @@ user-facing description.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -24,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -62,7 +63,7 @@ from producers.directory import Directory
 from producers.directory_feed import DirectoryFeed
 from producers.idempotency import IdempotencyCache, IdempotencyKeyReused
 from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, page_host
-from producers.publisher import Publisher
+from producers.publisher import Delivery, Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger(__name__)
@@ -138,12 +139,39 @@ def _responses(*groups: dict[int | str, dict[str, Any]]) -> dict[int | str, dict
     return merged
 
 
+class EventPublisher(Protocol):
+    """What the ingest needs of a publisher: :class:`producers.Publisher`, or a fake in tests."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, event: InputEvent) -> Delivery: ...
+
+
+class DirectorySource(Protocol):
+    """What the ingest needs of a directory feed: :class:`DirectoryFeed`, or a fake in tests."""
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def ready(self) -> asyncio.Event: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Ingest:
     """What the routes share: publisher, directory, limits. One per app."""
 
     def __init__(
-        self, settings: Settings, limits: IngestLimits, publisher: Publisher,
-        feed: DirectoryFeed, clock: Callable[[], float],
+        self, settings: Settings, limits: IngestLimits, publisher: EventPublisher,
+        feed: DirectorySource, clock: Callable[[], float],
     ) -> None:
         self.settings = settings
         self.limits = limits
@@ -229,8 +257,8 @@ def create_app(
     settings: Settings,
     *,
     limits: IngestLimits | None = None,
-    publisher: Publisher | None = None,
-    feed: DirectoryFeed | None = None,
+    publisher: EventPublisher | None = None,
+    feed: DirectorySource | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The ingest ASGI app. Its lifespan starts the publisher and the directory feed.

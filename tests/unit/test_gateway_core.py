@@ -363,7 +363,8 @@ def test_default_limits_let_a_listing_page_subscribe_its_200_counts_at_once() ->
     for n in range(200):
         started += send(gw, "alice", {"op": "subscribe", "channel": f"count:{n}", "id": n})
     assert gw.subscription_count == 200
-    # Four at a time for one connection (Limits.upstream_in_flight); each answer starts the next.
+    # Four at a time for one connection (upstream_in_flight_per_connection); each answer
+    # starts the next.
     answered: list[dict[str, Any]] = []
     while started:
         fetch = started.pop(0)
@@ -417,7 +418,7 @@ def test_disconnect_and_idle_channels_are_forgotten() -> None:
 
 
 def test_channels_a_client_churns_through_are_never_fetched_and_never_kept() -> None:
-    gw = core(limits=Limits(ops_per_s=None, upstream_in_flight=1))
+    gw = core(limits=Limits(ops_per_s=None, upstream_in_flight_per_connection=1))
     started = send(gw, "alice", {"op": "subscribe", "channel": "count:0"})
     for n in range(1, 1000):  # subscribe a new cold channel, drop the previous one
         started += send(gw, "alice", {"op": "subscribe", "channel": f"count:{n}"})
@@ -432,7 +433,7 @@ def test_channels_a_client_churns_through_are_never_fetched_and_never_kept() -> 
 
 
 def test_a_history_burst_waits_its_turn_and_another_clients_cold_subscribe_goes_next() -> None:
-    gw = core(limits=Limits(ops_per_s=None, max_errors=None, upstream_in_flight=1,
+    gw = core(limits=Limits(ops_per_s=None, max_errors=None, upstream_in_flight_per_connection=1,
                             history_pending=3))
     hot(gw, 1, A, "alice")
     burst = [send(gw, "alice", {"op": "history", "channel": A, "id": n}) for n in range(10)]

@@ -35,8 +35,8 @@ steps = st.one_of(
 class World:
     def __init__(self) -> None:
         self.gw: Core[str] = Core(Config(
-            limits=Limits(ops_per_s=None, max_errors=None, upstream_in_flight=PER_CONN,
-                          history_pending=2),
+            limits=Limits(ops_per_s=None, max_errors=None,
+                          upstream_in_flight_per_connection=PER_CONN, history_pending=2),
             upstream_in_flight=GLOBAL, channel_idle_s=5.0))
         self.now = 0.0
         self.running: list[FetchSnapshot | FetchHistory[str]] = []
