@@ -40,6 +40,12 @@ test: setup browser asyncapi-specs lint typecheck
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+integration: setup
+	$(BIN)/pytest -q tests/integration
+
+e2e: setup browser
+	$(BIN)/pytest -q tests/e2e
+
 # Benchmarks against raw baselines (not part of `make test`: minutes long and noisy on a
 # shared machine). Each prints its ratio last and rewrites its block of docs/benchmarks.md.
 bench: setup

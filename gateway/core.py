@@ -31,7 +31,13 @@ from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from commentfeed.channels import ChannelKind, ChannelUpdate, channel_kind, upstream_channel
+from commentfeed.channels import (
+    RECENT,
+    ChannelKind,
+    ChannelUpdate,
+    channel_kind,
+    upstream_channel,
+)
 from commentfeed.codec import dumps, loads
 from gateway.exceptions import FrameError
 from gateway.fetchqueue import SYSTEM, FetchQueue
@@ -221,7 +227,7 @@ class Core(Generic[H]):
         self._idle: OrderedDict[str, float] = OrderedDict()
         self._history_seq = 0
         #: Updates of this channel also feed the ``recent`` channel.
-        self._recent_upstream = upstream_channel("recent", self.config.default_site)
+        self._recent_upstream = upstream_channel(RECENT, self.config.default_site)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -426,14 +432,14 @@ class Core(Generic[H]):
     def tracks(self, channel: str) -> bool:
         """Whether updates of ``channel`` matter here (others are skipped undecoded)."""
         return channel in self.channels or (
-            channel == self._recent_upstream and "recent" in self.channels)
+            channel == self._recent_upstream and RECENT in self.channels)
 
     def receive_update(self, update: ChannelUpdate, now: float) -> list[Action[H]]:
         """An update from ``feed.updates``: usually one broadcast to the channel's subscribers."""
         ch = self.channels.get(update.channel)
         out = self._apply(ch, update, now, copy=False) if ch is not None else []
         if update.channel == self._recent_upstream:
-            alias = self.channels.get("recent")
+            alias = self.channels.get(RECENT)
             if alias is not None:
                 out = out + self._apply(alias, update, now, copy=False)
         return out
