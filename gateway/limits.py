@@ -61,9 +61,15 @@ class BackoffSocket(socket.socket):
 
 
 def listening_socket(host: str | None, port: int) -> BackoffSocket:
-    """A bound :class:`BackoffSocket` for ``host:port`` (the first address ``host`` names)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    """A bound :class:`BackoffSocket` for ``host:port``.
+
+    One socket (the event loop serves one per server): for a name with several addresses,
+    like ``localhost``, the IPv4 one, which is what clients given that name mostly try first.
+    """
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                               flags=socket.AI_PASSIVE)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, kind, proto, _, address = infos[0]
     sock = BackoffSocket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
