@@ -10,7 +10,7 @@ beside the code that raises them (module in brackets).
     ├── StackError              a service of the dev stack did not start   [commentfeed.stack]
     ├── HttpError               a refused HTTP request (``status``, ``code``, ``headers``)
     │   └── QueryError          a malformed streams query API request      [streams.queries]
-    ├── AuthError               a credential that proves nothing (``code``)   [producers.auth]
+    ├── AuthError               a credential that proves nothing (``code``) [commentfeed.tokens]
     ├── IdempotencyKeyReused    a key reused with another body       [producers.idempotency]
     ├── EventInputError         CLI input that makes no valid event  [producers.event_input]
     ├── IngestConfigError       settings the ingest API cannot run with      [producers.app]

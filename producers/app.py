@@ -58,9 +58,9 @@ from producers.api_models import (
 from producers.auth import (
     AuthError,
     Reader,
-    TokenPolicy,
     bearer_token,
     check_service_token,
+    policy_from_settings,
     verify_reader_token,
 )
 from producers.directory import Directory
@@ -214,11 +214,7 @@ class Ingest:
         self.settings = settings
         self.limits = limits
         self.jwt_secret, self.service_token = require_secrets(settings)
-        self.token_policy = TokenPolicy(
-            leeway_s=limits.jwt_leeway_s, issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience, max_lifetime_s=settings.jwt_max_lifetime_s,
-            accept_demo=settings.demo_mode,
-        )
+        self.token_policy = policy_from_settings(settings, leeway_s=limits.jwt_leeway_s)
         self.publisher = publisher
         self.feed = feed
         #: Event times (``posted_at``, ``edited_at``, ``time``): each process has its own.

@@ -11,8 +11,9 @@ from commentfeed.errors import CommentfeedError, HttpError
 
 #: Every module that defines exceptions callers may catch.
 MODULES = [
-    "commentfeed.errors", "commentfeed.stack", "producers.app", "producers.auth",
-    "producers.event_input", "producers.idempotency", "producers.publisher", "producers.rules",
+    "commentfeed.errors", "commentfeed.stack", "commentfeed.tokens", "producers.app",
+    "producers.auth", "producers.event_input", "producers.idempotency", "producers.publisher",
+    "producers.rules",
     "streams.queries", "streams.views", "gateway.exceptions",
 ]
 
