@@ -7,7 +7,8 @@ contract models take their constants from here. The widget JS restates :data:`ID
 test keeps the two equal).
 
 Channels (docs/protocol.md "Channels"): ``article:<id>``, ``count:<id>``, ``recent`` (the
-deployment's default site) and ``recent:<site>``.
+deployment's default site), ``recent:<site>`` and the private ``moderation:<site>`` (the
+moderation queue of a site; the gateway serves it only to that site's moderators).
 """
 
 from __future__ import annotations
@@ -23,19 +24,24 @@ ID_REGEX: Final = rf"^{ID_PATTERN}$"
 ID_MAX_CHARS: Final = 64
 _ID = re.compile(ID_PATTERN)
 
-ChannelKind = Literal["article", "count", "recent"]
+ChannelKind = Literal["article", "count", "recent", "moderation"]
 CHANNEL_KINDS: Final[frozenset[str]] = frozenset(get_args(ChannelKind))
+#: Kinds only an authenticated connection with the right role may read.
+PRIVATE_KINDS: Final[frozenset[str]] = frozenset({"moderation"})
 #: The bare ``recent`` channel: the deployment's default site.
 RECENT: Final = "recent"
 
 #: Any channel name a client may subscribe to.
-CHANNEL_PATTERN: Final = rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?)$"
+CHANNEL_PATTERN: Final = (
+    rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?|moderation:{ID_PATTERN})$"
+)
+MODERATION_CHANNEL_PATTERN: Final = rf"^moderation:{ID_PATTERN}$"
 ARTICLE_CHANNEL_PATTERN: Final = rf"^article:{ID_PATTERN}$"
 
 #: What a channel update changes; ``feed.`` + kind is the CloudEvents type on ``feed.updates``.
 UpdateKind = Literal[
     "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
-    "article",
+    "article", "queue.item", "queue.removed",
 ]
 UPDATE_KINDS: Final[frozenset[str]] = frozenset(get_args(UpdateKind))
 
@@ -55,6 +61,15 @@ def count_channel(article_id: str) -> str:
 
 def recent_channel(site: str) -> str:
     return f"recent:{site}"
+
+
+def moderation_channel(site: str) -> str:
+    return f"moderation:{site}"
+
+
+def is_private(name: str) -> bool:
+    """Whether a checked channel name needs an authorised connection."""
+    return name.partition(":")[0] in PRIVATE_KINDS
 
 
 def check_channel(name: str) -> str:
@@ -77,6 +92,8 @@ def channel_kind(name: str) -> ChannelKind:
         return "article"
     if kind == "count":
         return "count"
+    if kind == "moderation":
+        return "moderation"
     return "recent"
 
 
@@ -90,7 +107,7 @@ class Channel:
     """A parsed channel name."""
 
     kind: ChannelKind
-    #: The article id, or the site for ``recent``.
+    #: The article id, or the site for ``recent`` and ``moderation``.
     key: str
     #: The name its updates travel under (``recent`` becomes ``recent:<site>``).
     name: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
     AfterValidator,
@@ -149,6 +149,37 @@ class CommentModeratedData(_Model):
     reason: Reason | None = None
 
 
+#: Why a reader reports a comment (the fixed list; ``text`` may say more).
+ReportReason = Literal["spam", "abuse", "off_topic", "misinformation", "other"]
+REPORT_REASONS: tuple[str, ...] = get_args(ReportReason)
+
+
+class CommentReportedData(_Model):
+    """A reader reported a comment to the site's moderators (once per reader per comment)."""
+
+    comment_id: Id
+    article_id: Id
+    site: Id
+    reporter_id: Id
+    reason: ReportReason
+    text: Reason | None = None
+
+
+class UserBannedData(_Model):
+    """A moderator banned a user from writing on a site until ``until``.
+
+    ``hide_comments``: the moderator also hid the user's visible comments; ingest publishes one
+    ``comment.moderated`` (hidden) per such comment, keyed by its article as always.
+    """
+
+    user_id: Id
+    site: Id
+    until: Timestamp
+    hide_comments: bool = False
+    moderator: Id
+    reason: Reason | None = None
+
+
 class CommentVotedData(_Model):
     comment_id: Id
     article_id: Id
@@ -217,6 +248,29 @@ class CommentVoted(_Envelope):
     data: CommentVotedData
 
 
+class CommentReported(_Envelope):
+    """On ``comments``, key and subject = the article id, like every comment event."""
+
+    type: Literal["comment.reported"] = "comment.reported"
+    data: CommentReportedData
+
+
+class UserBanned(_Envelope):
+    """On ``comments``, key and subject = :func:`site_key` of the site (``site:<site>``).
+
+    A ``site:`` key holds a colon, which no article id can, so a consumer that keys per article
+    never mistakes it for one; every ban of a site lands in one partition, in order.
+    """
+
+    type: Literal["user.banned"] = "user.banned"
+    data: UserBannedData
+
+
+def site_key(site: str) -> str:
+    """The key (and subject) of site-scoped facts on ``comments``."""
+    return f"site:{site}"
+
+
 ArticleEvent: TypeAlias = Annotated[
     ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted,
     Field(discriminator="type"),
@@ -235,6 +289,26 @@ InputEvent: TypeAlias = Annotated[
     | CommentDeleted
     | CommentModerated
     | CommentVoted,
+    Field(discriminator="type"),
+]
+
+#: Moderation facts on ``comments`` that are not :data:`InputEvent` (yet): consumers that fold
+#: only articles and comments (today's streams worker) do not decode them.
+ModerationEvent: TypeAlias = Annotated[CommentReported | UserBanned, Field(discriminator="type")]
+MODERATION_EVENT_TYPES = (CommentReported, UserBanned)
+#: Anything a producer may publish.
+AnyInputEvent: TypeAlias = Annotated[
+    ArticlePublished
+    | ArticleUpdated
+    | ArticleClosed
+    | ArticleDeleted
+    | CommentPosted
+    | CommentEdited
+    | CommentDeleted
+    | CommentModerated
+    | CommentVoted
+    | CommentReported
+    | UserBanned,
     Field(discriminator="type"),
 ]
 
@@ -306,6 +380,36 @@ class RecentPayload(_Model):
 FeedUpdateType = UpdateKind
 
 
+class QueueItem(_Model):
+    """One comment in a site's moderation queue (``moderation:<site>``)."""
+
+    comment_id: Id
+    article_id: Id
+    author: Author
+    #: The start of the body, as in Recent Comments.
+    excerpt: str
+    status: Literal["pending", "reported", "hidden"]
+    #: Report reasons, and the moderation or word-filter reasons, newest last.
+    reasons: list[str]
+    report_count: int = 0
+    posted_at: Timestamp
+
+
+class QueueRemovedPayload(_Model):
+    """A comment left the queue: approved (``visible``), rejected or hidden for good, deleted."""
+
+    comment_id: Id
+    article_id: Id
+    status: Literal["visible", "hidden", "deleted"]
+
+
+class ModerationSnapshot(_Model):
+    """The snapshot of ``moderation:<site>``: the queue, oldest post first."""
+
+    site: Id
+    queue: list[QueueItem]
+
+
 class FeedUpdateData(_Model):
     """One change to one channel, in the channel's order.
 
@@ -333,6 +437,8 @@ class FeedUpdate(_Envelope):
         "feed.count",
         "feed.recent",
         "feed.article",
+        "feed.queue.item",
+        "feed.queue.removed",
     ]
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/streams"
     data: FeedUpdateData

@@ -99,6 +99,17 @@ def verify_reader_token(
     policy: TokenPolicy = TokenPolicy(), now: datetime | None = None,
 ) -> Reader:
     """Check signature, expiry and claims of a reader JWT; every defect is an AuthError."""
+    return verify_session(token, secret, leeway_s=leeway_s, policy=policy, now=now)[0]
+
+
+def verify_session(
+    token: str, secret: str, *, leeway_s: float | None = None,
+    policy: TokenPolicy = TokenPolicy(), now: datetime | None = None,
+) -> tuple[Reader, datetime]:
+    """:func:`verify_reader_token`, and when the token expires (its ``exp``).
+
+    For a long-lived session (a websocket) that must end what the token allowed when it does.
+    """
     leeway = policy.leeway_s if leeway_s is None else leeway_s
     try:
         claims = jwt.decode(
@@ -140,8 +151,9 @@ def verify_reader_token(
         # jwt.decode checked that exp (and iat, if present) are numbers.
         if float(claims["exp"]) - float(start) > policy.max_lifetime_s + leeway:
             raise _invalid(f"it lives longer than {policy.max_lifetime_s:.0f} s")
-    return Reader(id=sub, name=name, role="moderator" if role == "moderator" else "reader",
-                  site=site, demo=demo)
+    reader = Reader(id=sub, name=name, role="moderator" if role == "moderator" else "reader",
+                    site=site, demo=demo)
+    return reader, datetime.fromtimestamp(float(claims["exp"]), UTC)
 
 
 def mint_reader_token(

@@ -147,11 +147,16 @@ TOPICS: tuple[TopicDoc, ...] = (
     TopicDoc(
         Topic.COMMENTS,
         ("comment.posted", "comment.edited", "comment.deleted", "comment.moderated",
-         "comment.voted"),
+         "comment.voted", "comment.reported", "user.banned"),
         "articleIdKey", "receive",
         "Comment events from readers and moderators (input).",
         f"Key: {_ARTICLE_KEY}, the article the comment belongs to. Co-partitioned with "
         "`articles`. Per-article order is the partition order.\n\n"
+        "Site-scoped facts (`user.banned`) are keyed `site:<site>` (subject the same): the "
+        "colon keeps the key apart from every article id, so a consumer that keys state per "
+        "article never mistakes it for one, and all bans of a site keep their order in one "
+        "partition. A ban that hides the user's comments travels as one `comment.moderated` "
+        "per comment as well, each keyed by its article.\n\n"
         "Delivery: at-least-once. A duplicate (same event `id`, or a `comment.posted` for a "
         "`comment_id` already seen) changes nothing. Records that fail validation go to "
         "`comments.dlq`; the worker never stops on bad input.",
@@ -199,6 +204,9 @@ TOPICS: tuple[TopicDoc, ...] = (
     ),
 )
 
+#: Messages keyed otherwise than their topic's other messages.
+MESSAGE_KEYS: dict[str, str] = {"user.banned": "siteKey"}
+
 #: The streams worker's consumer group (its Faust app id) before the topic prefix.
 STREAMS_GROUP = "commentfeed-streams"
 
@@ -213,6 +221,8 @@ MESSAGE_SUMMARIES: dict[str, str] = {
     "comment.deleted": "A comment was deleted by its author or a moderator.",
     "comment.moderated": "A moderator approved (`visible`) or hid (`hidden`) a comment.",
     "comment.voted": "A reader voted on a comment: +1, -1, or 0 to withdraw.",
+    "comment.reported": "A reader reported a comment to the site's moderators, with a reason.",
+    "user.banned": "A moderator banned a user from writing on a site until `until`.",
     "feed.update": "One update of one websocket channel.",
     "feed.count": "An article's visible-comment count.",
     "dead-letter": "A record that could not be processed, with its reason and original bytes.",
@@ -227,6 +237,11 @@ MESSAGE_BINDINGS: dict[str, dict[str, Any]] = {
     "channelKey": {
         "key": {"type": "string", "pattern": channels.CHANNEL_PATTERN,
                 "description": "the channel name"},
+        "bindingVersion": KAFKA_BINDING_VERSION,
+    },
+    "siteKey": {
+        "key": {"type": "string", "pattern": f"^site:{channels.ID_PATTERN}$",
+                "description": "`site:<site>`: a site-scoped fact, never an article id"},
         "bindingVersion": KAFKA_BINDING_VERSION,
     },
     "deadLetterKey": {
@@ -292,6 +307,13 @@ def _kafka_examples() -> dict[str, BaseModel]:
         "comment.voted": events.CommentVoted(**base, data=events.CommentVotedData(
             comment_id="c-1004", article_id=_ARTICLE, site="demo", voter_id="u-ferro",
             value=1)),
+        "comment.reported": events.CommentReported(**base, data=events.CommentReportedData(
+            comment_id="c-1004", article_id=_ARTICLE, site="demo", reporter_id="u-ferro",
+            reason="off_topic", text="About another article")),
+        "user.banned": events.UserBanned(
+            **{**base, "subject": events.site_key("demo")}, data=events.UserBannedData(
+                user_id="u-troll", site="demo", until=_T, hide_comments=True,
+                moderator="m-ines", reason="spam")),
         "feed.update": events.FeedUpdate(
             id="up-0001", time=_T, subject=f"article:{_ARTICLE}", type="feed.comment.added",
             data=events.FeedUpdateData(
@@ -318,6 +340,10 @@ def _ws_examples() -> dict[str, BaseModel]:
         "historyRequest": protocol.HistoryRequest(
             op="history", channel=channel, before="c1", limit=50, id=4),
         "ping": protocol.Ping(op="ping", id=5),
+        "auth": protocol.Auth(op="auth", token="eyJhbGciOiJIUzI1NiJ9.e30.c2ln",  # noqa: S106
+                              id=6),
+        "authed": protocol.Authed(op="authed", id=6, user=protocol.AuthedUser(
+            id="m-ines", name="Ines", roles=["moderator"], site="demo")),
         "subscribed": protocol.Subscribed(
             op="subscribed", id=1, channel=channel, epoch="e1", offset=20, recovered=False,
             snapshot=protocol.ArticleSnapshot(
@@ -349,6 +375,8 @@ WS_MESSAGES: dict[str, tuple[str, str]] = {
     "unsubscribe": ("Unsubscribe", "Stop a subscription (idempotent)."),
     "historyRequest": ("HistoryRequest", "Ask for older comments of an `article:` channel."),
     "ping": ("Ping", "Application-level ping."),
+    "auth": ("Auth", "Log the connection in with a reader token (for private channels)."),
+    "authed": ("Authed", "The answer to `auth`: who the connection now is."),
     "subscribed": ("Subscribed", "A snapshot with its position, or the updates missed."),
     "update": ("Update", "One update of a subscribed channel, in the channel's order."),
     "historyPage": ("HistoryPage", "A page of older comments, newest first."),
@@ -366,6 +394,8 @@ WS_REQUESTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "receiveHistory": ("historyRequest", ("historyPage", "error"),
                        "A client pages back through older comments."),
     "receivePing": ("ping", ("pong", "error"), "A client checks the connection."),
+    "receiveAuth": ("auth", ("authed", "error"),
+                    "A client logs in; a moderator may then subscribe `moderation:<site>`."),
 }
 
 
@@ -476,7 +506,7 @@ def _kafka_channels(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]
 
 def _kafka_messages() -> dict[str, Any]:
     examples = _kafka_examples()
-    key_of = {name: doc.key for doc in TOPICS for name in doc.messages}
+    key_of = {name: MESSAGE_KEYS.get(name, doc.key) for doc in TOPICS for name in doc.messages}
     messages: dict[str, Any] = {}
     for stem in sorted(key_of):
         model = schemas.MODELS[stem]

@@ -28,6 +28,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "comment.deleted": events.CommentDeleted,
     "comment.moderated": events.CommentModerated,
     "comment.voted": events.CommentVoted,
+    "comment.reported": events.CommentReported,
+    "user.banned": events.UserBanned,
     "feed.update": events.FeedUpdate,
     "feed.count": events.FeedCount,
     "dead-letter": events.DeadLetter,
@@ -35,6 +37,7 @@ MODELS: dict[str, type[BaseModel]] = {
 UNIONS: dict[str, Any] = {
     "articles-topic": events.ArticleEvent,
     "comments-topic": events.CommentEvent,
+    "moderation-events": events.ModerationEvent,
 }
 
 

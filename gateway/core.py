@@ -27,7 +27,7 @@ sweep walks the channels held, which subscriptions and the idle cap bound.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Collection, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
 
@@ -36,13 +36,16 @@ from commentfeed.channels import (
     ChannelKind,
     ChannelUpdate,
     channel_kind,
+    is_private,
     upstream_channel,
 )
 from commentfeed.codec import dumps, loads
+from commentfeed.tokens import AuthError, Reader
 from gateway.exceptions import FrameError
 from gateway.fetchqueue import SYSTEM, FetchQueue
 from gateway.frames import (
     Snapshot,
+    authed_frame,
     error_frame,
     history_frame,
     parse_request,
@@ -54,6 +57,7 @@ from gateway.frames import (
 )
 from gateway.history import History as HistoryRing
 from gateway.protocol import (
+    Auth,
     CloseCode,
     ErrorCode,
     HistoryRequest,
@@ -66,6 +70,9 @@ from gateway.protocol import (
 from gateway.snapshots import fold
 
 H = TypeVar("H", bound=Hashable)
+
+#: Verifies a reader token: who it is and how many seconds it stays valid; raises AuthError.
+Verifier: TypeAlias = Callable[[str], tuple[Reader, float]]
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -111,6 +118,8 @@ class Config:
     max_fetch_attempts: int = 3
     #: How long clients wait for the live position to reach a snapshot fetched ahead of it.
     ahead_wait_s: float = 10.0
+    #: Checks ``auth`` tokens; ``None``: no secret configured, every ``auth`` is refused.
+    verifier: Verifier | None = None
 
 
 # -- actions for the I/O shell -----------------------------------------------------------------
@@ -168,7 +177,8 @@ Action: TypeAlias = Send[H] | Broadcast[H] | Close[H] | FetchSnapshot | FetchHis
 class _Conn(Generic[H]):
     """Per-connection state, kept tiny: tens of thousands of these live at once."""
 
-    __slots__ = ("closing", "errors", "handle", "history_pending", "stamp", "subs", "tokens")
+    __slots__ = ("auth_until", "closing", "errors", "handle", "history_pending", "stamp", "subs",
+                 "tokens", "user")
 
     def __init__(self, handle: H, tokens: float, now: float) -> None:
         self.handle = handle
@@ -178,6 +188,15 @@ class _Conn(Generic[H]):
         self.stamp = now
         self.errors: deque[float] | None = None  # made on the first error only
         self.closing = False
+        #: Who the connection authenticated as, and until when (monotonic); None: anonymous.
+        self.user: Reader | None = None
+        self.auth_until = 0.0
+
+    def may_read(self, name: str, now: float) -> bool:
+        """Whether this connection may read the private channel ``name`` (``moderation:<site>``)."""
+        user = self.user
+        return (user is not None and now < self.auth_until
+                and user.moderates(name.partition(":")[2]))
 
 
 class _Channel(Generic[H]):
@@ -267,8 +286,39 @@ class Core(Generic[H]):
                                    f"subscribe to {request.channel!r} before asking its history",
                                    request.id, now)
             return self._history(conn, request, now)
+        if isinstance(request, Auth):
+            return self._auth(conn, request, now)
         assert isinstance(request, Ping)
         return [Send(handle, pong_frame(request.id))]
+
+    def _auth(self, conn: _Conn[H], request: Auth, now: float) -> list[Action[H]]:
+        """Log the connection in; a failed attempt leaves it anonymous."""
+        verifier = self.config.verifier
+        try:
+            if verifier is None:
+                raise AuthError("invalid_token", "this gateway accepts no tokens")
+            user, ttl_s = verifier(request.token)
+        except AuthError as exc:
+            conn.user = None
+            out = self._drop_private(conn, now)
+            return out + self._error(conn, ErrorCode.BAD_TOKEN, exc.message, request.id, now)
+        conn.user, conn.auth_until = user, now + ttl_s
+        out = [Send(conn.handle, authed_frame(request.id, {
+            "id": user.id, "name": user.name, "roles": [user.role], "site": user.site}))]
+        return out + self._drop_private(conn, now)
+
+    def _drop_private(self, conn: _Conn[H], now: float) -> list[Action[H]]:
+        """End the private subscriptions the connection's identity no longer allows.
+
+        Each ends with an unsolicited ``unsubscribed`` (no ``id``).
+        """
+        out: list[Action[H]] = []
+        for name in [n for n in conn.subs if is_private(n) and not conn.may_read(n, now)]:
+            conn.subs.discard(name)
+            self.subscription_count -= 1
+            self._leave(name, conn.handle, now)
+            out.append(Send(conn.handle, unsubscribed_frame(name, None)))
+        return out
 
     def _take_token(self, conn: _Conn[H], now: float) -> bool:
         limits = self.config.limits
@@ -314,6 +364,10 @@ class Core(Generic[H]):
 
     def _subscribe(self, conn: _Conn[H], request: Subscribe, now: float) -> list[Action[H]]:
         name, handle = request.channel, conn.handle
+        if is_private(name) and not conn.may_read(name, now):
+            return self._error(conn, ErrorCode.FORBIDDEN,
+                               f"{name!r} is for moderators of its site: send 'auth' with a "
+                               "moderator token first", request.id, now)
         limit = self.config.limits.max_subscriptions
         if name not in conn.subs:
             if limit is not None and len(conn.subs) >= limit:
@@ -605,6 +659,15 @@ class Core(Generic[H]):
             ch.subscribers.add(handle)
         return out
 
+    def _expire_private(self, ch: _Channel[H], now: float) -> list[Action[H]]:
+        """Subscribers of a private channel whose token expired lose it."""
+        out: list[Action[H]] = []
+        for handle in [*ch.subscribers, *ch.waiters]:
+            conn = self.connections.get(handle)
+            if conn is not None and not conn.may_read(ch.name, now):
+                out.extend(self._drop_private(conn, now))
+        return out
+
     # -- history pages -------------------------------------------------------------------------
 
     def _history_ended(self, request: FetchHistory[H]) -> _Conn[H] | None:
@@ -653,6 +716,8 @@ class Core(Generic[H]):
             del self.channels[name]
         for ch in list(self.channels.values()):
             ch.history.expire(now)
+            if ch.kind == "moderation":
+                out.extend(self._expire_private(ch, now))
             if ch.subscribers or ch.waiters:
                 if ch.ahead is not None and now - ch.ahead_since > self.config.ahead_wait_s:
                     ch.ahead = None

@@ -23,6 +23,8 @@ from gateway.protocol import (
     MAX_CURSOR_CHARS,
     MAX_EPOCH_CHARS,
     MAX_REQUEST_ID_CHARS,
+    MAX_TOKEN_CHARS,
+    Auth,
     ErrorCode,
     HistoryRequest,
     Ping,
@@ -128,6 +130,13 @@ def parse_request(raw: str | bytes) -> Request:
         return _history(doc, rid)
     if op == "ping":
         return Ping.model_construct(op="ping", id=rid)
+    if op == "auth":
+        token = doc.get("token")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+            # A token the gateway will not even try to verify: still the client's bad token.
+            raise FrameError(ErrorCode.BAD_TOKEN, f"'token' must be a string of 1 to "
+                             f"{MAX_TOKEN_CHARS} characters", request_id=rid)
+        return Auth.model_construct(op="auth", token=token, id=rid)
     if not isinstance(op, str):
         raise FrameError(ErrorCode.BAD_REQUEST, "missing or non-string field 'op'",
                          request_id=rid)
@@ -146,6 +155,12 @@ def _with_id(frame: dict[str, Any], rid: RequestId | None) -> dict[str, Any]:
 
 def error_frame(code: ErrorCode, message: str, rid: RequestId | None = None) -> bytes:
     return dumps(_with_id({"op": "error", "code": code.value, "message": message}, rid))
+
+
+def authed_frame(rid: RequestId | None, user: dict[str, Any]) -> bytes:
+    frame = _with_id({"op": "authed"}, rid)
+    frame["user"] = user
+    return dumps(frame)
 
 
 def pong_frame(rid: RequestId | None) -> bytes:
@@ -239,6 +254,18 @@ def parse_snapshot(doc: object, channel: str) -> Snapshot:
     if not isinstance(state, dict):
         raise UpstreamError("snapshot answer lacks a 'snapshot' object")
     return Snapshot(epoch, offset, state)
+
+
+def check_moderation_snapshot(snap: Snapshot) -> Snapshot:
+    """A ``moderation:`` snapshot must hold the queue; anything else is not one.
+
+    Until the streams serve the queue, their snapshot route may answer a ``moderation:`` name
+    with another channel's shape: that must not reach moderators as a queue.
+    """
+    queue = snap.state.get("queue")
+    if not isinstance(queue, list) or not all(isinstance(i, dict) for i in queue):
+        raise UpstreamError("moderation snapshot lacks a 'queue' list")
+    return snap
 
 
 def parse_history(doc: object) -> tuple[list[Any], str | None]:

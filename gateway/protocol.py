@@ -26,6 +26,9 @@ from commentfeed.events import (
     CommentRemovedPayload,
     CommentView,
     CountPayload,
+    ModerationSnapshot,
+    QueueItem,
+    QueueRemovedPayload,
     RecentPayload,
     ScorePayload,
 )
@@ -39,6 +42,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     NOT_SUBSCRIBED = "not_subscribed"
+    BAD_TOKEN = "bad_token"  # noqa: S105 (an error code, not a secret)
+    FORBIDDEN = "forbidden"
 
 
 class CloseCode(IntEnum):
@@ -59,6 +64,8 @@ MAX_EPOCH_CHARS = 128
 MAX_CURSOR_CHARS = 512
 HISTORY_LIMIT_MAX = 100
 HISTORY_LIMIT_DEFAULT = 50
+#: A reader token in an ``auth`` frame; the site's JWTs are a few hundred characters.
+MAX_TOKEN_CHARS = 2048
 
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 ArticleChannelName = Annotated[str, StringConstraints(pattern=ARTICLE_CHANNEL_PATTERN)]
@@ -80,6 +87,11 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.UNAVAILABLE:
         "the snapshot or history page could not be fetched (streams API down); retry later",
     ErrorCode.NOT_SUBSCRIBED: "`history` on a channel the connection has not subscribed",
+    ErrorCode.BAD_TOKEN: "`auth` with a token that is not valid (bad signature, expired, wrong "
+                         "issuer or audience, over 2048 characters); the connection is "
+                         "anonymous afterwards",
+    ErrorCode.FORBIDDEN: "a private channel (`moderation:<site>`) without an `auth` as a "
+                         "moderator of that site",
 }
 
 
@@ -166,6 +178,14 @@ class HistoryRequest(_Frame):
     id: RequestId | None = None
 
 
+class Auth(_Frame):
+    """Log the connection in with a reader token (the same JWT the ingest API takes)."""
+
+    op: Literal["auth"]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_CHARS)]
+    id: RequestId | None = None
+
+
 class Ping(_Frame):
     """Application-level ping, answered by ``pong``."""
 
@@ -174,6 +194,25 @@ class Ping(_Frame):
 
 
 # -- server -> client --------------------------------------------------------------------------
+
+
+class AuthedUser(_Frame):
+    """Who the connection is, as the token says."""
+
+    id: str
+    name: str
+    #: ``["reader"]`` or ``["moderator"]``.
+    roles: list[str]
+    #: The site the token is good for; ``null``: any site (readers only).
+    site: str | None
+
+
+class Authed(_Frame):
+    """The answer to ``auth``: the connection now acts as ``user``."""
+
+    op: Literal["authed"]
+    id: RequestId | None = None
+    user: AuthedUser
 
 
 class _UpdateFrame(_Frame):
@@ -228,6 +267,20 @@ class RecentUpdate(_UpdateFrame):
     data: RecentPayload
 
 
+class QueueItemUpdate(_UpdateFrame):
+    """A comment entered a ``moderation:`` queue, or its entry changed (the whole item)."""
+
+    type: Literal["queue.item"]
+    data: QueueItem
+
+
+class QueueRemovedUpdate(_UpdateFrame):
+    """A comment left a ``moderation:`` queue."""
+
+    type: Literal["queue.removed"]
+    data: QueueRemovedPayload
+
+
 UPDATE_FRAMES: tuple[type[_UpdateFrame], ...] = (
     CommentAddedUpdate,
     CommentUpdatedUpdate,
@@ -236,6 +289,8 @@ UPDATE_FRAMES: tuple[type[_UpdateFrame], ...] = (
     CountUpdate,
     ArticleUpdate,
     RecentUpdate,
+    QueueItemUpdate,
+    QueueRemovedUpdate,
 )
 
 Update: TypeAlias = Annotated[
@@ -245,7 +300,9 @@ Update: TypeAlias = Annotated[
     | CommentScoreUpdate
     | CountUpdate
     | ArticleUpdate
-    | RecentUpdate,
+    | RecentUpdate
+    | QueueItemUpdate
+    | QueueRemovedUpdate,
     Field(discriminator="type"),
 ]
 
@@ -281,7 +338,8 @@ class Subscribed(_Frame):
     """The answer to ``subscribe``: a fresh snapshot, or (``recovered``) the updates missed.
 
     ``snapshot`` is present when ``recovered`` is false: an :class:`ArticleSnapshot` for
-    ``article:`` channels, a count for ``count:`` and the site's list for ``recent``.
+    ``article:`` channels, a count for ``count:``, the site's list for ``recent`` and the queue
+    for ``moderation:``.
     ``missed`` is present when ``recovered`` is true: every update after ``since.offset``.
     Without ``id`` it is unsolicited: the gateway resynced the channel (it saw a gap or a new
     epoch) and this fresh snapshot replaces the client's state and position.
@@ -293,7 +351,7 @@ class Subscribed(_Frame):
     epoch: str
     offset: int
     recovered: bool
-    snapshot: ArticleSnapshot | CountPayload | RecentPayload | None = None
+    snapshot: ArticleSnapshot | CountPayload | RecentPayload | ModerationSnapshot | None = None
     missed: list[Update] | None = None
 
 
@@ -328,11 +386,11 @@ class ErrorFrame(_Frame):
     message: str
 
 
-CLIENT_FRAMES: tuple[type[_Frame], ...] = (Subscribe, Unsubscribe, HistoryRequest, Ping)
+CLIENT_FRAMES: tuple[type[_Frame], ...] = (Subscribe, Unsubscribe, HistoryRequest, Auth, Ping)
 #: A client request, as :func:`gateway.frames.parse_request` returns it.
-Request: TypeAlias = Subscribe | Unsubscribe | HistoryRequest | Ping
+Request: TypeAlias = Subscribe | Unsubscribe | HistoryRequest | Auth | Ping
 SERVER_FRAMES: tuple[type[_Frame], ...] = (
-    Subscribed, HistoryPage, Pong, Unsubscribed, ErrorFrame,
+    Subscribed, HistoryPage, Authed, Pong, Unsubscribed, ErrorFrame,
 )
 
 assert set(ERROR_CODES) == set(ErrorCode)

@@ -27,7 +27,8 @@ import logging
 import socket
 import time
 from collections.abc import Coroutine
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -43,9 +44,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from commentfeed.channels import is_private
 from commentfeed.codec import loads
 from commentfeed.kafka import make_consumer
 from commentfeed.settings import Settings
+from commentfeed.tokens import Reader, policy_from_settings, verify_session
 from commentfeed.topics import Topic, topic_name
 from gateway.core import (
     Action,
@@ -55,9 +58,15 @@ from gateway.core import (
     FetchHistory,
     FetchSnapshot,
     Send,
+    Verifier,
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
-from gateway.frames import parse_history, parse_snapshot, parse_update
+from gateway.frames import (
+    check_moderation_snapshot,
+    parse_history,
+    parse_snapshot,
+    parse_update,
+)
 from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
 from gateway.protocol import CloseCode
@@ -92,7 +101,9 @@ class Gateway:
     def __init__(self, settings: Settings, options: GatewaySettings) -> None:
         self.settings = settings
         self.options = options
-        self.core: Core[ServerConnection] = Core(options.core_config(settings.default_site))
+        config = replace(options.core_config(settings.default_site),
+                         verifier=token_verifier(settings))
+        self.core: Core[ServerConnection] = Core(config)
         core = self.core
         self.addresses = AddressCounter(options.max_connections_per_address)
         #: Whether the streams API answered its last request (fetch or probe).
@@ -349,6 +360,8 @@ class Gateway:
                 raise UpstreamError(f"HTTP {response.status_code}",
                                     status=response.status_code)
             snap = parse_snapshot(loads(response.content), upstream)
+            if is_private(upstream):
+                snap = check_moderation_snapshot(snap)
         except Exception as exc:  # whatever went wrong, the waiting clients must hear of it
             expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
             log.warning("snapshot of %s failed: %s", channel, exc, exc_info=not expected)
@@ -456,6 +469,22 @@ class Gateway:
         while True:
             await asyncio.sleep(1.0)
             self._run(self.core.sweep(time.monotonic()))
+
+
+def token_verifier(settings: Settings) -> Verifier | None:
+    """``auth`` checks the ingest API's reader tokens, under the same settings; no secret, no
+    logins."""
+    if settings.jwt_secret is None:
+        return None
+    secret = settings.jwt_secret.get_secret_value()
+    policy = policy_from_settings(settings)
+
+    def verify(token: str) -> tuple[Reader, float]:
+        now = datetime.now(UTC)
+        reader, expires = verify_session(token, secret, policy=policy, now=now)
+        return reader, max(0.0, (expires - now).total_seconds() + policy.leeway_s)
+
+    return verify
 
 
 def _answers(exc: Exception) -> bool:

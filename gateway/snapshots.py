@@ -1,12 +1,13 @@
 """Keeping a hot channel's snapshot current by folding its updates into it (pure).
 
 A gateway serves a hot channel's snapshot from its own state. ``count`` and ``recent`` updates
-carry the whole value, so folding them is a replacement. An article snapshot holds the newest
-comments (oldest first, in the order the updates came) and a ``cursor`` the streams API made for
-the comments before them; the gateway cannot make such cursors, so it never drops a comment
-from the list. When a fold would
-need to (the list outgrows its limit) or when an update does not fit (a malformed payload), the
-fold answers ``None``: "no usable snapshot", and the caller fetches a fresh one when next asked.
+carry the whole value, so folding them is a replacement; a ``moderation`` queue item replaces
+the entry with its comment id or joins the end of the queue, and ``queue.removed`` drops it.
+An article snapshot holds the newest comments (oldest first, in the order the updates came)
+and a ``cursor`` the streams API made for the comments before them; the gateway cannot make
+such cursors, so it never drops a comment from the list. When a fold would need to (the list
+outgrows its limit) or when an update does not fit (a malformed payload), the fold answers
+``None``: "no usable snapshot", and the caller fetches a fresh one when next asked.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def _fold_article(state: dict[str, Any], update: ChannelUpdate, limit: int) -> b
     return True
 
 
+def _fold_queue(state: dict[str, Any], update: ChannelUpdate) -> dict[str, Any]:
+    queue: list[dict[str, Any]] = state["queue"]
+    at = _index(queue, update.payload["comment_id"])
+    if update.kind == "queue.item":
+        if at is None:
+            queue.append(update.payload)
+        else:
+            queue[at] = update.payload
+    elif update.kind == "queue.removed" and at is not None:
+        del queue[at]
+    return state
+
+
 def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
          comment_limit: int) -> dict[str, Any] | None:
     """``state`` with ``update`` applied (in place), or ``None`` if it can no longer be served.
@@ -73,6 +87,8 @@ def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
                 return {"article_id": update.payload["article_id"],
                         "count": update.payload["count"]}
             return state
+        if kind == "moderation":
+            return _fold_queue(state, update)
         if update.kind == "recent":
             return {"site": update.payload["site"], "items": update.payload["items"]}
         return state

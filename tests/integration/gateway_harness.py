@@ -171,6 +171,8 @@ def initial_state(channel: str) -> dict[str, Any]:
         return {"article_id": key, "count": 0}
     if kind == "recent":
         return {"site": key, "items": []}
+    if kind == "moderation":
+        return {"site": key, "queue": []}
     return {"article": None, "count": 0, "comments": [], "cursor": None}
 
 

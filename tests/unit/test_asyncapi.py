@@ -133,7 +133,8 @@ def test_input_topics_list_every_event_type(document: dict[str, Any]) -> None:
     assert set(channels["articles"]["messages"]) == {
         m.model_fields["type"].default for m in events.ARTICLE_EVENT_TYPES}
     assert set(channels["comments"]["messages"]) == {
-        m.model_fields["type"].default for m in events.COMMENT_EVENT_TYPES}
+        m.model_fields["type"].default
+        for m in (*events.COMMENT_EVENT_TYPES, *events.MODERATION_EVENT_TYPES)}
 
 
 def test_message_payloads_are_the_model_schemas(document: dict[str, Any]) -> None:

@@ -70,19 +70,22 @@ def test_error_codes_match_the_protocol_doc() -> None:
 
 def test_channel_pattern_accepts_the_documented_channels_only() -> None:
     pattern = re.compile(channels.CHANNEL_PATTERN)
-    for good in ("article:42", "count:harbour-bridge-reopens", "recent", "recent:demo"):
+    for good in ("article:42", "count:harbour-bridge-reopens", "recent", "recent:demo",
+                 "moderation:demo"):
         assert pattern.match(good), good
-    for bad in ("article:", "articles:42", "recent:", "count:a b", "article:" + "x" * 65):
+    for bad in ("article:", "articles:42", "recent:", "count:a b", "article:" + "x" * 65,
+                "moderation", "moderation:"):
         assert not pattern.match(bad), bad
 
 
 _CLIENT: dict[str, type[BaseModel]] = {
     "subscribe": protocol.Subscribe, "unsubscribe": protocol.Unsubscribe,
-    "history": protocol.HistoryRequest, "ping": protocol.Ping,
+    "history": protocol.HistoryRequest, "ping": protocol.Ping, "auth": protocol.Auth,
 }
 _SERVER: dict[str, type[BaseModel]] = {
     "subscribed": protocol.Subscribed, "pong": protocol.Pong,
     "unsubscribed": protocol.Unsubscribed, "error": protocol.ErrorFrame,
+    "authed": protocol.Authed,
 }
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from commentfeed import channels
-from commentfeed.channels import Channel, check_channel, parse_channel, upstream_channel
+from commentfeed.channels import (
+    Channel,
+    check_channel,
+    is_private,
+    parse_channel,
+    upstream_channel,
+)
 
 STATIC = Path(__file__).resolve().parents[2] / "gateway" / "static"
 _JS_ID = re.compile(r"const ID_PATTERN = /(?P<source>[^/]+)/;")
@@ -34,6 +40,7 @@ def test_the_js_client_accepts_exactly_the_ids_python_accepts() -> None:
     ("count:a.b-c_d", Channel("count", "a.b-c_d", "count:a.b-c_d")),
     ("recent:news", Channel("recent", "news", "recent:news")),
     ("recent", Channel("recent", "demo", "recent:demo")),
+    ("moderation:news", Channel("moderation", "news", "moderation:news")),
 ])
 def test_channels_in_the_table_parse_into_kind_and_key(name: str, parsed: Channel) -> None:
     assert check_channel(name) == name
@@ -42,7 +49,7 @@ def test_channels_in_the_table_parse_into_kind_and_key(name: str, parsed: Channe
 
 
 @pytest.mark.parametrize("name", [
-    "", "article", "article:", "count:", "recent:", "moderation:site", "article:a b",
+    "", "article", "article:", "count:", "recent:", "moderation:", "moderation", "article:a b",
     "article:" + "x" * 65, "article:42\n", "ARTICLE:42", "article:42:1",
 ])
 def test_names_outside_the_table_are_refused(name: str) -> None:
@@ -62,3 +69,8 @@ def test_the_channel_pattern_agrees_with_the_fast_check() -> None:
         except ValueError:
             fast = False
         assert (pattern.fullmatch(name) is not None) == fast
+
+
+def test_only_moderation_channels_are_private() -> None:
+    assert is_private("moderation:news")
+    assert not any(is_private(n) for n in ("article:42", "count:42", "recent", "recent:news"))
