@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from commentfeed.errors import EventDecodeError
 from commentfeed.events import (
+    AnyInputEvent,
     ArticleEvent,
     CommentEvent,
     DeadLetter,
@@ -29,6 +30,7 @@ MAX_EVENT_BYTES = 64 * 1024
 _OPTS = orjson.OPT_UTC_Z
 
 _input = TypeAdapter[InputEvent](InputEvent)
+_any_input = TypeAdapter[AnyInputEvent](AnyInputEvent)
 _article = TypeAdapter[ArticleEvent](ArticleEvent)
 _comment = TypeAdapter[CommentEvent](CommentEvent)
 _feed_update = TypeAdapter(FeedUpdate)
@@ -84,6 +86,12 @@ def _validate(adapter: TypeAdapter[T], raw: bytes, max_bytes: int) -> T:
 def decode_input(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> InputEvent:
     """Any article or comment event."""
     return _validate(_input, raw, max_bytes)
+
+
+def decode_any_input(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> AnyInputEvent:
+    """Any event a producer may publish, moderation facts (``comment.reported``,
+    ``user.banned``) included."""
+    return _validate(_any_input, raw, max_bytes)
 
 
 def decode_article_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> ArticleEvent:

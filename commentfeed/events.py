@@ -312,6 +312,14 @@ AnyInputEvent: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
+def partition_key(event: AnyInputEvent) -> str:
+    """The Kafka key (and CloudEvents subject) of an input event: its article, or for a
+    site-scoped fact (``user.banned``) :func:`site_key` of its site."""
+    if isinstance(event, UserBanned):
+        return site_key(event.data.site)
+    return event.data.article_id
+
+
 ARTICLE_EVENT_TYPES = (ArticlePublished, ArticleUpdated, ArticleClosed, ArticleDeleted)
 COMMENT_EVENT_TYPES = (CommentPosted, CommentEdited, CommentDeleted, CommentModerated, CommentVoted)
 

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     #: The longest a reader token may live (``exp`` minus ``iat``, or minus now without ``iat``).
     jwt_max_lifetime_s: int = Field(default=86_400, ge=60)
 
+    # -- moderation (read by the ingest API: docs/ingest-api.md "Moderation") ------------------
+    #: Sites whose every new comment waits for a moderator (``status: "pending"``).
+    premoderated_sites: list[str] = Field(default_factory=list)
+    #: Articles whose new comments wait for a moderator, whatever their site.
+    premoderated_articles: list[str] = Field(default_factory=list)
+    #: Site -> words or phrases: a new comment that contains one (whole words, any case) waits
+    #: for a moderator. JSON in the environment: ``{"demo": ["spam", "buy now"]}``.
+    banned_words: dict[str, list[str]] = Field(default_factory=dict)
+
     # -- streams -----------------------------------------------------------------------------
     #: Faust table store: ``memory://`` for tests and the demo, ``rocksdb://`` in production.
     table_store: str = "memory://"

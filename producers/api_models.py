@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commentfeed.events import Body, Id, Name, Reason, Timestamp, Title, Url
+from commentfeed.events import Body, Id, Name, Reason, ReportReason, Timestamp, Title, Url
 from producers.auth import Role
 
 
@@ -65,6 +65,25 @@ class Moderation(_Body):
     reason: Reason | None = None
 
 
+class Report(_Body):
+    """``POST /v1/comments/{id}/reports``: the reporter is the token's user."""
+
+    reason: ReportReason
+    #: What the reader wants the moderators to know, beyond the reason.
+    text: Reason | None = None
+
+
+class Ban(_Body):
+    """``POST /v1/sites/{site}/bans``: the moderator is the token's user."""
+
+    user_id: Id
+    #: When the ban ends; must be in the future.
+    until: Timestamp
+    #: Also hide the user's visible comments on the site (one ``comment.moderated`` each).
+    hide_comments: bool = False
+    reason: Reason | None = None
+
+
 class DemoLogin(_Body):
     name: Name
     role: Role = "reader"
@@ -75,6 +94,7 @@ class Accepted(BaseModel):
 
     event_id: str
     event_type: str
+    #: The event's key: the article id, or ``site:<site>`` for a ban.
     article_id: str
     #: The comment concerned; for a new comment, the id the API gave it.
     comment_id: str | None = None

@@ -38,13 +38,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commentfeed.channels import ID_MAX_CHARS, ID_REGEX, is_id
 from commentfeed.errors import CommentfeedError, HttpError, PublishError
-from commentfeed.events import ARTICLE_EVENT_TYPES, CommentDeleted, InputEvent
+from commentfeed.events import (
+    ARTICLE_EVENT_TYPES,
+    AnyInputEvent,
+    CommentDeleted,
+    CommentModerated,
+    UserBanned,
+)
 from commentfeed.settings import Settings
 from producers import demo_site, rules
 from producers.api_models import (
     BODY_ERRORS,
     Accepted,
     ArticlePatch,
+    Ban,
     CommentPatch,
     ErrorBody,
     Health,
@@ -52,6 +59,7 @@ from producers.api_models import (
     NewArticle,
     NewComment,
     Readiness,
+    Report,
     Vote,
     error_response,
 )
@@ -73,6 +81,7 @@ from producers.idempotency import (
     write_ids,
 )
 from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from producers.moderation import ModerationPolicy
 from producers.publisher import Delivery, Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
 
@@ -166,7 +175,7 @@ def _publish_failed(exc: PublishError) -> HttpError:
 
 
 #: A write's rule: the event to publish, from a caught-up directory and the write's ids.
-Rule = Callable[[Directory, WriteIds], InputEvent]
+Rule = Callable[[Directory, WriteIds], AnyInputEvent]
 
 
 class EventPublisher(Protocol):
@@ -179,9 +188,9 @@ class EventPublisher(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(self, event: InputEvent) -> Delivery: ...
+    async def publish(self, event: AnyInputEvent) -> Delivery: ...
 
-    async def publish_many(self, events: Iterable[InputEvent]) -> list[Delivery]: ...
+    async def publish_many(self, events: Iterable[AnyInputEvent]) -> list[Delivery]: ...
 
 
 class DirectorySource(Protocol):
@@ -219,6 +228,7 @@ class Ingest:
         self.feed = feed
         #: Event times (``posted_at``, ``edited_at``, ``time``): each process has its own.
         self.now = wall_clock
+        self.moderation = ModerationPolicy.from_settings(settings)
         self.limiter = RateLimiter(rate_per_s=limits.rate_per_s, burst=limits.burst, clock=clock)
         self.idempotency: IdempotencyCache[Accepted] = IdempotencyCache(
             ttl_s=limits.idempotency_ttl_s, max_keys=limits.idempotency_max_keys, clock=clock,
@@ -234,8 +244,8 @@ class Ingest:
                             {"Retry-After": "1"})
         return self.directory
 
-    async def accept(self, event: InputEvent, ids: WriteIds, *,
-                     before: Sequence[CommentDeleted] = ()) -> Accepted:
+    async def accept(self, event: AnyInputEvent, ids: WriteIds, *,
+                     before: Sequence[CommentDeleted | CommentModerated] = ()) -> Accepted:
         """Publish an accepted event (with the write's event id) and fold it in at once.
 
         ``before`` are published first and acknowledged before ``event`` is sent, each with an
@@ -253,14 +263,15 @@ class Ingest:
             raise _publish_failed(exc) from exc
         self.directory.apply(event, delivery.offset, topic=delivery.topic,
                              partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
-        comment_id = None if isinstance(event, ARTICLE_EVENT_TYPES) else event.data.comment_id
+        comment_id = (None if isinstance(event, (*ARTICLE_EVENT_TYPES, UserBanned))
+                      else event.data.comment_id)
         return Accepted(
             event_id=delivery.event_id, event_type=delivery.event_type,
             article_id=delivery.key, comment_id=comment_id, topic=delivery.topic,
             partition=delivery.partition, offset=delivery.offset,
         )
 
-    async def _publish_first(self, events: list[CommentDeleted]) -> None:
+    async def _publish_first(self, events: list[CommentDeleted | CommentModerated]) -> None:
         try:
             deliveries = await self.publisher.publish_many(events)
         except PublishError as exc:
@@ -550,7 +561,8 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
     ) -> Accepted:
         return await ingest.write(
             request, response, _as_reader(caller), key, lambda d, ids: rules.post_comment(
-                d, article_id, body, caller, comment_id=ids.comment_id, now=ingest.now()))
+                d, article_id, body, caller, comment_id=ids.comment_id, now=ingest.now(),
+                policy=ingest.moderation))
 
     @app.patch("/v1/comments/{comment_id}", tags=["comments"],
                summary="Edit a comment (author or moderator)",
@@ -601,6 +613,30 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         return await ingest.write(
             request, response, _as_reader(caller), key, lambda d, _: rules.moderate(
                 d, comment_id, decision, caller, now=ingest.now()))
+
+    @app.post("/v1/comments/{comment_id}/reports", tags=["moderation"],
+              summary="Report a comment to the site's moderators (once per reader)",
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
+              status_code=202, response_model=Accepted)
+    async def report(
+        comment_id: PathId, body: Report, request: Request, response: Response,
+        caller: ReaderDep, key: IdempotencyKey = None,
+    ) -> Accepted:
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.report_comment(
+                d, comment_id, body, caller, now=ingest.now()))
+
+    @app.post("/v1/sites/{site}/bans", tags=["moderation"],
+              summary="Ban a user from writing on the site until a time (moderators only)",
+              responses=_responses(_READER, _FORBIDDEN, _CONFLICT, _REUSED),
+              status_code=202, response_model=Accepted)
+    async def ban(
+        site: PathId, body: Ban, request: Request, response: Response,
+        caller: ReaderDep, key: IdempotencyKey = None,
+    ) -> Accepted:
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.ban_user(
+                d, site, body, caller, now=ingest.now()))
 
 
 def _operations(app: FastAPI, ingest: Ingest) -> None:

@@ -22,6 +22,10 @@ It also remembers where the most recent keyed writes landed (event ids from an
 answered with the first write's position instead of publishing again. A duplicate record of
 the same event keeps the lowest offset.
 
+Moderation facts: which reader reported which comment (a set: a report is made once), and each
+user's ban per site (``user.banned`` records of a site share its ``site:<site>`` key, so one
+partition: the highest offset is the latest decision and wins).
+
 It remembers each comment's last ``edited_at`` too, so a new edit can be stamped later than
 every edit before it in the log (clocks of ingest processes differ; the log order must win).
 
@@ -37,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from commentfeed.events import (
+    AnyInputEvent,
     ArticleClosed,
     ArticleData,
     ArticleDeleted,
@@ -46,9 +51,11 @@ from commentfeed.events import (
     CommentEdited,
     CommentModerated,
     CommentPosted,
+    CommentReported,
     CommentStatus,
     CommentVoted,
-    InputEvent,
+    UserBanned,
+    partition_key,
 )
 
 _NEVER = -1
@@ -115,6 +122,28 @@ class Directory:
         self.comments: dict[str, CommentEntry] = {}
         self._landed: OrderedDict[str, Landed] = OrderedDict()
         self._max_landed = max_landed
+        #: (comment id, reporter id) of every report seen.
+        self.reports: set[tuple[str, str]] = set()
+        #: (site, user id) -> (offset, until) of the latest ban decision.
+        self.bans: dict[tuple[str, str], tuple[int, datetime]] = {}
+
+    def reported(self, comment_id: str, reporter_id: str) -> bool:
+        return (comment_id, reporter_id) in self.reports
+
+    def banned_until(self, site: str, user_id: str, now: datetime) -> datetime | None:
+        """When the user's ban on ``site`` ends, if it has not ended by ``now``."""
+        ban = self.bans.get((site, user_id))
+        return ban[1] if ban is not None and ban[1] > now else None
+
+    def visible_comments_of(self, site: str, author_id: str) -> list[CommentEntry]:
+        """The user's visible, undeleted comments on ``site``, oldest post first.
+
+        A scan of every comment: it serves bans that hide comments, which are rare.
+        """
+        found = [c for c in self.comments.values()
+                 if c.site == site and c.author_id == author_id and c.posted
+                 and not c.deleted and c.status == "visible"]
+        return sorted(found, key=lambda c: c.posted_offset or 0)
 
     def landed(self, event_id: str) -> Landed | None:
         """Where the keyed write with this event id landed, if it did (and is remembered)."""
@@ -142,7 +171,7 @@ class Directory:
         return sum(1 for c in self.comments.values() if c.posted)
 
     def apply(
-        self, event: InputEvent, offset: int, *, topic: str = "", partition: int = -1,
+        self, event: AnyInputEvent, offset: int, *, topic: str = "", partition: int = -1,
         keyed_prefix: str | None = None,
     ) -> bool:
         """Fold one record (from the consumer, or just published by the API) into the view.
@@ -155,15 +184,29 @@ class Directory:
             self._remember(event, topic, partition, offset)
         if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted):
             return self._apply_article(event, offset)
+        if isinstance(event, CommentReported):
+            known = (event.data.comment_id, event.data.reporter_id) in self.reports
+            self.reports.add((event.data.comment_id, event.data.reporter_id))
+            return not known
+        if isinstance(event, UserBanned):
+            return self._apply_ban(event, offset)
         return self._apply_comment(event, offset)
 
-    def _remember(self, event: InputEvent, topic: str, partition: int, offset: int) -> None:
+    def _apply_ban(self, event: UserBanned, offset: int) -> bool:
+        who = (event.data.site, event.data.user_id)
+        known = self.bans.get(who)
+        if known is not None and known[0] >= offset:
+            return False
+        self.bans[who] = (offset, event.data.until)
+        return True
+
+    def _remember(self, event: AnyInputEvent, topic: str, partition: int, offset: int) -> None:
         known = self._landed.get(event.id)
         if known is not None and known.offset <= offset:
             return
         comment_id = None if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed
-                                        | ArticleDeleted) else event.data.comment_id
-        self._landed[event.id] = Landed(event.type, event.data.article_id, comment_id, topic,
+                                        | ArticleDeleted | UserBanned) else event.data.comment_id
+        self._landed[event.id] = Landed(event.type, partition_key(event), comment_id, topic,
                                         partition, offset)
         while len(self._landed) > self._max_landed:
             self._landed.popitem(last=False)

@@ -163,7 +163,7 @@ class DirectoryFeed:
             self.skipped += 1
             return
         try:
-            event = codec.decode_input(raw)
+            event = codec.decode_any_input(raw)
         except EventDecodeError as exc:
             self.skipped += 1
             log.warning("directory feed: skipping %s[%d]@%d: %s", tp.topic, tp.partition,

@@ -25,7 +25,13 @@ from aiokafka.errors import IllegalOperation, KafkaError
 
 from commentfeed import codec
 from commentfeed.errors import BrokerError, PublishError
-from commentfeed.events import ARTICLE_EVENT_TYPES, COMMENT_EVENT_TYPES, InputEvent
+from commentfeed.events import (
+    ARTICLE_EVENT_TYPES,
+    COMMENT_EVENT_TYPES,
+    MODERATION_EVENT_TYPES,
+    AnyInputEvent,
+    partition_key,
+)
 from commentfeed.kafka import make_producer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
@@ -61,12 +67,12 @@ class PublishBatchError(PublishError):
         self.errors = errors
 
 
-def route(settings: Settings, event: InputEvent) -> tuple[str, str]:
+def route(settings: Settings, event: AnyInputEvent) -> tuple[str, str]:
     """The physical topic and the key of an input event."""
     if isinstance(event, ARTICLE_EVENT_TYPES):
         return topic_name(settings, Topic.ARTICLES), event.data.article_id
-    if isinstance(event, COMMENT_EVENT_TYPES):
-        return topic_name(settings, Topic.COMMENTS), event.data.article_id
+    if isinstance(event, (*COMMENT_EVENT_TYPES, *MODERATION_EVENT_TYPES)):
+        return topic_name(settings, Topic.COMMENTS), partition_key(event)
     raise PublishError(f"not an input event: {type(event).__name__}", retriable=False)
 
 
@@ -84,12 +90,12 @@ def as_publish_error(exc: BaseException, event_id: str) -> PublishError:
     return error
 
 
-def encode_checked(event: InputEvent) -> bytes:
+def encode_checked(event: AnyInputEvent) -> bytes:
     """Wire bytes of an event, refusing what every consumer would refuse anyway."""
-    if event.subject != event.data.article_id:
+    if event.subject != partition_key(event):
         raise PublishError(
-            f"event {event.id}: subject {event.subject!r} is not the article id "
-            f"{event.data.article_id!r}",
+            f"event {event.id}: subject {event.subject!r} is not its key "
+            f"{partition_key(event)!r}",
             retriable=False,
         )
     value = codec.encode(event)
@@ -145,7 +151,7 @@ class Publisher:
     def started(self) -> bool:
         return self._producer is not None
 
-    async def submit(self, event: InputEvent) -> asyncio.Future[Delivery]:
+    async def submit(self, event: AnyInputEvent) -> asyncio.Future[Delivery]:
         """Hand one event to the producer; the returned future yields its delivery.
 
         Returns once the record is queued (waiting only if the producer's buffer is full), so
@@ -181,16 +187,16 @@ class Publisher:
         sent.add_done_callback(settle)
         return result
 
-    async def publish(self, event: InputEvent) -> Delivery:
+    async def publish(self, event: AnyInputEvent) -> Delivery:
         """Publish one event and wait until the broker has stored it."""
         return await (await self.submit(event))
 
-    async def publish_many(self, events: Iterable[InputEvent]) -> list[Delivery]:
+    async def publish_many(self, events: Iterable[AnyInputEvent]) -> list[Delivery]:
         """Publish events together (one linger window) and wait for every ack.
 
         Raises :class:`PublishBatchError` if any failed, after all have settled.
         """
-        batch: Sequence[InputEvent] = list(events)
+        batch: Sequence[AnyInputEvent] = list(events)
         pending: list[Awaitable[Delivery] | PublishError] = []
         for event in batch:
             try:

@@ -13,6 +13,13 @@ be published once (409 after that; use PATCH). An edit is stamped after every ea
 the comment, whatever this process's clock says.
 A token with a ``site`` claim acts on that site only (403 ``wrong_site``), and a moderator
 moderates the site of their token only; a vote needs a visible comment (409).
+A user banned on a site (``user.banned`` until a time still ahead) may not post, edit, vote or
+report there (403 ``banned``); deleting their own comments stays open to them. A report needs a
+visible comment and is made once per reader (409 ``already_reported``). A new comment waits for
+a moderator (``status: "pending"``) when the :class:`~producers.moderation.ModerationPolicy`
+holds it. A ban that hides comments publishes one ``comment.moderated`` per visible comment of
+the user on the site first (:func:`cascade`), so readers' views change through the events they
+already handle.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from datetime import datetime, timedelta
 
 from commentfeed.errors import HttpError
 from commentfeed.events import (
+    AnyInputEvent,
     ArticleClosed,
     ArticleData,
     ArticleDeleted,
@@ -36,20 +44,27 @@ from commentfeed.events import (
     CommentModeratedData,
     CommentPosted,
     CommentPostedData,
+    CommentReported,
+    CommentReportedData,
     CommentVoted,
     CommentVotedData,
-    InputEvent,
+    UserBanned,
+    UserBannedData,
+    site_key,
 )
 from producers.api_models import (
     ArticlePatch,
+    Ban,
     CommentPatch,
     Moderation,
     NewArticle,
     NewComment,
+    Report,
     Vote,
 )
 from producers.auth import Reader
 from producers.directory import ArticleEntry, CommentEntry, Directory
+from producers.moderation import OPEN, ModerationPolicy
 
 SOURCE = "commentfeed/ingest"
 #: How much later than the previous edit a new edit is stamped when the clock lags.
@@ -105,6 +120,13 @@ def _same_site(caller: Reader, site: str) -> None:
         raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
 
 
+def _not_banned(directory: Directory, caller: Reader, site: str, now: datetime) -> None:
+    until = directory.banned_until(site, caller.id, now)
+    if until is not None:
+        raise HttpError(403, "banned", f"you are banned from writing on {site!r} until "
+                        f"{until.isoformat()}")
+
+
 def publish_article(
     directory: Directory, body: NewArticle, *, default_site: str, now: datetime
 ) -> ArticlePublished:
@@ -151,14 +173,29 @@ def delete_article(directory: Directory, article_id: str, *, now: datetime) -> A
 ARTICLE_DELETION = "cms"
 
 
-def cascade(directory: Directory, event: InputEvent) -> list[CommentDeleted]:
+def cascade(directory: Directory,
+            event: AnyInputEvent) -> list[CommentDeleted | CommentModerated]:
     """What must be published before ``event``: for an article's deletion, a
-    ``comment.deleted`` for each of its live comments, oldest first (else nothing).
+    ``comment.deleted`` for each of its live comments, oldest first; for a ban that hides
+    comments, a ``comment.moderated`` (hidden) for each visible comment of the user on the
+    site; else nothing.
 
-    Published before the article's deletion (and acknowledged), the comments leave every view
-    (counts, threads, history, the recent list) through the event every consumer already
-    handles.
+    Published before the article's deletion or the ban (and acknowledged), the comments leave
+    every view (counts, threads, history, the recent list) through the events every consumer
+    already handles, each keyed by its own article.
     """
+    if isinstance(event, UserBanned):
+        if not event.data.hide_comments:
+            return []
+        ban = event.data
+        return [
+            CommentModerated(source=SOURCE, subject=c.article_id, time=event.time,
+                             data=CommentModeratedData(
+                                 comment_id=c.comment_id, article_id=c.article_id, site=c.site,
+                                 status="hidden", moderator=ban.moderator,
+                                 reason=ban.reason or "user banned"))
+            for c in directory.visible_comments_of(ban.site, ban.user_id)
+        ]
     if not isinstance(event, ArticleDeleted):
         return []
     article_id = event.data.article_id
@@ -172,10 +209,11 @@ def cascade(directory: Directory, event: InputEvent) -> list[CommentDeleted]:
 
 def post_comment(
     directory: Directory, article_id: str, body: NewComment, caller: Reader, *,
-    comment_id: str, now: datetime,
+    comment_id: str, now: datetime, policy: ModerationPolicy = OPEN,
 ) -> CommentPosted:
     article = _open_article(directory, article_id)
     _same_site(caller, article.site)
+    _not_banned(directory, caller, article.site, now)
     if body.parent_id is not None:
         parent = directory.comment(body.parent_id)
         if parent is None or parent.deleted or parent.article_id != article_id:
@@ -184,7 +222,8 @@ def post_comment(
     data = CommentPostedData(
         comment_id=comment_id, article_id=article_id, site=article.site,
         parent_id=body.parent_id, author=Author(id=caller.id, name=caller.name),
-        body=body.body, posted_at=now, status="visible",
+        body=body.body, posted_at=now,
+        status="pending" if policy.hold_reasons(article.site, article_id, body.body) else "visible",
     )
     return CommentPosted(source=SOURCE, subject=article_id, time=now, data=data)
 
@@ -195,6 +234,7 @@ def edit_comment(
 ) -> CommentEdited:
     comment, closed = _live_comment(directory, comment_id)
     _own_or_moderate(comment, caller, "edit")
+    _not_banned(directory, caller, comment.site, now)
     if closed:
         raise _closed(comment.article_id)
     # Consumers keep the edit with the latest edited_at. Ingest clocks differ, so stamp this
@@ -228,6 +268,7 @@ def vote(
 ) -> CommentVoted:
     comment, closed = _live_comment(directory, comment_id)
     _same_site(caller, comment.site)
+    _not_banned(directory, caller, comment.site, now)
     if closed:
         raise _closed(comment.article_id)
     if comment.status != "visible":
@@ -255,3 +296,36 @@ def moderate(
         moderator=caller.id, reason=decision.reason,
     )
     return CommentModerated(source=SOURCE, subject=comment.article_id, time=now, data=data)
+
+
+def report_comment(
+    directory: Directory, comment_id: str, report: Report, caller: Reader, *, now: datetime,
+) -> CommentReported:
+    comment, _ = _live_comment(directory, comment_id)
+    _same_site(caller, comment.site)
+    _not_banned(directory, caller, comment.site, now)
+    if comment.status != "visible":
+        raise HttpError(409, "comment_not_visible",
+                        f"comment {comment_id!r} is {comment.status}: a moderator has it already")
+    if directory.reported(comment_id, caller.id):
+        raise HttpError(409, "already_reported", f"you reported comment {comment_id!r} already")
+    data = CommentReportedData(
+        comment_id=comment_id, article_id=comment.article_id, site=comment.site,
+        reporter_id=caller.id, reason=report.reason, text=report.text,
+    )
+    return CommentReported(source=SOURCE, subject=comment.article_id, time=now, data=data)
+
+
+def ban_user(directory: Directory, site: str, ban: Ban, caller: Reader, *,
+             now: datetime) -> UserBanned:
+    if not caller.is_moderator:
+        raise HttpError(403, "not_moderator", "only moderators may ban users")
+    if not caller.moderates(site):
+        raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
+    if ban.until <= now:
+        raise HttpError(409, "ban_in_the_past", "'until' must be later than now")
+    if ban.user_id == caller.id:
+        raise HttpError(409, "self_ban", "a moderator cannot ban themselves")
+    data = UserBannedData(user_id=ban.user_id, site=site, until=ban.until,
+                          hide_comments=ban.hide_comments, moderator=caller.id, reason=ban.reason)
+    return UserBanned(source=SOURCE, subject=site_key(site), time=now, data=data)

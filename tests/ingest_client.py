@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from commentfeed.events import InputEvent
+from commentfeed.events import AnyInputEvent
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic
 from producers.auth import Reader, mint_reader_token
@@ -27,7 +27,7 @@ class Stored:
     key: str
     partition: int
     offset: int
-    event: InputEvent
+    event: AnyInputEvent
 
 
 def token(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from commentfeed.broker import EmbeddedBroker
-from commentfeed.events import ArticlePublished, CommentPosted, InputEvent
+from commentfeed.events import AnyInputEvent, ArticlePublished, CommentPosted
 from commentfeed.kafka import ensure_topics
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic
@@ -180,7 +180,7 @@ class _FreezingPublisher(Publisher):
         self.broker_pid = broker_pid
         self.freeze_next = False
 
-    async def publish(self, event: InputEvent) -> Delivery:
+    async def publish(self, event: AnyInputEvent) -> Delivery:
         if self.freeze_next:
             self.freeze_next = False
             os.kill(self.broker_pid, signal.SIGSTOP)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from commentfeed.errors import PublishError
-from commentfeed.events import InputEvent
+from commentfeed.events import AnyInputEvent
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from producers.app import IngestLimits, create_app
@@ -32,7 +32,7 @@ class FakePublisher:
     """Stores events in memory instead of on a broker; see the module docstring."""
 
     def __init__(self, settings: Settings,
-                 fail: Callable[[InputEvent], PublishError | None] | None = None) -> None:
+                 fail: Callable[[AnyInputEvent], PublishError | None] | None = None) -> None:
         self.settings = settings
         self.fail = fail
         self.topics: dict[str, list[Stored]] = {}
@@ -48,7 +48,7 @@ class FakePublisher:
     async def stop(self) -> None:
         self._started = False
 
-    async def publish(self, event: InputEvent) -> Delivery:
+    async def publish(self, event: AnyInputEvent) -> Delivery:
         assert self._started, "publish before start"
         refusal = self.fail(event) if self.fail is not None else None
         if refusal is not None:
@@ -59,7 +59,7 @@ class FakePublisher:
         return Delivery(topic=topic, partition=0, offset=len(stored) - 1, event_id=event.id,
                         event_type=event.type, key=key)
 
-    async def publish_many(self, events: Iterable[InputEvent]) -> list[Delivery]:
+    async def publish_many(self, events: Iterable[AnyInputEvent]) -> list[Delivery]:
         return [await self.publish(event) for event in events]
 
     @property
@@ -107,7 +107,7 @@ def ingest_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def start_api(*, settings: Settings | None = None,
-                    fail: Callable[[InputEvent], PublishError | None] | None = None,
+                    fail: Callable[[AnyInputEvent], PublishError | None] | None = None,
                     catch_up: bool = True, **limits: Any) -> AsyncIterator[Api]:
     """An ingest app on a fake publisher, its lifespan running, and a client for it."""
     settings = settings or ingest_settings()

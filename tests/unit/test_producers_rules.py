@@ -214,6 +214,7 @@ def test_deleting_an_article_takes_its_live_comments_with_it(directory: Director
     deleted = rules.delete_article(directory, "open", now=NOW)
     comments = rules.cascade(directory, deleted)
     # c-dead was deleted before; c-shut belongs to another article.
-    assert [(c.data.comment_id, c.data.deleted_by, c.data.reason) for c in comments] == [
-        ("c-open", "cms", "article deleted")]
+    assert [(c.type, c.data.comment_id, c.data.reason) for c in comments] == [
+        ("comment.deleted", "c-open", "article deleted")]
+    assert all(isinstance(c, CommentDeleted) and c.data.deleted_by == "cms" for c in comments)
     assert rules.cascade(directory, rules.close_article(directory, "open", now=NOW)) == []
