@@ -65,7 +65,7 @@ async def read_topic(settings: Settings, topic: Topic, timeout_s: float = 30) ->
                         assert r.key is not None
                         assert r.value is not None
                         out.append(Stored(r.key.decode(), tp.partition, r.offset,
-                                          codec.decode_input(r.value)))
+                                          codec.decode_any_input(r.value)))
     finally:
         await consumer.stop()
     return out

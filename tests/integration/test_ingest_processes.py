@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -233,3 +234,43 @@ async def test_a_write_that_lands_after_its_503_is_answered_to_the_retry_elsewhe
                  if isinstance(s.event, CommentPosted)]
     assert [(e.id, e.data.comment_id) for e in posts] == [
         (retried.json()["event_id"], retried.json()["comment_id"])]
+
+
+async def test_a_ban_and_a_report_through_one_process_bind_the_other(
+    kafka_settings: Settings, pair: list[IngestProcess],
+) -> None:
+    one, two = pair
+    bob = bearer(token("u-bob", "Bob"))
+    moderator = bearer(token("u-mod", "Mia", "moderator", site=kafka_settings.default_site))
+    async with httpx.AsyncClient(timeout=30) as client:
+        r = await client.post(f"{one.base_url}/v1/articles", json=_article("a1"), headers=CMS)
+        assert r.status_code == 202, r.text
+        r = await client.post(f"{one.base_url}/v1/articles/a1/comments",
+                              json={"body": "Buy watches."}, headers=ANN)
+        assert r.status_code == 202, r.text
+        comment_id = r.json()["comment_id"]
+        report = {"reason": "spam"}
+        r = await client.post(f"{one.base_url}/v1/comments/{comment_id}/reports", json=report,
+                              headers=bob)
+        assert r.status_code == 202, r.text
+        r = await client.post(f"{two.base_url}/v1/comments/{comment_id}/reports", json=report,
+                              headers=bob)
+        assert (r.status_code, r.json()["code"]) == (409, "already_reported")
+        until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        r = await client.post(f"{one.base_url}/v1/sites/{kafka_settings.default_site}/bans",
+                              json={"user_id": "u-ann", "until": until, "hide_comments": True},
+                              headers=moderator)
+        assert r.status_code == 202, r.text
+        # At once, through the other process: the ban holds there too.
+        r = await client.post(f"{two.base_url}/v1/articles/a1/comments",
+                              json={"body": "Again."}, headers=ANN)
+        assert (r.status_code, r.json()["code"]) == (403, "banned")
+        r = await client.post(f"{two.base_url}/v1/articles/a1/comments",
+                              json={"body": "Fine."}, headers=bob)
+        assert r.status_code == 202, r.text
+    stored = await read_topic(kafka_settings, Topic.COMMENTS)
+    facts = sorted((s.key, s.offset, s.event.type) for s in stored
+                   if s.event.type != "comment.posted")
+    assert [(key, kind) for key, _, kind in facts] == [
+        ("a1", "comment.reported"), ("a1", "comment.moderated"),
+        (f"site:{kafka_settings.default_site}", "user.banned")]
