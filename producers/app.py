@@ -638,6 +638,18 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
             request, response, _as_reader(caller), key, lambda d, _: rules.ban_user(
                 d, site, body, caller, now=ingest.now()))
 
+    @app.delete("/v1/sites/{site}/bans/{user_id}", tags=["moderation"],
+                summary="Lift a user's ban now (moderators only)",
+                responses=_responses(_READER, _FORBIDDEN, _CONFLICT, _REUSED),
+                status_code=202, response_model=Accepted)
+    async def lift_ban(
+        site: PathId, user_id: PathId, request: Request, response: Response,
+        caller: ReaderDep, key: IdempotencyKey = None,
+    ) -> Accepted:
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d, _: rules.lift_ban(
+                d, site, user_id, caller, now=ingest.now()))
+
 
 def _operations(app: FastAPI, ingest: Ingest) -> None:
     @app.get("/healthz", tags=["operations"], response_model=Health)

@@ -329,3 +329,17 @@ def ban_user(directory: Directory, site: str, ban: Ban, caller: Reader, *,
     data = UserBannedData(user_id=ban.user_id, site=site, until=ban.until,
                           hide_comments=ban.hide_comments, moderator=caller.id, reason=ban.reason)
     return UserBanned(source=SOURCE, subject=site_key(site), time=now, data=data)
+
+
+def lift_ban(directory: Directory, site: str, user_id: str, caller: Reader, *,
+             now: datetime) -> UserBanned:
+    """A ban that ends now: the latest ``user.banned`` of a user and site is the one that holds."""
+    if not caller.is_moderator:
+        raise HttpError(403, "not_moderator", "only moderators may lift bans")
+    if not caller.moderates(site):
+        raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
+    if directory.banned_until(site, user_id, now) is None:
+        raise HttpError(409, "not_banned", f"{user_id!r} is not banned on {site!r}")
+    data = UserBannedData(user_id=user_id, site=site, until=now, hide_comments=False,
+                          moderator=caller.id, reason="ban lifted")
+    return UserBanned(source=SOURCE, subject=site_key(site), time=now, data=data)

@@ -146,6 +146,22 @@ async def test_a_ban_that_hides_comments_hides_each_visible_one_first(api: Api) 
     assert isinstance(records[2].event, UserBanned)
 
 
+async def test_a_lifted_ban_ends_at_once_and_only_a_ban_can_be_lifted(api: Api) -> None:
+    await api.article("a1")
+    assert (await ban(api, "u-ann")).status_code == 202
+    r = await api.client.delete("/v1/sites/demo/bans/u-ann", headers=MOD)
+    assert r.status_code == 202, r.text
+    stored = await api.last(Topic.COMMENTS)
+    assert isinstance(stored.event, UserBanned)
+    assert (stored.key, stored.event.data.reason) == ("site:demo", "ban lifted")
+    await api.comment(ANN)
+    body = await unchanged(api, lambda: api.client.delete("/v1/sites/demo/bans/u-ann",
+                                                          headers=MOD), 409)
+    assert body["code"] == "not_banned"
+    await unchanged(api, lambda: api.client.delete("/v1/sites/demo/bans/u-ann", headers=BOB),
+                    403)
+
+
 @pytest.mark.parametrize(("who", "fields", "status", "code"), [
     (ANN, {}, 403, "not_moderator"),
     (OTHER_MOD, {}, 403, "wrong_site"),
