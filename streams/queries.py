@@ -7,10 +7,18 @@ happen without awaiting in between, so a snapshot is the state at exactly its of
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+from commentfeed.channels import (
+    ID_REGEX,
+    Channel,
+    article_channel,
+    count_channel,
+    is_id,
+    recent_channel,
+)
+from commentfeed.channels import parse_channel as _parse_channel
+from commentfeed.errors import HttpError
 from streams.logic import (
     Reader,
     Record,
@@ -23,43 +31,31 @@ from streams.logic import (
     site_key,
 )
 
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
 MAX_COUNT_IDS: Final = 200
 
 
-class QueryError(Exception):
+class QueryError(HttpError):
     """A malformed request; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, "bad_request", message)
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Channel:
-    kind: Literal["article", "count", "recent"]
-    #: The article id, or the site for ``recent``.
-    key: str
-    #: The channel's updates travel under this name (``recent`` becomes ``recent:<site>``).
-    name: str
-
-
 def check_id(value: str, what: str) -> str:
-    if not _ID.match(value):
-        raise QueryError(f"{what} must match {_ID.pattern}")
+    if not is_id(value):
+        raise QueryError(f"{what} must match {ID_REGEX}")
     return value
 
 
 def parse_channel(name: str, default_site: str) -> Channel:
-    if name == "recent":
-        return Channel("recent", default_site, f"recent:{default_site}")
-    kind, sep, key = name.partition(":")
-    if not sep or kind not in ("article", "count", "recent") or not _ID.match(key):
-        raise QueryError(f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]")
-    return Channel(kind, key, name)  # type: ignore[arg-type]
+    try:
+        return _parse_channel(name, default_site)
+    except ValueError:
+        raise QueryError(
+            f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]") from None
 
 
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
@@ -112,7 +108,7 @@ def article_snapshot(article_id: str, read: Reader, *, limit: int,
     a = _fields(read(article_key(article_id)))
     if a is None:
         empty: dict[str, Any] = {"article": None, "count": 0, "comments": [], "cursor": None}
-        return channel_epoch(namespace, f"article:{article_id}"), 0, empty
+        return channel_epoch(namespace, article_channel(article_id)), 0, empty
     newest_first, cursor = _walk(article_id, a["head"], read, limit)
     snapshot = {"article": article_view(a), "count": a["count"],
                 "comments": newest_first[::-1], "cursor": cursor}
@@ -123,7 +119,7 @@ def count_snapshot(article_id: str, read: Reader, *,
                    namespace: str) -> tuple[str, int, dict[str, Any]]:
     a = read(article_key(article_id))
     if a is None:
-        return (channel_epoch(namespace, f"count:{article_id}"), 0,
+        return (channel_epoch(namespace, count_channel(article_id)), 0,
                 {"article_id": article_id, "count": 0})
     return a["ec"], a["oc"], {"article_id": article_id, "count": a["count"]}
 
@@ -132,7 +128,7 @@ def recent_snapshot(site: str, read: Reader, *,
                     namespace: str) -> tuple[str, int, dict[str, Any]]:
     s = read(site_key(site))
     if s is None:
-        return channel_epoch(namespace, f"recent:{site}"), 0, {"site": site, "items": []}
+        return channel_epoch(namespace, recent_channel(site)), 0, {"site": site, "items": []}
     return s["e"], s["o"], {"site": site, "items": recent_items(s, read)}
 
 
