@@ -8,10 +8,10 @@ passed down; ``Settings.explicit(...)`` builds one from code alone (tests, gener
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     service_token: SecretStr | None = None
     #: Demo mode turns on the demo login endpoint. Never in production.
     demo_mode: bool = False
+    #: Origins of the sites that embed the widgets (comma-separated in the environment): the
+    #: ingest API and the widget assets answer CORS for them. Unset: any origin.
+    allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
 
     # -- streams -----------------------------------------------------------------------------
     #: Faust table store: ``memory://`` for tests and the demo, ``rocksdb://`` in production.
@@ -57,6 +60,15 @@ class Settings(BaseSettings):
     default_site: str = "demo"
 
     log_level: str = "INFO"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        if isinstance(value, list):
+            return tuple(value)
+        return value
 
     @property
     def streams_base_url(self) -> str:
