@@ -576,6 +576,8 @@ export class LiveThread extends ChannelWidget {
       this._show(entry, { fresh: true });
       first ??= entry.li;
     }
+    // A reply that waited while its parent was removed (and pruned) keeps a placeholder too.
+    if (this.cursor === null) this._settleOrphans();
     this._renderNewButton();
     this._renderChrome();
     if (first && focus) {

@@ -488,6 +488,21 @@ def test_a_reply_waits_as_in_reply_to_an_earlier_comment_until_the_history_ends(
     expect(page.locator("#comment-c-1003 > .cf-card .cf-orphan-note")).to_be_hidden()
 
 
+def test_a_reply_that_waited_while_its_parent_was_removed_goes_under_a_placeholder(
+    scripted_page: Page,
+) -> None:
+    page = scripted_page
+    open_demo_page(page)
+    push(page, update(5, "comment.added",
+                      comment("c-9001", "Replying to Petra", parent_id="c-1004", minute=1)))
+    push(page, update(6, "comment.removed",
+                      {"comment_id": "c-1004", "article_id": LEAD_ARTICLE_ID, "reason": "deleted"}))
+    expect(page.locator("#comment-c-1004")).to_have_count(0)  # nothing shown hung off it
+    page.locator(".cf-new").click()
+    expect(page.locator("#comment-c-1004")).to_have_class("cf-comment cf-tombstone")
+    expect(page.locator("#comment-c-1004 > .cf-replies > #comment-c-9001")).to_have_count(1)
+
+
 def test_a_placeholder_without_replies_is_not_shown(scripted_page: Page) -> None:
     page = scripted_page
     snapshot = demo_snapshot()
