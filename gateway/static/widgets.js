@@ -11,6 +11,9 @@
 // through text nodes only. Nothing here assigns innerHTML. Styles: widgets.css, every rule
 // under the .cf-widget root class, themed through --cf-* custom properties.
 
+/** Article, comment and site ids (commentfeed/channels.py ID_REGEX; a unit test keeps them equal). */
+export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
 /** Create an element: attributes via setAttribute, children as nodes or text nodes. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -190,8 +193,8 @@ export function topLevelOrder(sort) {
 
 /** The comment id a `#comment-<id>` fragment names, or null. */
 export function permalinkId(hash) {
-  const match = /^#comment-([A-Za-z0-9_.-]{1,64})$/.exec(String(hash ?? ""));
-  return match ? match[1] : null;
+  const match = /^#comment-(.*)$/s.exec(String(hash ?? ""));
+  return match && ID_PATTERN.test(match[1]) ? match[1] : null;
 }
 
 function defaultStorage() {

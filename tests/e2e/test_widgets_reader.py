@@ -328,6 +328,17 @@ OLDER_PAGE = {"comments": [
 ], "cursor": None}
 
 
+def test_permalink_fragments_name_a_comment_id_or_nothing(scripted_page: Page) -> None:
+    page = scripted_page
+    page.goto(f"{TEST_ORIGIN}/blank")
+    ids = page.evaluate("""async (url) => {
+      const { permalinkId } = await import(url);
+      return ["#comment-c-1001", "#comment-a.b_c-9", "#comment-", "#comment-a b", "#c-1001",
+              "#comment-" + "x".repeat(65), "#comment-x\\n", "", null].map(permalinkId);
+    }""", f"{TEST_ORIGIN}/widgets.js")
+    assert ids == ["c-1001", "a.b_c-9", None, None, None, None, None, None, None]
+
+
 def test_a_permalink_pages_older_comments_in_scrolls_and_highlights(scripted_page: Page) -> None:
     page = scripted_page
     start_demo_page(page, long_thread(), history=OLDER_PAGE, path="/#comment-c-old1")
