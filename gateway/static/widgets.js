@@ -829,13 +829,21 @@ export class LiveThread extends ChannelWidget {
     const save = el("button", { type: "button", class: "cf-save", text: "Save" });
     const cancel = el("button", { type: "button", class: "cf-cancel", text: "Cancel" });
     const error = el("p", { class: "cf-error", hidden: true });
-    cancel.addEventListener("click", () => this._renderBody(entry));
+    // Closing the editor removes the focused element: give the focus back to the Edit button.
+    const close = () => {
+      this._renderBody(entry);
+      entry.li?.querySelector(":scope > .cf-card .cf-edit")?.focus();
+    };
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+    });
     save.addEventListener("click", async () => {
       save.disabled = true;
       try {
         await this.actions.edit?.(entry.data, area.value);
         entry.data = { ...entry.data, body: area.value.trim() }; // the stream confirms in a moment
-        this._renderBody(entry);
+        close();
       } catch (err) {
         error.textContent = err?.message || "Could not save the edit.";
         error.hidden = false;

@@ -212,6 +212,32 @@ def test_every_control_is_a_button_or_link_reached_with_tab_and_visibly_focused(
     assert "cf-permalink" in expected
 
 
+def test_the_inline_editor_works_from_the_keyboard(scripted_page: Page) -> None:
+    page = scripted_page
+    calls = accept_api_calls(page)
+    page.add_init_script(script=LOGGED_IN % ("u-petra", "Petra S."))
+    open_demo_page(page)
+    text = page.locator("#comment-c-1004 > .cf-card .cf-text")
+    edit = page.locator("#comment-c-1004 > .cf-card .cf-edit")
+    original = text.inner_text()
+    edit.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#comment-c-1004 .cf-edit-body")).to_be_focused()
+    page.keyboard.type(" And a second thought.")
+    page.keyboard.press("Escape")
+    expect(text).to_have_text(original)
+    expect(edit).to_be_focused()
+    # Again, and save with Tab + Enter: the edit goes to the API, the focus back to Edit.
+    page.keyboard.press("Enter")
+    page.keyboard.type(" Edited.")
+    page.keyboard.press("Tab")
+    expect(page.locator("#comment-c-1004 .cf-save")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(text).to_have_text(f"{original} Edited.")
+    expect(edit).to_be_focused()
+    assert calls == ["PATCH /v1/comments/c-1004"]
+
+
 # -- sort orders --------------------------------------------------------------------------------
 
 
