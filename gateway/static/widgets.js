@@ -313,6 +313,7 @@ export class LiveThread extends ChannelWidget {
     );
     element.replaceChildren(this.root);
     this._applySort(sort ?? this._storedSort());
+    if (votes) this.setVotes(votes);
 
     if (permalinks) {
       this._onHashChange = () => {

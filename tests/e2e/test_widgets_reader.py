@@ -443,6 +443,33 @@ def test_the_readers_votes_survive_a_reload_and_belong_to_her(open_page: PageFac
     expect(down).to_have_attribute("aria-pressed", "false")
 
 
+def test_votes_the_site_knows_come_with_the_page(scripted_page: Page) -> None:
+    page = scripted_page
+    page.goto(f"{TEST_ORIGIN}/blank")
+    pressed = page.evaluate("""async ([clientUrl, widgetsUrl, snapshot]) => {
+      const { CommentFeed } = await import(clientUrl);
+      const { LiveThread } = await import(widgetsUrl);
+      window.__ws.onFrame = (socket, f) => {
+        if (f.op === "subscribe") socket.push({op: "subscribed", id: f.id, channel: f.channel,
+            epoch: "e1", offset: 1, recovered: false, snapshot});
+      };
+      const feed = new CommentFeed("ws://gateway.test/ws");
+      const host = document.createElement("div");
+      document.body.append(host);
+      new LiveThread(host, feed, {articleId: snapshot.article.article_id, storage: null,
+                                  viewer: {id: "u-nadia", name: "Nadia", role: "reader"},
+                                  votes: {"c-1001": 1, "c-1004": -1}});
+      const shown = new Promise((r) => feed.addEventListener("snapshot", r, { once: true }));
+      feed.connect();
+      await shown;
+      const state = (sel) => host.querySelector(sel).getAttribute("aria-pressed");
+      return [state("#comment-c-1001 > .cf-card .cf-vote-up"),
+              state("#comment-c-1004 > .cf-card .cf-vote-down"),
+              state("#comment-c-1002 > .cf-card .cf-vote-up"), localStorage.length];
+    }""", [f"{TEST_ORIGIN}/commentfeed.js", f"{TEST_ORIGIN}/widgets.js", demo_snapshot()])
+    assert pressed == ["true", "true", "false", 0]
+
+
 def test_a_failed_vote_is_not_remembered(scripted_page: Page) -> None:
     page = scripted_page
     page.route(f"{TEST_ORIGIN}/v1/**", lambda route: route.fulfill(
