@@ -2,8 +2,8 @@
 commentfeed (ingest API, widget assets, gateway) on others, and everything a reader does works.
 
 The host page is examples/embed/ served by a plain HTTP server on its own port; the stack runs
-with that origin in ``COMMENTFEED_ALLOWED_ORIGINS`` (ingest CORS) and
-``COMMENTFEED_GATEWAY_ALLOWED_ORIGINS`` (the gateway's Origin check). A second origin, not in
+with that origin in ``COMMENTFEED_ALLOWED_ORIGINS`` (ingest CORS and the gateway's Origin
+check alike). A second origin, not in
 the lists, shows what the lists keep out.
 """
 
@@ -48,8 +48,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcesses]:
     processes = StackProcesses(tmp_path_factory.mktemp("cross"),
-                               COMMENTFEED_ALLOWED_ORIGINS=SITE_ORIGIN,
-                               COMMENTFEED_GATEWAY_ALLOWED_ORIGINS=SITE_ORIGIN)
+                               COMMENTFEED_ALLOWED_ORIGINS=SITE_ORIGIN)
     try:
         processes.start_up()
         processes.wait_until("the demo thread in the streams",
