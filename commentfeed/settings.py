@@ -8,10 +8,10 @@ passed down; ``Settings.explicit(...)`` builds one from code alone (tests, gener
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     #: The longest a reader token may live (``exp`` minus ``iat``, or minus now without ``iat``).
     jwt_max_lifetime_s: int = Field(default=86_400, ge=60)
+    #: Origins of the sites that embed the widgets (comma-separated in the environment): the
+    #: ingest API and the widget assets answer CORS for them. Unset: any origin.
+    allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
 
     # -- moderation (read by the ingest API: docs/ingest-api.md "Moderation") ------------------
     #: Sites whose every new comment waits for a moderator (``status: "pending"``).
@@ -82,6 +85,15 @@ class Settings(BaseSettings):
     default_site: str = "demo"
 
     log_level: str = "INFO"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        if isinstance(value, list):
+            return tuple(value)
+        return value
 
     @property
     def streams_base_url(self) -> str:

@@ -130,7 +130,7 @@ CLOSE_CODES: tuple[CloseDoc, ...] = (
     CloseDoc((CloseCode.SERVER_FULL,), "server_full", "yes, with backoff",
              "connection limit of the process reached"),
     CloseDoc((CloseCode.ORIGIN_FORBIDDEN,), "origin_forbidden", "no",
-             "`Origin` not allowed (setting `GATEWAY_ALLOWED_ORIGINS`)"),
+             "`Origin` not allowed (setting `ALLOWED_ORIGINS`)"),
     CloseDoc((CloseCode.TOO_MANY_CONNECTIONS,), "too_many_connections", "yes, with backoff",
              "connection limit of one client address reached (default 500)"),
 )

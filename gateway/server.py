@@ -307,7 +307,8 @@ class Gateway:
         return ws.respond(404, "not found\n")
 
     def _origin_allowed(self, origin: str | None) -> bool:
-        allowed = self.options.allowed_origins
+        # The same list the ingest API answers CORS for: the sites that embed the widgets.
+        allowed = self.settings.allowed_origins
         # No Origin header: not a browser, so not a cross-site hijack.
         return allowed is None or origin is None or origin in allowed
 
@@ -509,7 +510,7 @@ def serve(
     API URL. The gateway's own knobs are ``options`` (default: :class:`GatewaySettings`'s
     documented defaults, not the environment; ``gateway.cli`` passes ``GatewaySettings()``),
     and any of its fields given as a keyword argument over them: websocket options
-    (``compression``, ``allowed_origins``, pings), limits (``None`` disables one: connections
+    (``compression``, pings), limits (``None`` disables one: connections
     per process and per address, what one connection may ask of the streams API), resume
     history and upstream bounds. ``serve(settings, max_connections=None)``.
     """

@@ -1,6 +1,7 @@
 """The gateway's own knobs, their defaults and their documentation: one frozen object.
 
-Ports, the broker, topic names and the streams API URL come from the shared
+Ports, the broker, topic names, the streams API URL and the allowed origins (one list for
+the gateway's ``Origin`` check and the ingest API's CORS) come from the shared
 :class:`commentfeed.settings.Settings`; this class holds what only a gateway has: websocket
 options, limits, resume history. Each field is written once, here: :func:`gateway.server.serve`
 takes the same names as keyword arguments, and the limits the pure core enforces take their
@@ -33,10 +34,6 @@ class GatewaySettings(BaseSettings):
     # -- websocket ---------------------------------------------------------------------------
     #: ``deflate`` turns permessage-deflate on; it costs memory and CPU per connection.
     compression: Literal["none", "deflate"] = "none"
-    #: Exact ``Origin`` values accepted (comma-separated in the environment); unset accepts
-    #: any. A handshake from another origin gets HTTP 403; one without ``Origin`` (not a
-    #: browser) is accepted.
-    allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
     #: Protocol pings, and how long a pong may take.
     ping_interval_s: float | None = Field(default=20.0, gt=0)
     ping_timeout_s: float | None = Field(default=20.0, gt=0)
@@ -94,7 +91,7 @@ class GatewaySettings(BaseSettings):
     #: ``/readyz`` fails while the ``feed.updates`` consumer is more records behind.
     ready_max_lag: int = Field(default=1000, ge=0)
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -35,6 +35,31 @@ def _add_comment(state: dict[str, Any], comment: dict[str, Any], limit: int) -> 
     return len(comments) <= limit
 
 
+def placeholder(comment: dict[str, Any]) -> dict[str, Any]:
+    """What stays of a removed comment while replies hang off it: its place, nothing it said."""
+    return {"comment_id": comment["comment_id"], "article_id": comment["article_id"],
+            "parent_id": comment.get("parent_id"), "posted_at": comment.get("posted_at"),
+            "removed": True}
+
+
+def _remove(comments: list[dict[str, Any]], comment_id: object) -> None:
+    """Drop a removed comment, or keep a placeholder while replies hang off it, as the live
+    thread does; a placeholder whose last reply goes is dropped in turn, up the chain."""
+    while comment_id is not None:
+        at = _index(comments, comment_id)
+        if at is None:
+            return
+        gone = comments[at]
+        if any(c.get("parent_id") == comment_id for c in comments):
+            comments[at] = placeholder(gone)
+            return
+        del comments[at]
+        parent = _index(comments, gone.get("parent_id"))
+        if parent is None or not comments[parent].get("removed"):
+            return
+        comment_id = comments[parent]["comment_id"]
+
+
 def _fold_article(state: dict[str, Any], update: ChannelUpdate, limit: int) -> bool:
     payload = update.payload
     kind = update.kind
@@ -46,12 +71,10 @@ def _fold_article(state: dict[str, Any], update: ChannelUpdate, limit: int) -> b
         if at is not None:
             comments[at] = payload
     elif kind == "comment.removed":
-        at = _index(comments, payload["comment_id"])
-        if at is not None:
-            del comments[at]
+        _remove(comments, payload["comment_id"])
     elif kind == "comment.score":
         at = _index(comments, payload["comment_id"])
-        if at is not None:
+        if at is not None and not comments[at].get("removed"):
             comments[at] = {**comments[at], "score": payload["score"]}
     elif kind == "count":
         state["count"] = payload["count"]

@@ -46,7 +46,7 @@ from commentfeed.events import (
     UserBanned,
 )
 from commentfeed.settings import Settings
-from producers import demo_site, rules
+from producers import cors, demo_site, rules
 from producers.api_models import (
     BODY_ERRORS,
     Accepted,
@@ -415,6 +415,7 @@ def create_app(
     _operations(app, ingest)
     demo_site.mount(app, settings, jwt_secret=ingest.jwt_secret,
                     token_ttl_s=limits.demo_token_ttl_s)
+    cors.mount_widgets(app, demo_site.STATIC)
     # Last: it answers every path the routes above do not.
     app.mount("/", demo_site.static_files(page=settings.demo_mode), name="static")
 
@@ -423,6 +424,8 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, gateway_url=settings.gateway_public_url,
                        api_docs_paths=docs)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    # Outermost: a preflight is answered before any other layer looks at the request.
+    cors.add_cors(app, settings.allowed_origins)
     return app
 
 

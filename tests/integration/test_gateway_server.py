@@ -146,8 +146,8 @@ async def test_without_the_streams_api_hot_channels_are_served_ready_and_metrics
 
 async def test_origins_outside_the_allowed_list_are_closed_with_4003(
         writer: FeedWriter) -> None:
-    async with running_gateway(writer.settings,
-                               allowed_origins=["https://news.example"]) as gw:
+    site = writer.settings.model_copy(update={"allowed_origins": ("https://news.example",)})
+    async with running_gateway(site) as gw:
         url = ws_url(gw.port)
         async with connect(url, origin="https://evil.example") as ws:  # type: ignore[arg-type]
             assert await close_code(ws) == 4003

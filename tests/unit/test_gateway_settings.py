@@ -14,13 +14,13 @@ from gateway.settings import GatewaySettings
 
 def test_gateway_knobs_come_from_their_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMENTFEED_GATEWAY_HISTORY_SIZE", "7")
-    monkeypatch.setenv("COMMENTFEED_GATEWAY_ALLOWED_ORIGINS", "https://a.example, http://b")
+    monkeypatch.setenv("COMMENTFEED_GATEWAY_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.2")
     monkeypatch.setenv("COMMENTFEED_GATEWAY_MAX_CONNECTIONS", "none")
     monkeypatch.setenv("COMMENTFEED_GATEWAY_COMPRESSION", "deflate")
     monkeypatch.setenv("HISTORY_SIZE", "99")  # unprefixed: ignored
     s = GatewaySettings()
     assert s.history_size == 7
-    assert s.allowed_origins == ("https://a.example", "http://b")
+    assert s.trusted_proxies == ("10.0.0.1", "10.0.0.2")
     assert s.max_connections is None
     assert s.compression == "deflate"
 

@@ -121,3 +121,33 @@ def test_history_entries_expire_by_age() -> None:
     assert ring.after(2, 5, 32.5) is None  # offset 3 (t=2) has expired
     assert ring.after(4, 5, 32.5) == [b"u5"]
     assert len(ring) == 2
+
+
+def test_a_removed_comment_with_replies_stays_as_a_placeholder_until_its_last_reply_goes(
+) -> None:
+    state: dict[str, Any] | None = article(
+        comment("a", 1), comment("b", 2, parent_id="a", depth=1),
+        comment("c", 3, parent_id="b", depth=2), comment("d", 4))
+    removed = [("a", ["a", "b", "c", "d"]), ("b", ["a", "b", "c", "d"]),
+               ("d", ["a", "b", "c"]), ("c", [])]
+    for offset, (cid, left) in enumerate(removed, 1):
+        assert state is not None
+        state = fold("article", state, upd("comment.removed", {
+            "comment_id": cid, "article_id": "42", "reason": "deleted"}, offset), 50)
+        assert ids(state) == left, cid
+    assert state is not None
+
+
+def test_a_placeholder_keeps_the_place_and_nothing_the_comment_said() -> None:
+    state = fold("article", article(comment("a", 1, body="secret"),
+                                    comment("b", 2, parent_id="a", depth=1)),
+                 upd("comment.removed", {"comment_id": "a", "article_id": "42",
+                                         "reason": "hidden"}), 50)
+    assert state is not None
+    assert state["comments"][0] == {"comment_id": "a", "article_id": "42", "parent_id": None,
+                                    "posted_at": "2026-03-14T09:01:00Z", "removed": True}
+    assert state["comments"][1]["parent_id"] == "a"
+    scored = fold("article", state, upd("comment.score", {
+        "comment_id": "a", "article_id": "42", "score": 5}, 2), 50)
+    assert scored is not None
+    assert "score" not in scored["comments"][0]  # a placeholder shows no score
