@@ -23,7 +23,12 @@ from commentfeed.events import (
     CommentModeratedData,
     CommentPosted,
     CommentPostedData,
+    CommentReported,
+    CommentReportedData,
     InputEvent,
+    UserBanned,
+    UserBannedData,
+    site_key,
 )
 from producers.directory import Directory
 
@@ -209,3 +214,33 @@ def test_any_interleaving_with_duplicates_folds_to_the_in_order_state(
     assert any_order.articles == in_order.articles
     assert {k: v for k, v in any_order.comments.items() if v.posted} == {
         k: v for k, v in in_order.comments.items() if v.posted}
+
+
+def _ban(until: datetime, user_id: str = "u-ann") -> UserBanned:
+    return UserBanned(subject=site_key("demo"), data=UserBannedData(
+        user_id=user_id, site="demo", until=until, moderator="u-mod"))
+
+
+def test_the_latest_ban_in_the_log_holds_in_whatever_order_copies_arrive() -> None:
+    longer, lifted = _ban(NOW + timedelta(days=1)), _ban(NOW)
+    for order in ([(longer, 3), (lifted, 5)], [(lifted, 5), (longer, 3), (lifted, 5)]):
+        directory = Directory()
+        for event, offset in order:
+            directory.apply(event, offset)
+        assert directory.banned_until("demo", "u-ann", NOW - timedelta(minutes=1)) == NOW
+        assert directory.banned_until("demo", "u-ann", NOW) is None
+    directory = Directory()
+    directory.apply(longer, 3)
+    assert directory.banned_until("demo", "u-ann", NOW) == NOW + timedelta(days=1)
+    assert directory.banned_until("other", "u-ann", NOW) is None
+    assert directory.banned_until("demo", "u-bob", NOW) is None
+
+
+def test_a_report_is_remembered_once_per_reader_and_comment() -> None:
+    directory = Directory()
+    report = CommentReported(subject="a1", data=CommentReportedData(
+        comment_id="c1", article_id="a1", site="demo", reporter_id="u-bob", reason="spam"))
+    assert directory.apply(report, 7) is True
+    assert directory.apply(report, 7) is False
+    assert directory.reported("c1", "u-bob")
+    assert not directory.reported("c1", "u-ann")
