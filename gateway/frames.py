@@ -276,7 +276,7 @@ UPDATE_KINDS: frozenset[str] = frozenset({
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """One channel update from ``feed.updates`` (the ``data`` of a FeedUpdate)."""
+    """One channel update from ``feed.updates`` (an entry of a FeedUpdate's ``data.updates``)."""
 
     channel: str
     epoch: str
@@ -287,12 +287,13 @@ class Update:
     source_time: str | None = None
 
 
-def parse_update(raw: bytes) -> Update:
-    """The channel update in a ``feed.updates`` record value.
+def parse_updates(raw: bytes) -> list[Update]:
+    """The channel updates in a ``feed.updates`` record value, in the record's order.
 
-    Checks only what the gateway relies on, with orjson alone: this runs once per record on
-    the fan-out path, where a full pydantic validation of the envelope would cost more than
-    the fan-out itself. Raises :class:`BadUpdateError`.
+    A record carries one channel's updates of one worker batch. Checks only what the gateway
+    relies on, with orjson alone: this runs once per record on the fan-out path, where a full
+    pydantic validation of the envelope would cost more than the fan-out itself. Raises
+    :class:`BadUpdateError`; a record with one unusable update is refused whole.
     """
     try:
         doc = loads(raw)
@@ -301,19 +302,27 @@ def parse_update(raw: bytes) -> Update:
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict):
         raise BadUpdateError("record has no 'data' object")
-    channel, epoch, offset = data.get("channel"), data.get("epoch"), data.get("offset")
-    kind, payload, source_time = data.get("kind"), data.get("payload"), data.get("source_time")
+    channel, epoch, items = data.get("channel"), data.get("epoch"), data.get("updates")
     if not isinstance(channel, str) or not isinstance(epoch, str) or not epoch:
         raise BadUpdateError("'data.channel' and 'data.epoch' must be strings")
-    if not _is_int(offset) or offset < 1:
-        raise BadUpdateError("'data.offset' must be an integer >= 1")
-    if kind not in UPDATE_KINDS:
-        raise BadUpdateError(f"unknown update kind {kind!r}")
-    if not isinstance(payload, dict):
-        raise BadUpdateError("'data.payload' must be an object")
-    if source_time is not None and not isinstance(source_time, str):
-        source_time = None
-    return Update(channel, epoch, offset, kind, payload, source_time)
+    if not isinstance(items, list) or not items:
+        raise BadUpdateError("'data.updates' must be a non-empty list")
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise BadUpdateError("each of 'data.updates' must be an object")
+        offset, kind = item.get("offset"), item.get("kind")
+        payload, source_time = item.get("payload"), item.get("source_time")
+        if not _is_int(offset) or offset < 1:
+            raise BadUpdateError("'offset' must be an integer >= 1")
+        if kind not in UPDATE_KINDS:
+            raise BadUpdateError(f"unknown update kind {kind!r}")
+        if not isinstance(payload, dict):
+            raise BadUpdateError("'payload' must be an object")
+        if source_time is not None and not isinstance(source_time, str):
+            source_time = None
+        out.append(Update(channel, epoch, offset, kind, payload, source_time))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

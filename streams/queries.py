@@ -11,17 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from streams.logic import (
-    Reader,
-    Record,
-    article_key,
-    article_view,
-    channel_epoch,
-    comment_key,
-    comment_view,
-    recent_items,
-    site_key,
-)
+from streams.fold import article_view, channel_epoch, comment_view
+from streams.recent import read_site, recent_items
+from streams.shapes import Reader, Record, article_key, comment_key
 
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 DEFAULT_LIMIT: Final = 50
@@ -130,10 +122,10 @@ def count_snapshot(article_id: str, read: Reader, *,
 
 def recent_snapshot(site: str, read: Reader, *,
                     namespace: str) -> tuple[str, int, dict[str, Any]]:
-    s = read(site_key(site))
+    s = read_site(read, site)
     if s is None:
         return channel_epoch(namespace, f"recent:{site}"), 0, {"site": site, "items": []}
-    return s["e"], s["o"], {"site": site, "items": recent_items(s, read)}
+    return s["e"], s["o"], {"site": site, "items": list(recent_items(s))}
 
 
 def history(article_id: str, read: Reader, *, before: str | None,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gateway.core import Action, Broadcast, Close, Config, Core, FetchSnapshot, Limits, Send
 from gateway.exceptions import BadUpdateError
-from gateway.frames import UPDATE_KINDS, ErrorCode, Snapshot, Update, parse_update
+from gateway.frames import UPDATE_KINDS, ErrorCode, Snapshot, Update, parse_updates
 
 SERVER_OPS = {"subscribed", "unsubscribed", "update", "history", "pong", "error"}
 ERROR_CODES = {code.value for code in ErrorCode}
@@ -103,9 +103,11 @@ def test_any_upstream_input_keeps_the_core_running(events: list[Update | dict[st
 @given(st.binary(max_size=200) | json_value.map(orjson.dumps))
 def test_any_record_parses_or_raises_bad_update(raw: bytes) -> None:
     try:
-        update = parse_update(raw)
+        parsed = parse_updates(raw)
     except BadUpdateError:
         return
-    assert update.offset >= 1
-    assert update.kind in UPDATE_KINDS
-    assert isinstance(update.payload, dict)
+    assert parsed
+    for update in parsed:
+        assert update.offset >= 1
+        assert update.kind in UPDATE_KINDS
+        assert isinstance(update.payload, dict)

@@ -12,7 +12,7 @@ import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,26 +41,28 @@ from commentfeed.events import (
     RecentItem,
 )
 from streams import queries
-from streams.logic import (
-    ARTICLES,
-    COMMENTS,
-    FACTS,
-    KEEP_RECENT,
+from streams.fold import (
     PARK_GRACE,
     ChannelUpdate,
     CountChanged,
     Emit,
-    Outcome,
-    Position,
+    Failed,
     RecentFact,
-    Record,
     Rejected,
-    article_key,
     channel_epoch,
-    comment_key,
     excerpt,
-    fold_event,
-    fold_fact,
+    fold_batch,
+)
+from streams.recent import KEEP_RECENT, SiteOutcome, fold_facts
+from streams.shapes import (
+    ARTICLES,
+    COMMENTS,
+    FACTS,
+    Position,
+    Record,
+    article_key,
+    comment_key,
+    fields,
     site_key,
 )
 
@@ -118,27 +120,35 @@ def closed_event(aid: str) -> ArticleClosed:
 # -- a tiny single-partition worker ------------------------------------------------------------
 
 
-Item = tuple[Literal["cl"], str, "Record | None"] | tuple[Literal["fu"], Emit]
+@dataclass
+class Outcome:
+    #: Every partition's writes of the batch, in order (batch marks included).
+    writes: dict[str, Record]
+    emits: list[Emit]
 
 
 @dataclass
 class Sim:
-    """Processes a sequence of (event, position) like one worker owning the partition."""
+    """Processes batches of (event, position) like one worker owning the partitions."""
 
     store: dict[str, Record] = field(default_factory=dict)
-    #: Per processed event: its changelog writes and its emits, in the order they were made.
-    per_event: list[tuple[list[tuple[str, Record | None]], list[Emit]]] = field(
-        default_factory=list)
+    #: Per processed batch: its changelog writes and its emits, in the order they were made.
+    per_event: list[tuple[list[tuple[str, Record]], list[Emit]]] = field(default_factory=list)
 
     def feed(self, event: InputEvent, pos: Position) -> Outcome:
-        outcome = fold_event(event, pos, self.store.get, namespace=NS, raw=codec.encode(event))
-        for key, value in outcome.writes.items():
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-        self.per_event.append((list(outcome.writes.items()), list(outcome.emits)))
-        return outcome
+        return self.feed_batch([(event, pos)])
+
+    def feed_batch(self, batch: list[tuple[InputEvent, Position]]) -> Outcome:
+        out = fold_batch([(e, p, codec.encode(e)) for e, p in batch], self.store.get,
+                         namespace=NS)
+        writes = {k: v for part in out.writes.values() for k, v in part.items()}
+        self.store.update(writes)
+        emits: list[Emit] = []
+        for _, made in out.emits:
+            assert not isinstance(made, Failed), made
+            emits += made
+        self.per_event.append((list(writes.items()), emits))
+        return Outcome(writes, emits)
 
     def updates(self) -> list[ChannelUpdate]:
         return [e for _, emits in self.per_event for e in emits if isinstance(e, ChannelUpdate)]
@@ -310,11 +320,11 @@ def test_comments_read_before_their_article_wait_for_it() -> None:
 def test_comments_for_an_article_that_never_comes_go_to_the_dlq_after_the_grace() -> None:
     sim = run([published("a1")])
     raw = codec.encode(posted("ghost", "c1", minute=0))
-    sim.feed(posted("ghost", "c1"), Position(COMMENTS, 7, 3, 1_000))
+    sim.feed(posted("ghost", "c1"), Position(COMMENTS, 7, 0, 1_000))
     at_grace = 1_000 + PARK_GRACE // timedelta(milliseconds=1)
-    not_yet = sim.feed(posted("a1", "c8"), Position(COMMENTS, 8, 3, at_grace)).emits
+    not_yet = sim.feed(posted("a1", "c8"), Position(COMMENTS, 8, 0, at_grace)).emits
     assert not any(isinstance(e, Rejected) for e in not_yet)
-    later = sim.feed(posted("a1", "c9"), Position(COMMENTS, 9, 3, at_grace + 1))
+    later = sim.feed(posted("a1", "c9"), Position(COMMENTS, 9, 0, at_grace + 1))
     rejected = [e for e in later.emits if isinstance(e, Rejected)]
     assert [(r.reason, r.offset, r.key) for r in rejected] == [("unknown_article", 7, "ghost")]
     assert rejected[0].raw_b64 is not None
@@ -530,55 +540,99 @@ def test_any_interleaving_gives_the_recount(ops: list[tuple[Any, ...]]) -> None:
     assert_channels_are_gapless(sim.updates(), sim.store)
 
 
-@st.composite
-def crashes(draw: st.DrawFn) -> tuple[list[InputEvent], int, int, int, int]:
-    """Events, the event the crash hit, writes of it kept, extra feed updates kept, commit."""
-    events = build(draw(st.lists(op, min_size=1, max_size=30)))
-    crash_at = draw(st.integers(0, len(events) - 1))
-    return (events, crash_at, draw(st.integers(0, 5)), draw(st.integers(0, 40)),
-            draw(st.integers(0, len(events))))
+def cut(items: list[Any], sizes: list[int]) -> list[list[Any]]:
+    """Consecutive batches of ``items``, their sizes cycling through ``sizes``."""
+    out: list[list[Any]] = []
+    at = i = 0
+    while at < len(items):
+        size = max(1, sizes[i % len(sizes)])
+        out.append(items[at:at + size])
+        at += size
+        i += 1
+    return out
+
+
+def plain(store: dict[str, Record]) -> dict[str, Record | None]:
+    """The state without bookkeeping or batch marks (which depend on where batches were cut)."""
+    return {k: fields(v) for k, v in store.items() if not k.startswith("b/")}
+
+
+batch_sizes = st.lists(st.integers(1, 8), min_size=1, max_size=4)
 
 
 @settings(max_examples=300, deadline=None)
-@given(crashes())
-def test_a_crash_and_replay_loses_nothing_and_counts_nothing_twice(
-    case: tuple[list[InputEvent], int, int, int, int],
+@given(st.lists(op, min_size=1, max_size=40), batch_sizes)
+def test_batches_fold_to_the_same_state_and_updates_as_one_event_at_a_time(
+    ops: list[tuple[Any, ...]], sizes: list[int],
 ) -> None:
-    events, crash_at, partial, extra_fu, commit_pick = case
+    plan = positioned(build(ops))
+    single = Sim()
+    for event, pos in plan:
+        single.feed(event, pos)
+    batched = Sim()
+    for batch in cut(plan, sizes):
+        batched.feed_batch(batch)
+    assert plain(batched.store) == plain(single.store)
+    assert batched.updates() == single.updates()
+    # Each key is written at most once per batch.
+    for writes, _ in batched.per_event:
+        assert len({k for k, _ in writes}) == len(writes)
+
+
+@st.composite
+def crashes(draw: st.DrawFn) -> tuple[list[InputEvent], list[int], int, int, list[int]]:
+    """Events, batch sizes before the crash, how much of the log survived, the commit pick,
+    batch sizes of the replay."""
+    events = build(draw(st.lists(op, min_size=1, max_size=30)))
+    return (events, draw(batch_sizes), draw(st.integers(0, 10_000)), draw(st.integers(0, 40)),
+            draw(batch_sizes))
+
+
+@settings(max_examples=400, deadline=None)
+@given(crashes())
+def test_a_crash_anywhere_in_a_batch_and_replay_loses_nothing_and_counts_nothing_twice(
+    case: tuple[list[InputEvent], list[int], int, int, list[int]],
+) -> None:
+    events, sizes, kept_pick, commit_pick, replay_sizes = case
     plan = positioned(events)
     clean = Sim()
     for event, pos in plan:
         clean.feed(event, pos)
 
-    # What survived the kill: every write of events before ``crash_at`` and a prefix of its
-    # own writes (the changelog is one ordered log per partition) ...
-    writes_kept = [w for ws, _ in clean.per_event[:crash_at] for w in ws]
-    writes_kept += clean.per_event[crash_at][0][:partial]
-    last_writer = max((i for i in range(crash_at + (1 if partial else 0))
-                       if clean.per_event[i][0]), default=-1)
-    # ... and feed updates up to some point: at least all of those emitted before the last
-    # event whose writes survived (they were appended before its changelog records).
-    fu_all = [(i, e) for i, (_, emits) in enumerate(clean.per_event) for e in emits]
-    must = sum(1 for i, _ in fu_all if i < last_writer)
-    kept_fu = [e for _, e in fu_all[: must + extra_fu]]
-    # Faust commits only after flushing: the committed offset covers fully written events.
-    first_unflushed = min([crash_at] + [i for i, _ in fu_all[must + extra_fu:]])
-    commit = min(commit_pick, first_unflushed)
-
+    crashed = Sim()
+    batches = cut(plan, sizes)
+    for batch in batches:
+        crashed.feed_batch(batch)
+    # One ordered log: each batch's feed updates, then its writes (its batch mark last). The
+    # broker kept a prefix of it.
+    log: list[tuple[int, tuple[str, Record] | Emit]] = []
+    for n, (writes, emits) in enumerate(crashed.per_event):
+        log += [(n, e) for e in emits]
+        log += [(n, w) for w in writes]
+    kept = log[: kept_pick % (len(log) + 1)]
     restarted = Sim()
-    for key, value in writes_kept:
-        if value is None:
-            restarted.store.pop(key, None)
+    landed: list[Emit] = []
+    for _, item in kept:
+        if isinstance(item, tuple):
+            restarted.store[item[0]] = item[1]
         else:
-            restarted.store[key] = value
-    for event, pos in plan[commit:]:
-        restarted.feed(event, pos)
+            landed.append(item)
+    # Faust commits only after flushing, and acknowledges a batch's events after the batch:
+    # the commit lies at or before the end of the batches that landed whole.
+    whole = 0
+    for n, (writes, emits) in enumerate(crashed.per_event):
+        if sum(1 for m, _ in kept if m == n) < len(writes) + len(emits):
+            break
+        whole += len(batches[n])
+    commit = min(commit_pick, whole)
+    for batch in cut(plan[commit:], replay_sizes):
+        restarted.feed_batch(batch)
 
-    assert restarted.store == clean.store
+    assert plain(restarted.store) == plain(clean.store)
     assert_matches(restarted.store, recount(events))
     # Consumers keep the first update they see per offset: the result is the clean stream.
     seen: dict[tuple[str, int], ChannelUpdate] = {}
-    for e in [*kept_fu, *(e for _, emits in restarted.per_event for e in emits)]:
+    for e in [*landed, *(e for _, emits in restarted.per_event for e in emits)]:
         if isinstance(e, ChannelUpdate):
             first = seen.setdefault((e.channel, e.offset), e)
             assert first == e, "a replay re-used an offset for a different update"
@@ -592,20 +646,19 @@ def test_a_crash_and_replay_loses_nothing_and_counts_nothing_twice(
 @dataclass
 class SiteSim:
     store: dict[str, Record] = field(default_factory=dict)
-    per_fact: list[tuple[list[tuple[str, Record | None]], list[Emit]]] = field(
+    per_fact: list[tuple[list[tuple[str, Record | None]], list[ChannelUpdate]]] = field(
         default_factory=list)
     offset: int = 0
 
-    def feed(self, fact: dict[str, Any], offset: int | None = None) -> Outcome:
+    def feed(self, fact: dict[str, Any], offset: int | None = None) -> SiteOutcome:
         at = self.offset if offset is None else offset
         self.offset = at + 1
-        out = fold_fact(fact, Position(FACTS, at), self.store.get, namespace=NS)
-        for key, value in out.writes.items():
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-        self.per_fact.append((list(out.writes.items()), list(out.emits)))
+        out = fold_facts([([fact], Position(FACTS, at))], self.store.get, namespace=NS)
+        writes: list[tuple[str, Record | None]] = []
+        if out.write is not None:
+            writes.append((site_key(out.write["site"]), dict(out.write)))
+            self.store[site_key(out.write["site"])] = dict(out.write)
+        self.per_fact.append((writes, list(out.emits)))
         return out
 
     def served(self) -> list[dict[str, Any]]:
@@ -695,16 +748,21 @@ def test_recent_list_survives_duplicate_and_replayed_facts(
 
 
 def test_feed_records_round_trip_through_the_contract() -> None:
-    from streams.records import dead_letter_record, feed_count_record, feed_update_record
+    from streams.records import dead_letter_record, feed_count_record, feed_updates_record
 
     sim = run(demo_events())
-    for update in sim.updates():
-        decoded = codec.decode_feed_update(feed_update_record(update, T0))
-        assert decoded.data.channel == update.channel
-        assert decoded.data.offset == update.offset
-        assert decoded.type == f"feed.{update.kind}"
+    for channel, updates in by_channel(sim.updates()).items():
+        decoded = codec.decode_feed_update(feed_updates_record(updates, "2026-03-14T09:00:00Z"))
+        assert (decoded.data.channel, decoded.data.epoch) == (channel, updates[0].epoch)
+        assert [(u.offset, u.kind, u.payload) for u in decoded.data.updates] == [
+            (u.offset, u.kind, u.payload) for u in updates]
+        assert decoded.type == "feed.updates"
+        assert decoded.id == f"{channel}@{updates[0].epoch}:" + (
+            f"{updates[0].offset}-{updates[-1].offset}" if len(updates) > 1
+            else f"{updates[0].offset}")
     count = next(e for _, em in sim.per_event for e in em if isinstance(e, CountChanged))
-    assert codec.decode_feed_count(feed_count_record(count, T0)).data.count == count.count
+    assert codec.decode_feed_count(feed_count_record(count, "2026-03-14T09:00:00Z")).data.count \
+        == count.count
     letter = codec.decode_dead_letter(dead_letter_record(
         Rejected("unknown_article", "never published", "data.article_id"), raw=b"{}",
         topic="comments", partition=1, offset=7, key=b"zz"))
