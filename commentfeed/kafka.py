@@ -39,7 +39,44 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafk
         "enable_auto_commit": False,
     }
     options.update(overrides)
-    return AIOKafkaConsumer(*topics, **options)
+    return IdleBackoffConsumer(*topics, idle_wait_ms=settings.fetch_wait_idle_ms, **options)
+
+
+class IdleBackoffConsumer(AIOKafkaConsumer):  # type: ignore[misc]
+    """An aiokafka consumer whose fetch wait grows while fetches come back empty."""
+
+    def __init__(self, *topics: str, idle_wait_ms: int, **options: Any) -> None:
+        super().__init__(*topics, **options)
+        self._idle_wait_ms = idle_wait_ms
+
+    async def start(self) -> None:
+        await super().start()
+        backoff_idle_fetches(self, self._idle_wait_ms)
+
+
+def backoff_idle_fetches(consumer: Any, idle_wait_ms: int) -> None:
+    """Make a started aiokafka consumer double its fetch wait after each empty fetch, up to
+    ``idle_wait_ms``, and return to its configured wait on the first record.
+
+    A broker that holds every Fetch for the full wait (Tansu) makes an idle consumer cost a
+    request every few milliseconds, on both sides. aiokafka reads ``_fetch_max_wait_ms`` each
+    time it builds a Fetch, and its per-request task reports whether records came back.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    base = getattr(fetcher, "_fetch_max_wait_ms", None)
+    proc = getattr(fetcher, "_proc_fetch_request", None)
+    if fetcher is None or not isinstance(base, int) or proc is None:
+        raise RuntimeError("aiokafka changed: cannot adapt the consumer fetch wait")
+    if idle_wait_ms <= base:
+        return
+
+    async def proc_fetch_request(assignment: Any, node_id: int, request: Any) -> bool:
+        got = bool(await proc(assignment, node_id, request))
+        wait = fetcher._fetch_max_wait_ms
+        fetcher._fetch_max_wait_ms = base if got else min(idle_wait_ms, max(1, wait) * 2)
+        return got
+
+    fetcher._proc_fetch_request = proc_fetch_request
 
 
 async def ensure_topics(settings: Settings) -> list[str]:

@@ -35,6 +35,7 @@ STATE_VERSION = 2
 #: (5 ms on the embedded broker) already gathers what arrived meanwhile.
 INPUT_BATCH_MAX = 2000
 INPUT_BATCH_WITHIN_S = 0.002
+PRODUCER_LINGER_S = 0.002
 #: Recent-list fact records folded per batch at most, and how long a batch waits to fill.
 FACT_BATCH_MAX = 1000
 FACT_BATCH_WITHIN_S = 0.005
@@ -99,9 +100,11 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "ConsumerScheduler": faust_compat.TimeOrderedScheduler,
         "TableManager": faust_compat.TableManager,
-        # One in-flight request, no lingering and one batch per partition: records reach the
+        # One in-flight request per broker and one batch per partition: records reach the
         # broker in the order they were appended, which the crash-replay reasoning relies on.
-        "producer_linger": 0.0,
+        # A short linger packs a batch's outputs and table writes into one produce request
+        # instead of one request per record while the previous one is in flight.
+        "producer_linger": PRODUCER_LINGER_S,
         "producer_max_batch_size": 1024 * 1024,
         "producer_acks": -1,
         "processing_guarantee": "at_least_once",

@@ -6,10 +6,10 @@ when the version is outside the tested range):
 
 - the transport registered as ``commentfeed://``: consumers take the fetch wait from settings
   (faust-streaming's aiokafka driver hard-codes ``fetch_max_wait_ms=1500`` and the embedded
-  broker holds every Fetch for that long), the producer takes idempotence from settings and
-  drains the changelog buffer completely before a commit (Faust's own flush gives up after
-  0.1 s without progress, which would let a commit run ahead of changelog records), and its
-  buffer holds many records before stream processing is paused;
+  broker holds every Fetch for that long) and back off while idle, the producer takes
+  idempotence from settings and drains the changelog buffer completely before a commit
+  (Faust's own flush gives up after 0.1 s without progress, which would let a commit run ahead
+  of changelog records), and its buffer holds many records before stream processing is paused;
 - the scheduler that hands out the records of one fetch in timestamp order across topics, so
   an article published just before its first comment is folded first;
 - a table manager without Faust's one-second grace for tables declared late;
@@ -33,6 +33,7 @@ from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
 from faust.transport.utils import DefaultSchedulingStrategy
 
+from commentfeed.kafka import backoff_idle_fetches
 from commentfeed.settings import Settings
 
 #: The faust-streaming and aiokafka releases whose internals this module was checked against.
@@ -82,6 +83,12 @@ def _apply_fetch_wait(consumer: Any, settings: Settings) -> Any:
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
+    async def on_start(self) -> None:
+        await super().on_start()
+        # Faust's one consumer reads every input, internal and changelog topic: when they are
+        # all quiet it need not ask the broker every few milliseconds.
+        backoff_idle_fetches(self._consumer, app_settings(self.app).fetch_wait_idle_ms)
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         return _apply_fetch_wait(consumer, app_settings(self.app))
