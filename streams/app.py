@@ -30,15 +30,11 @@ from streams.views import register_views
 #: Bumping this makes Faust use new changelog topics: state rebuilt from nothing, new epochs.
 #: 2: batch marks, records without ``_seen``, recent items inside the site record.
 STATE_VERSION = 2
-#: Input events folded per batch at most, and how long the agent lets a batch fill: about
-#: one fetch's worth. A longer wait adds latency to every event; the consumer's fetch wait
-#: (5 ms on the embedded broker) already gathers what arrived meanwhile.
+#: Input events folded per batch at most (a batch is what the consumer has queued).
 INPUT_BATCH_MAX = 2000
-INPUT_BATCH_WITHIN_S = 0.002
 PRODUCER_LINGER_S = 0.002
-#: Recent-list fact records folded per batch at most, and how long a batch waits to fill.
+#: Recent-list fact records folded per batch at most.
 FACT_BATCH_MAX = 1000
-FACT_BATCH_WITHIN_S = 0.005
 
 
 class StreamsApp(faust.App):
@@ -164,14 +160,14 @@ def build_app(settings: Settings) -> StreamsApp:
     async def fold(stream: Any) -> None:
         # What one fetch returned, folded at once: each key read and written once per batch.
         # Events are acknowledged after their batch.
-        async for events in stream.take_events(INPUT_BATCH_MAX, within=INPUT_BATCH_WITHIN_S):
+        async for events in faust_compat.fetched_batches(stream, INPUT_BATCH_MAX):
             await handlers.on_inputs(events)
 
     @app.agent(facts, name="recent")
     async def recent(stream: Any) -> None:
-        # Facts come in batches: whatever arrived within a few milliseconds, per site one
-        # table write and one update. Events are acknowledged after their batch.
-        async for events in stream.take_events(FACT_BATCH_MAX, within=FACT_BATCH_WITHIN_S):
+        # Facts come in batches (what the consumer has queued), per site one table write and
+        # one update. Events are acknowledged after their batch.
+        async for events in faust_compat.fetched_batches(stream, FACT_BATCH_MAX):
             await handlers.on_facts(events)
 
     register_views(app)

@@ -14,15 +14,17 @@ when the version is outside the tested range):
   an article published just before its first comment is folded first;
 - a table manager without Faust's one-second grace for tables declared late;
 - the current-event context variable Faust uses to pick a table write's changelog partition;
-- the tail of the changelog buffer's queue (a future of the newest table write's ack).
+- the tail of the changelog buffer's queue (a future of the newest table write's ack);
+- the queue behind an agent's stream, to hand out what one fetch delivered as one batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import re
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
 from typing import Any, Final
@@ -196,3 +198,46 @@ def last_changelog(producer: Any) -> Any | None:
     if queue is None:
         raise RuntimeError("asyncio.Queue changed: cannot find the changelog buffer")
     return queue[-1] if queue else None
+
+
+async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[Any]]:
+    """The events of an agent's stream in batches: whatever is queued when the first arrives.
+
+    A batch is what one fetch delivered (or several, when folding falls behind), with no timer:
+    unlike ``Stream.take_events`` it adds no fixed wait and wakes nobody while idle. Events are
+    acknowledged only after the caller has taken the next batch, i.e. once their batch is done.
+    """
+    manual = stream.noack()
+    queue = manual.channel.queue
+    loop = asyncio.get_running_loop()
+    batch: list[Any] = []
+    deadline = 0.0
+    async for event in manual.events():
+        if not batch:
+            deadline = loop.time() + FETCH_SETTLE_MAX_S
+        batch.append(event)
+        if len(batch) < max_events and queue.empty():
+            await _let_the_fetch_land(queue, deadline)
+        if len(batch) >= max_events or queue.empty() or loop.time() >= deadline:
+            yield batch
+            for done in batch:
+                await manual.ack(done)
+            batch = []
+
+
+#: Loop turns without a new record after which the consumer is taken to be done with a fetch,
+#: and the longest a batch keeps taking records after its first (under steady load records
+#: keep coming: the batch must not wait for them all).
+FETCH_SETTLE_TURNS: Final = 6
+FETCH_SETTLE_MAX_S: Final = 0.001
+
+
+async def _let_the_fetch_land(queue: Any, deadline: float) -> None:
+    """Faust's consumer puts a fetch's records into the queue one at a time, a few loop turns
+    apart (each goes through ``Service.wait_first``): yield until it stops adding."""
+    loop = asyncio.get_running_loop()
+    quiet = 0
+    while quiet < FETCH_SETTLE_TURNS and loop.time() < deadline:
+        size = queue.qsize()
+        await asyncio.sleep(0)
+        quiet = quiet + 1 if queue.qsize() == size else 0
