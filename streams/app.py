@@ -30,8 +30,9 @@ from streams.views import register_views
 #: Bumping this makes Faust use new changelog topics: state rebuilt from nothing, new epochs.
 #: 2: batch marks, records without ``_seen``, recent items inside the site record.
 STATE_VERSION = 2
-#: Input events folded per batch at most (a batch is what the consumer has queued).
-INPUT_BATCH_MAX = 2000
+#: Input events folded per batch at most (a batch is what the consumer has queued): bounds the
+#: latency a batch adds when the worker is behind.
+INPUT_BATCH_MAX = 500
 PRODUCER_LINGER_S = 0.002
 #: Recent-list fact records folded per batch at most.
 FACT_BATCH_MAX = 1000

@@ -203,41 +203,36 @@ def last_changelog(producer: Any) -> Any | None:
 async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[Any]]:
     """The events of an agent's stream in batches: whatever is queued when the first arrives.
 
-    A batch is what one fetch delivered (or several, when folding falls behind), with no timer:
-    unlike ``Stream.take_events`` it adds no fixed wait and wakes nobody while idle. Events are
+    A batch is what one fetch delivered (or several, up to ``max_events``, when folding falls
+    behind), with no timer: unlike ``Stream.take_events`` it adds no fixed wait and wakes
+    nobody while idle. Events are
     acknowledged only after the caller has taken the next batch, i.e. once their batch is done.
     """
     manual = stream.noack()
     queue = manual.channel.queue
-    loop = asyncio.get_running_loop()
     batch: list[Any] = []
-    deadline = 0.0
     async for event in manual.events():
-        if not batch:
-            deadline = loop.time() + FETCH_SETTLE_MAX_S
         batch.append(event)
         if len(batch) < max_events and queue.empty():
-            await _let_the_fetch_land(queue, deadline)
-        if len(batch) >= max_events or queue.empty() or loop.time() >= deadline:
+            await _let_the_fetch_land(queue)
+        if len(batch) >= max_events or queue.empty():
             yield batch
             for done in batch:
                 await manual.ack(done)
             batch = []
 
 
-#: Loop turns without a new record after which the consumer is taken to be done with a fetch,
-#: and the longest a batch keeps taking records after its first (under steady load records
-#: keep coming: the batch must not wait for them all).
+#: Loop turns without a new record after which the consumer is taken to be done with a fetch.
+#: Between fetches it waits for the broker, so a batch ends there; when the worker is behind,
+#: fetches follow each other and batches grow to their maximum, which is how it catches up.
 FETCH_SETTLE_TURNS: Final = 6
-FETCH_SETTLE_MAX_S: Final = 0.001
 
 
-async def _let_the_fetch_land(queue: Any, deadline: float) -> None:
+async def _let_the_fetch_land(queue: Any) -> None:
     """Faust's consumer puts a fetch's records into the queue one at a time, a few loop turns
     apart (each goes through ``Service.wait_first``): yield until it stops adding."""
-    loop = asyncio.get_running_loop()
     quiet = 0
-    while quiet < FETCH_SETTLE_TURNS and loop.time() < deadline:
+    while quiet < FETCH_SETTLE_TURNS:
         size = queue.qsize()
         await asyncio.sleep(0)
         quiet = quiet + 1 if queue.qsize() == size else 0
