@@ -40,6 +40,12 @@ test: setup browser asyncapi-specs lint typecheck
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
+integration: setup
+	$(BIN)/pytest -q tests/integration
+
+e2e: setup browser
+	$(BIN)/pytest -q tests/e2e
+
 # Benchmarks against raw baselines (not part of `make test`: minutes long and noisy on a
 # shared machine). Each prints its ratio last and rewrites its block of docs/benchmarks.md.
 bench: setup
@@ -48,7 +54,7 @@ bench: setup
 	$(BIN)/python -m bench.connections
 
 schemas: setup
-	$(BIN)/python -m commentfeed.schemas
+	$(BIN)/python -m contract.schemas
 
 # The official AsyncAPI JSON Schemas (npm @asyncapi/specs, pinned in tools/asyncapi) that the
 # tests validate docs/asyncapi.yaml against. npm writes .package-lock.json on install, so this
@@ -61,7 +67,7 @@ $(ASYNCAPI_SPECS): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 asyncapi-specs: $(ASYNCAPI_SPECS)
 
 asyncapi: setup
-	$(BIN)/python -m commentfeed.asyncapi
+	$(BIN)/python -m contract.asyncapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

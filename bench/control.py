@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import resource
 import signal
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from commentfeed.children import die_with_parent
 
 
 def emit(doc: Mapping[str, Any]) -> None:
@@ -37,12 +38,10 @@ async def commands() -> AsyncIterator[dict[str, Any]]:
             yield doc
 
 
-_PR_SET_PDEATHSIG = 1
-
 
 def prepare_child() -> None:
     """Runs in each child before exec: die with the benchmark, and allow many open files."""
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent(signal.SIGKILL)()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -7,7 +7,6 @@ even by ``kill -9``, the kernel kills the broker too and no orphan keeps the por
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -17,11 +16,11 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from commentfeed.children import die_with_parent
 from commentfeed.errors import BrokerError
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 
 
 def broker_binary() -> str:
@@ -37,12 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def wait_for_port(host: str, port: int, timeout_s: float) -> None:
@@ -86,7 +79,7 @@ class EmbeddedBroker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
         finally:
             if out is not subprocess.DEVNULL:

@@ -12,7 +12,7 @@ import click
 from commentfeed.broker import EmbeddedBroker
 from commentfeed.errors import BrokerError
 from commentfeed.kafka import ensure_topics
-from commentfeed.settings import get_settings
+from commentfeed.settings import Settings
 
 
 @click.command()
@@ -21,7 +21,7 @@ def broker() -> None:
 
     Memory only: everything is gone when it stops. Ctrl-C or SIGTERM stops it.
     """
-    settings = get_settings()
+    settings = Settings()
     host, _, port = settings.kafka_bootstrap.rpartition(":")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -42,7 +42,7 @@ def broker() -> None:
 def topics() -> None:
     """Create the stack's topics on COMMENTFEED_KAFKA_BOOTSTRAP (any Kafka); existing ones stay."""
     try:
-        created = asyncio.run(ensure_topics(get_settings()))
+        created = asyncio.run(ensure_topics(Settings()))
     except BrokerError as exc:
         click.echo(f"topics: {exc}", err=True)
         sys.exit(1)

@@ -1,11 +1,27 @@
-"""Errors shared by every part of commentfeed.
+"""The one exception tree of commentfeed: every error raised on purpose descends from
+:class:`CommentfeedError`. The classes defined here are shared; the services add their own
+beside the code that raises them (module in brackets).
 
     CommentfeedError
-    ├── EventDecodeError      bytes that are not a valid event (``field`` names the culprit)
-    ├── PublishError          a produce that failed (``retriable`` says whether to try again)
-    └── BrokerError           the embedded broker could not start or be reached
+    ├── EventDecodeError        bytes that are not a valid event (``field``)
+    ├── PublishError            a produce that failed (``retriable``)
+    │   └── PublishBatchError   some events of a batch failed          [producers.publisher]
+    ├── BrokerError             the embedded broker could not start or be reached
+    ├── StackError              a service of the dev stack did not start   [commentfeed.stack]
+    ├── HttpError               a refused HTTP request (``status``, ``code``, ``headers``)
+    │   └── QueryError          a malformed streams query API request      [streams.queries]
+    ├── AuthError               a credential that proves nothing (``code``)   [producers.auth]
+    ├── IdempotencyKeyReused    a key reused with another body       [producers.idempotency]
+    ├── EventInputError         CLI input that makes no valid event  [producers.event_input]
+    ├── IngestConfigError       settings the ingest API cannot run with      [producers.app]
+    ├── NotReady                streams tables recovering or moving           [streams.views]
+    └── GatewayError            the gateway's own                        [gateway.exceptions]
+        ├── FrameError          a client frame the protocol refuses (``code``)
+        ├── BadUpdateError      a ``feed.updates`` record the gateway cannot use
+        └── UpstreamError       no usable answer from the streams query API (``retriable``)
 
-Callers branch on attributes (``retriable``, ``field``), never on message text.
+Callers branch on attributes (``retriable``, ``field``, ``status``, ``code``), never on message
+text.
 """
 
 from __future__ import annotations
@@ -42,3 +58,20 @@ class PublishError(CommentfeedError):
 
 class BrokerError(CommentfeedError):
     """The embedded broker failed to start, answer or create topics."""
+
+
+class HttpError(CommentfeedError):
+    """A request an HTTP service refuses: ``status`` to answer with, ``code`` the reason.
+
+    ``detail`` is for people; ``headers`` go on the response (``Retry-After``,
+    ``WWW-Authenticate``). The body is ``{"code": ..., "detail": ...}``.
+    """
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}

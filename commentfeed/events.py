@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from commentfeed.channels import ID_REGEX, UpdateKind
+
 # -- field types -------------------------------------------------------------------------------
 
-#: Identifiers travel in URLs, channel names and Kafka keys: keep them to a safe alphabet.
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Id = Annotated[str, StringConstraints(pattern=ID_REGEX)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2040}$")]
@@ -261,10 +262,8 @@ class RecentPayload(_Model):
     items: list[RecentItem]
 
 
-FeedUpdateType = Literal[
-    "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
-    "article",
-]
+#: The update kinds (:data:`commentfeed.channels.UpdateKind`), under the name streams import.
+FeedUpdateType = UpdateKind
 
 
 class FeedUpdateItem(_Model):

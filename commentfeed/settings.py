@@ -2,15 +2,16 @@
 
 Defaults suit the embedded broker (Tansu) on one machine; docker-compose.yml shows the values
 for Apache Kafka. Every service reads the same object, so one environment configures a stack.
+There is one way to read it: ``Settings()`` at a process's entry point (its CLI command), then
+passed down; ``Settings.explicit(...)`` builds one from code alone (tests, generators).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -72,23 +73,21 @@ class Settings(BaseSettings):
 
         For tests and generators that must not pick up an operator's ``COMMENTFEED_*``.
         """
-        return _ExplicitSettings(**values)
+        return from_code(cls, **values)
 
 
-class _ExplicitSettings(Settings):
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+S = TypeVar("S", bound=BaseSettings)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+def from_code(cls: type[S], **values: Any) -> S:
+    """A ``cls`` from ``values`` over its defaults, never from the environment.
+
+    Every field is passed to the constructor, so no environment variable fills one in. An
+    unknown name is a :class:`TypeError`, as a wrong keyword argument is.
+    """
+    unknown = sorted(set(values) - set(cls.model_fields))
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+    defaults = {name: field.get_default(call_default_factory=True)
+                for name, field in cls.model_fields.items()}
+    return cls(**{**defaults, **values})

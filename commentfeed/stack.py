@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import secrets
 import signal
@@ -21,10 +20,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from commentfeed.children import die_with_parent
 from commentfeed.cli import available
+from commentfeed.errors import CommentfeedError
 from commentfeed.settings import Settings
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,6 @@ def stack_environment(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 async def _port_open(host: str, port: int) -> bool:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
@@ -106,7 +101,7 @@ class Supervisor:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "commentfeed", service.name, *service.args,
             env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGTERM),
             # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then
             # stops the children in reverse order (the broker last), not all at once.
             start_new_session=True,
@@ -188,7 +183,7 @@ class Supervisor:
                     await child.pump
 
 
-class StackError(Exception):
+class StackError(CommentfeedError):
     """A service of the stack failed to start."""
 
 

@@ -9,8 +9,8 @@ import signal
 import click
 import uvloop
 
-from commentfeed.settings import Settings, get_settings
-from gateway.server import WS_PATH, serve_settings
+from commentfeed.settings import Settings
+from gateway.server import WS_PATH, serve
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway")
@@ -22,7 +22,7 @@ async def run(settings: Settings, options: GatewaySettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with serve_settings(settings, options) as gw:
+    async with serve(settings, options) as gw:
         log.info("gateway listening on ws://%s:%d%s (streams API %s, topic %s)",
                  settings.host, gw.port, WS_PATH, settings.streams_base_url, gw.topic)
         await stop.wait()
@@ -40,7 +40,7 @@ def gateway(host: str | None, port: int | None) -> None:
     (COMMENTFEED_STREAMS_URL) and answers /healthz, /readyz and /metrics on the same port.
     Gateway knobs come from COMMENTFEED_GATEWAY_* (limits, history, compression, origins).
     """
-    settings = get_settings()
+    settings = Settings()
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host

@@ -23,21 +23,11 @@ from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
 
+from commentfeed.channels import ChannelKind, ChannelUpdate, channel_kind, upstream_channel
 from commentfeed.codec import dumps, loads
 from gateway.exceptions import FrameError
 from gateway.frames import (
-    ChannelKind,
-    CloseCode,
-    ErrorCode,
-    History,
-    Ping,
-    Position,
-    RequestId,
     Snapshot,
-    Subscribe,
-    Unsubscribe,
-    Update,
-    channel_kind,
     error_frame,
     history_frame,
     parse_request,
@@ -46,9 +36,18 @@ from gateway.frames import (
     snapshot_frame,
     unsubscribed_frame,
     update_frame,
-    upstream_channel,
 )
 from gateway.history import History as HistoryRing
+from gateway.protocol import (
+    CloseCode,
+    ErrorCode,
+    HistoryRequest,
+    Ping,
+    Position,
+    RequestId,
+    Subscribe,
+    Unsubscribe,
+)
 from gateway.snapshots import fold
 
 H = TypeVar("H", bound=Hashable)
@@ -181,7 +180,7 @@ class _Channel(Generic[H]):
         self.fetch_attempts = 0
         self.next_fetch_at = 0.0
         #: Updates held while the position is unknown and a snapshot is on its way.
-        self.buffer: deque[Update] | None = None
+        self.buffer: deque[ChannelUpdate] | None = None
         #: A fetched snapshot ahead of the live position, adopted when the position reaches it.
         self.ahead: Snapshot | None = None
         self.ahead_since = 0.0
@@ -230,7 +229,7 @@ class Core(Generic[H]):
             return self._subscribe(conn, request, now)
         if isinstance(request, Unsubscribe):
             return self._unsubscribe(conn, request, now)
-        if isinstance(request, History):
+        if isinstance(request, HistoryRequest):
             if request.channel not in conn.subs:
                 return self._error(conn, ErrorCode.NOT_SUBSCRIBED,
                                    f"subscribe to {request.channel!r} before asking its history",
@@ -347,7 +346,7 @@ class Core(Generic[H]):
         return channel in self.channels or (
             channel == self._recent_upstream and "recent" in self.channels)
 
-    def receive_update(self, update: Update, now: float) -> list[Action[H]]:
+    def receive_update(self, update: ChannelUpdate, now: float) -> list[Action[H]]:
         """An update from ``feed.updates``: usually one broadcast to the channel's subscribers."""
         ch = self.channels.get(update.channel)
         out = self._apply(ch, update, now, copy=False) if ch is not None else []
@@ -357,7 +356,7 @@ class Core(Generic[H]):
                 out = out + self._apply(alias, update, now, copy=False)
         return out
 
-    def _apply(self, ch: _Channel[H], update: Update, now: float, *,
+    def _apply(self, ch: _Channel[H], update: ChannelUpdate, now: float, *,
                copy: bool) -> list[Action[H]]:
         if ch.offset is None:
             return self._hold(ch, update, now)
@@ -381,7 +380,7 @@ class Core(Generic[H]):
             out.extend(self._answer_waiters(ch, now))
         return out
 
-    def _hold(self, ch: _Channel[H], update: Update, now: float) -> list[Action[H]]:
+    def _hold(self, ch: _Channel[H], update: ChannelUpdate, now: float) -> list[Action[H]]:
         """Buffer an update while the channel's position is unknown."""
         out: list[Action[H]] = []
         if not ch.fetching:
@@ -394,7 +393,7 @@ class Core(Generic[H]):
         ch.buffer.append(update)
         return out
 
-    def _resync(self, ch: _Channel[H], update: Update, now: float) -> list[Action[H]]:
+    def _resync(self, ch: _Channel[H], update: ChannelUpdate, now: float) -> list[Action[H]]:
         ch.epoch = ch.offset = None
         self._set_state(ch, None)
         ch.ahead = None
@@ -486,7 +485,7 @@ class Core(Generic[H]):
         state = snap.state
         for frame in frames:
             doc = loads(frame)
-            update = Update(ch.name, doc["epoch"], doc["offset"], doc["type"], doc["data"])
+            update = ChannelUpdate(ch.name, doc["epoch"], doc["offset"], doc["type"], doc["data"])
             folded = fold(ch.kind, state, update, self.config.snapshot_comments)
             if folded is None:
                 return None

@@ -1,120 +1,39 @@
-"""Protocol v1 on the wire: channel names, client requests parsed, server frames built.
+"""Protocol v1 on the wire, fast: client requests parsed, server frames built.
 
-Pure functions over bytes and dicts, no I/O. Everything here follows docs/protocol.md; the
-error codes and close codes are the documented ones and nothing else. Frames are built with the
-project codec (orjson); pre-encoded parts (an update frame, a snapshot) are embedded with
-:class:`orjson.Fragment`, so each is encoded once however many frames carry it.
+Pure functions over bytes and dicts, no I/O. The frames, codes and limits are those of
+:mod:`gateway.protocol`; this module checks requests by hand (cheaper than validating the
+models) and hands back the protocol's models built without a second validation. Frames are
+built with the project codec (orjson); pre-encoded parts (an update frame, a snapshot) are
+embedded with :class:`orjson.Fragment`, so each is encoded once however many frames carry it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
-from typing import Any, Literal, TypeAlias, TypeGuard
+from typing import Any, TypeGuard
 
 import orjson
 
+from commentfeed.channels import UPDATE_KINDS, ChannelUpdate, channel_kind, check_channel
 from commentfeed.codec import dumps, loads
 from gateway.exceptions import BadUpdateError, FrameError, UpstreamError
-
-
-class ErrorCode(StrEnum):
-    BAD_JSON = "bad_json"
-    BAD_REQUEST = "bad_request"
-    BAD_CHANNEL = "bad_channel"
-    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
-    RATE_LIMITED = "rate_limited"
-    UNAVAILABLE = "unavailable"
-    NOT_SUBSCRIBED = "not_subscribed"
-
-
-class CloseCode(IntEnum):
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    MESSAGE_TOO_BIG = 1009
-    SLOW_CONSUMER = 4000
-    TOO_MANY_ERRORS = 4001
-    SERVER_FULL = 4002
-    ORIGIN_FORBIDDEN = 4003
-
-
-ChannelKind = Literal["article", "count", "recent"]
-RequestId: TypeAlias = int | str
-
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_KINDS: frozenset[str] = frozenset({"article", "count", "recent"})
-MAX_REQUEST_ID_CHARS = 64
-MAX_EPOCH_CHARS = 128
-MAX_CURSOR_CHARS = 512
-HISTORY_LIMIT_MAX = 100
-HISTORY_LIMIT_DEFAULT = 50
-
-
-def check_channel(name: str) -> str:
-    """``name`` if it is in the protocol's channel table, else :class:`ValueError`.
-
-    Frames always carry the name the client subscribed with, ``recent`` included.
-    """
-    if name == "recent":
-        return name
-    kind, sep, key = name.partition(":")
-    if not sep or kind not in _KINDS or _ID.fullmatch(key) is None:
-        raise ValueError(name)
-    return name
-
-
-def upstream_channel(name: str, default_site: str) -> str:
-    """The channel the streams write for ``name``: ``recent`` is ``recent:<default_site>``."""
-    return f"recent:{default_site}" if name == "recent" else name
-
-
-def channel_kind(channel: str) -> ChannelKind:
-    """Kind of a canonical channel name."""
-    kind = channel.partition(":")[0]
-    if kind == "article":
-        return "article"
-    if kind == "count":
-        return "count"
-    return "recent"
-
+from gateway.protocol import (
+    HISTORY_LIMIT_DEFAULT,
+    HISTORY_LIMIT_MAX,
+    MAX_CURSOR_CHARS,
+    MAX_EPOCH_CHARS,
+    MAX_REQUEST_ID_CHARS,
+    ErrorCode,
+    HistoryRequest,
+    Ping,
+    Position,
+    Request,
+    RequestId,
+    Subscribe,
+    Unsubscribe,
+)
 
 # -- client requests ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    epoch: str
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Subscribe:
-    id: RequestId | None
-    channel: str
-    since: Position | None
-
-
-@dataclass(frozen=True, slots=True)
-class Unsubscribe:
-    id: RequestId | None
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    id: RequestId | None
-    channel: str
-    before: str | None
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    id: RequestId | None
-
-
-Request: TypeAlias = Subscribe | Unsubscribe | History | Ping
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -161,10 +80,10 @@ def _since(doc: dict[str, Any], rid: RequestId | None) -> Position | None:
     if not _is_int(offset) or offset < 0:
         raise FrameError(ErrorCode.BAD_REQUEST, "'since.offset' must be an integer >= 0",
                          request_id=rid)
-    return Position(epoch, offset)
+    return Position.model_construct(epoch=epoch, offset=offset)
 
 
-def _history(doc: dict[str, Any], rid: RequestId | None) -> History:
+def _history(doc: dict[str, Any], rid: RequestId | None) -> HistoryRequest:
     channel = _channel(doc, rid)
     if channel_kind(channel) != "article":
         raise FrameError(ErrorCode.BAD_REQUEST, "'history' is only for article channels",
@@ -180,11 +99,12 @@ def _history(doc: dict[str, Any], rid: RequestId | None) -> History:
         raise FrameError(ErrorCode.BAD_REQUEST,
                          f"'limit' must be an integer from 1 to {HISTORY_LIMIT_MAX}",
                          request_id=rid)
-    return History(rid, channel, before, limit)
+    return HistoryRequest.model_construct(op="history", channel=channel, before=before,
+                                          limit=limit, id=rid)
 
 
 def parse_request(raw: str | bytes) -> Request:
-    """A client frame as a request; raises :class:`FrameError` with the documented code.
+    """A client frame as a request model; raises :class:`FrameError` with the documented code.
 
     ``raw`` is ``str`` for a text frame and ``bytes`` for a binary one (refused).
     """
@@ -200,13 +120,14 @@ def parse_request(raw: str | bytes) -> Request:
     op = doc.get("op")
     if op == "subscribe":
         channel = _channel(doc, rid)
-        return Subscribe(rid, channel, _since(doc, rid))
+        return Subscribe.model_construct(op="subscribe", channel=channel, id=rid,
+                                         since=_since(doc, rid))
     if op == "unsubscribe":
-        return Unsubscribe(rid, _channel(doc, rid))
+        return Unsubscribe.model_construct(op="unsubscribe", channel=_channel(doc, rid), id=rid)
     if op == "history":
         return _history(doc, rid)
     if op == "ping":
-        return Ping(rid)
+        return Ping.model_construct(op="ping", id=rid)
     if not isinstance(op, str):
         raise FrameError(ErrorCode.BAD_REQUEST, "missing or non-string field 'op'",
                          request_id=rid)
@@ -268,26 +189,7 @@ def history_frame(channel: str, rid: RequestId | None, comments: list[Any],
 
 # -- what the gateway reads from upstream ------------------------------------------------------
 
-UPDATE_KINDS: frozenset[str] = frozenset({
-    "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
-    "article",
-})
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """One channel update from ``feed.updates`` (an entry of a FeedUpdate's ``data.updates``)."""
-
-    channel: str
-    epoch: str
-    offset: int
-    kind: str
-    payload: dict[str, Any]
-    #: The input event's time (RFC 3339), for publish-to-send latency.
-    source_time: str | None = None
-
-
-def parse_updates(raw: bytes) -> list[Update]:
+def parse_updates(raw: bytes) -> list[ChannelUpdate]:
     """The channel updates in a ``feed.updates`` record value, in the record's order.
 
     A record carries one channel's updates of one worker batch. Checks only what the gateway
@@ -307,7 +209,7 @@ def parse_updates(raw: bytes) -> list[Update]:
         raise BadUpdateError("'data.channel' and 'data.epoch' must be strings")
     if not isinstance(items, list) or not items:
         raise BadUpdateError("'data.updates' must be a non-empty list")
-    out = []
+    out: list[ChannelUpdate] = []
     for item in items:
         if not isinstance(item, dict):
             raise BadUpdateError("each of 'data.updates' must be an object")
@@ -321,7 +223,7 @@ def parse_updates(raw: bytes) -> list[Update]:
             raise BadUpdateError("'payload' must be an object")
         if source_time is not None and not isinstance(source_time, str):
             source_time = None
-        out.append(Update(channel, epoch, offset, kind, payload, source_time))
+        out.append(ChannelUpdate(channel, epoch, offset, kind, payload, source_time))
     return out
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -37,22 +37,21 @@ from websockets.protocol import State
 
 from commentfeed.codec import loads
 from commentfeed.kafka import make_consumer
-from commentfeed.settings import Settings, get_settings
+from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from gateway.core import (
     Action,
     Broadcast,
     Close,
-    Config,
     Core,
     FetchHistory,
     FetchSnapshot,
-    Limits,
     Send,
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
-from gateway.frames import CloseCode, parse_history, parse_snapshot, parse_updates
+from gateway.frames import parse_history, parse_snapshot, parse_updates
 from gateway.metrics import Metrics
+from gateway.protocol import CloseCode
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -82,14 +81,7 @@ class Gateway:
     def __init__(self, settings: Settings, options: GatewaySettings) -> None:
         self.settings = settings
         self.options = options
-        limits = Limits(
-            max_subscriptions=options.max_subscriptions, ops_per_s=options.ops_per_s,
-            ops_burst=options.ops_burst, max_errors=options.max_errors,
-            error_window_s=options.error_window_s)
-        self.core: Core[ServerConnection] = Core(Config(
-            default_site=settings.default_site, limits=limits,
-            history_size=options.history_size, history_ttl_s=options.history_ttl_s,
-            channel_idle_s=options.channel_idle_s, snapshot_comments=options.snapshot_comments))
+        self.core: Core[ServerConnection] = Core(options.core_config(settings.default_site))
         core = self.core
         self.metrics = Metrics({
             "connections": ("Open websocket connections", lambda: len(core.connections)),
@@ -389,75 +381,20 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 def serve(
-    settings: Settings | None = None,
-    *,
-    # -- websocket -------------------------------------------------------------------------
-    compression: Literal["none", "deflate"] = "none",
-    allowed_origins: Sequence[str] | None = None,
-    ping_interval_s: float | None = 20.0,
-    ping_timeout_s: float | None = 20.0,
-    close_timeout_s: float = 5.0,
-    # -- limits (None disables one) --------------------------------------------------------
-    max_connections: int | None = 20_000,
-    max_frame_bytes: int | None = 4096,
-    max_subscriptions: int | None = 200,
-    ops_per_s: float | None = 20.0,
-    ops_burst: int = 250,
-    max_errors: int | None = 20,
-    error_window_s: float = 10.0,
-    slow_consumer_bytes: int | None = 1 << 20,
-    # -- resume history and channels -------------------------------------------------------
-    history_size: int = 500,
-    history_ttl_s: float | None = 300.0,
-    channel_idle_s: float = 60.0,
-    # -- upstream --------------------------------------------------------------------------
-    snapshot_comments: int = 50,
-    upstream_timeout_s: float = 5.0,
-    ready_max_lag: int = 1000,
+    settings: Settings | None = None, options: GatewaySettings | None = None, **knobs: Any,
 ) -> Gateway:
     """A gateway on ``settings.host:settings.gateway_port`` (path ``/ws``); not started yet.
 
     ``async with serve(settings) as gateway: ...`` runs it. ``settings`` (default: from the
     environment) gives the port, the broker, the topic prefix, the fetch wait and the streams
-    API URL. The keyword arguments, with their defaults:
-
-    Websocket
-        ``compression``: ``"none"`` or ``"deflate"`` (permessage-deflate; costs memory and CPU
-        per connection). ``allowed_origins``: exact ``Origin`` values accepted; ``None``
-        accepts any; a handshake from another origin gets HTTP 403; a request without
-        ``Origin`` (not a browser) is accepted. ``ping_interval_s`` / ``ping_timeout_s`` (20 /
-        20): protocol pings and how long a pong may take. ``close_timeout_s`` (5): how long a
-        closing handshake may take before the TCP connection is dropped.
-    Limits
-        ``max_connections`` (20,000; more are closed with 4002), ``max_frame_bytes`` (4 KiB;
-        larger client frames close with 1009), ``max_subscriptions`` per connection (200),
-        ``ops_per_s`` / ``ops_burst`` (20 / 250: a token bucket per connection; the burst
-        covers a listing page subscribing, or a client resuming, 200 channels at once),
-        ``max_errors`` within ``error_window_s`` (20 in 10 s, then close 4001),
-        ``slow_consumer_bytes`` (1 MiB of unsent bytes, then close 4000).
-    Resume history and channels
-        ``history_size`` / ``history_ttl_s`` (500 updates / 300 s per channel);
-        ``channel_idle_s`` (60): a channel nobody subscribes to is forgotten after this long.
-    Upstream
-        ``snapshot_comments`` (50): newest comments in an article snapshot;
-        ``upstream_timeout_s`` (5): streams API request timeout; ``ready_max_lag`` (1,000
-        records): ``/readyz`` fails while the consumer is further behind.
+    API URL. The gateway's own knobs are ``options`` (default: :class:`GatewaySettings`'s
+    documented defaults, not the environment; ``gateway.cli`` passes ``GatewaySettings()``),
+    and any of its fields given as a keyword argument over them: websocket options
+    (``compression``, ``allowed_origins``, pings), limits (``None`` disables one), resume
+    history and upstream timeouts. ``serve(settings, max_connections=None)``.
     """
-    options = GatewaySettings(
-        compression=compression,
-        allowed_origins=tuple(allowed_origins) if allowed_origins is not None else None,
-        ping_interval_s=ping_interval_s, ping_timeout_s=ping_timeout_s,
-        close_timeout_s=close_timeout_s, max_connections=max_connections,
-        max_frame_bytes=max_frame_bytes, max_subscriptions=max_subscriptions,
-        ops_per_s=ops_per_s, ops_burst=ops_burst, max_errors=max_errors,
-        error_window_s=error_window_s, slow_consumer_bytes=slow_consumer_bytes,
-        history_size=history_size, history_ttl_s=history_ttl_s, channel_idle_s=channel_idle_s,
-        snapshot_comments=snapshot_comments, upstream_timeout_s=upstream_timeout_s,
-        ready_max_lag=ready_max_lag)
-    return Gateway(settings or get_settings(), options)
-
-
-def serve_settings(settings: Settings, options: GatewaySettings) -> Gateway:
-    """:func:`serve` with every knob from a :class:`GatewaySettings` (the environment)."""
-    return serve(settings, **options.model_dump())
-
+    if options is None:
+        options = GatewaySettings.of(**knobs)
+    elif knobs:
+        options = GatewaySettings.of(**{**options.model_dump(), **knobs})
+    return Gateway(settings or Settings(), options)

@@ -1,18 +1,29 @@
-"""The gateway's own knobs: ``COMMENTFEED_GATEWAY_*`` environment variables, one frozen object.
+"""The gateway's own knobs, their defaults and their documentation: one frozen object.
 
 Ports, the broker, topic names and the streams API URL come from the shared
 :class:`commentfeed.settings.Settings`; this class holds what only a gateway has: websocket
-options, limits, resume history. A limit set to ``none`` in the environment is disabled
-(``COMMENTFEED_GATEWAY_MAX_CONNECTIONS=none``). The field names are the keyword arguments of
-:func:`gateway.server.serve`, which documents each one.
+options, limits, resume history. Each field is written once, here: :func:`gateway.server.serve`
+takes the same names as keyword arguments, and the limits the pure core enforces take their
+defaults from :class:`gateway.core.Limits` and :class:`gateway.core.Config`.
+
+``GatewaySettings()`` reads ``COMMENTFEED_GATEWAY_*`` environment variables; a limit set to
+``none`` there is disabled (``COMMENTFEED_GATEWAY_MAX_CONNECTIONS=none``), as ``None`` is in
+code. :meth:`GatewaySettings.of` takes values from code only.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import fields
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from commentfeed.settings import from_code
+from gateway.core import Config, Limits
+
+_LIMITS = Limits()
+_CONFIG = Config()
 
 
 class GatewaySettings(BaseSettings):
@@ -20,32 +31,49 @@ class GatewaySettings(BaseSettings):
                                       extra="ignore", env_parse_none_str="none")
 
     # -- websocket ---------------------------------------------------------------------------
+    #: ``deflate`` turns permessage-deflate on; it costs memory and CPU per connection.
     compression: Literal["none", "deflate"] = "none"
-    #: Comma-separated in the environment; unset allows any Origin.
+    #: Exact ``Origin`` values accepted (comma-separated in the environment); unset accepts
+    #: any. A handshake from another origin gets HTTP 403; one without ``Origin`` (not a
+    #: browser) is accepted.
     allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: Protocol pings, and how long a pong may take.
     ping_interval_s: float | None = Field(default=20.0, gt=0)
     ping_timeout_s: float | None = Field(default=20.0, gt=0)
+    #: How long a closing handshake may take before the TCP connection is dropped.
     close_timeout_s: float = Field(default=5.0, gt=0)
 
     # -- limits ------------------------------------------------------------------------------
+    #: Connections of this process; more are closed with 4002.
     max_connections: int | None = Field(default=20_000, ge=1)
+    #: Larger client frames close the connection with 1009.
     max_frame_bytes: int | None = Field(default=4096, ge=64)
-    max_subscriptions: int | None = Field(default=200, ge=1)
-    ops_per_s: float | None = Field(default=20.0, gt=0)
-    #: Above max_subscriptions, so a listing page or a resuming client can (re)subscribe at once.
-    ops_burst: int = Field(default=250, ge=1)
-    max_errors: int | None = Field(default=20, ge=1)
-    error_window_s: float = Field(default=10.0, gt=0)
+    #: Subscriptions per connection.
+    max_subscriptions: int | None = Field(default=_LIMITS.max_subscriptions, ge=1)
+    #: A token bucket per connection: sustained requests per second...
+    ops_per_s: float | None = Field(default=_LIMITS.ops_per_s, gt=0)
+    #: ...and the burst on top: above max_subscriptions, so a listing page or a resuming
+    #: client can (re)subscribe at once.
+    ops_burst: int = Field(default=_LIMITS.ops_burst, ge=1)
+    #: This many error frames within ``error_window_s`` close the connection with 4001.
+    max_errors: int | None = Field(default=_LIMITS.max_errors, ge=1)
+    error_window_s: float = Field(default=_LIMITS.error_window_s, gt=0)
+    #: Unsent bytes to one client above which it is closed with 4000 (it resumes later).
     slow_consumer_bytes: int | None = Field(default=1 << 20, ge=1024)
 
     # -- resume history and channels ---------------------------------------------------------
-    history_size: int = Field(default=500, ge=0)
-    history_ttl_s: float | None = Field(default=300.0, gt=0)
-    channel_idle_s: float = Field(default=60.0, ge=0)
+    #: Resume history per channel: at most this many updates, each at most this old.
+    history_size: int = Field(default=_CONFIG.history_size, ge=0)
+    history_ttl_s: float | None = Field(default=_CONFIG.history_ttl_s, gt=0)
+    #: A channel nobody subscribes to is forgotten after this long.
+    channel_idle_s: float = Field(default=_CONFIG.channel_idle_s, ge=0)
 
     # -- upstream ----------------------------------------------------------------------------
-    snapshot_comments: int = Field(default=50, ge=1, le=100)
+    #: Newest comments in an article snapshot (the streams API's ``limit``).
+    snapshot_comments: int = Field(default=_CONFIG.snapshot_comments, ge=1, le=100)
+    #: Streams API request timeout.
     upstream_timeout_s: float = Field(default=5.0, gt=0)
+    #: ``/readyz`` fails while the ``feed.updates`` consumer is more records behind.
     ready_max_lag: int = Field(default=1000, ge=0)
 
     @field_validator("allowed_origins", mode="before")
@@ -53,4 +81,18 @@ class GatewaySettings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(o.strip() for o in value.split(",") if o.strip())
+        if isinstance(value, list):
+            return tuple(value)
         return value
+
+    @classmethod
+    def of(cls, **values: Any) -> GatewaySettings:
+        """The defaults with ``values`` over them, whatever the environment holds."""
+        return from_code(cls, **values)
+
+    def core_config(self, default_site: str) -> Config:
+        """The pure core's configuration: each of its knobs that is a field here."""
+        values = self.model_dump()
+        limits = Limits(**{f.name: values[f.name] for f in fields(Limits)})
+        return Config(default_site=default_site, limits=limits,
+                      **{f.name: values[f.name] for f in fields(Config) if f.name in values})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.frames import ChannelKind, Update
+from commentfeed.channels import ChannelKind, ChannelUpdate
 
 
 def _index(comments: list[dict[str, Any]], comment_id: object) -> int | None:
@@ -34,7 +34,7 @@ def _add_comment(state: dict[str, Any], comment: dict[str, Any], limit: int) -> 
     return len(comments) <= limit
 
 
-def _fold_article(state: dict[str, Any], update: Update, limit: int) -> bool:
+def _fold_article(state: dict[str, Any], update: ChannelUpdate, limit: int) -> bool:
     payload = update.payload
     kind = update.kind
     if kind == "comment.added":
@@ -59,7 +59,7 @@ def _fold_article(state: dict[str, Any], update: Update, limit: int) -> bool:
     return True
 
 
-def fold(kind: ChannelKind, state: dict[str, Any], update: Update,
+def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
          comment_limit: int) -> dict[str, Any] | None:
     """``state`` with ``update`` applied (in place), or ``None`` if it can no longer be served.
 

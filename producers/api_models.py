@@ -7,7 +7,7 @@ all: they come from the caller's token.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +88,18 @@ class ErrorBody(BaseModel):
 
     code: str = Field(description="machine-readable reason, e.g. comments_closed")
     detail: str = Field(description="what went wrong, for people")
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry whose body is an :class:`ErrorBody`."""
+    return {"model": ErrorBody, "description": description}
+
+
+#: Refusals of the body limit (:mod:`producers.middleware`), before any route runs.
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: error_response("The body could not be read as JSON text (e.g. not UTF-8)"),
+    413: error_response("Body too large"),
+}
 
 
 class DemoUser(BaseModel):

@@ -4,7 +4,8 @@
 (:mod:`producers.ratelimit`), ``Idempotency-Key`` (:mod:`producers.idempotency`), the rules
 that turn a request into an event or a refusal (:mod:`producers.rules`), the directory that
 knows which articles and comments exist (:mod:`producers.directory_feed`) and the publisher.
-It also serves the demo page and widget assets from ``gateway/static/`` at ``/``.
+It also serves the widget assets at ``/``, and in demo mode the demo site
+(:mod:`producers.demo_site`).
 
 Order of checks for a write: body size (413) -> credentials (401) -> rate limit (429) -> body
 and parameters (422) -> directory ready (503) -> rules (403/404/409) -> publish (503 if the
@@ -14,68 +15,59 @@ user-facing description.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http import HTTPStatus
-from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.staticfiles import StaticFiles
 
-from commentfeed.demo_data import LEAD_ARTICLE_ID
-from commentfeed.errors import CommentfeedError, PublishError
+from commentfeed.channels import ID_MAX_CHARS, ID_REGEX, is_id
+from commentfeed.errors import CommentfeedError, HttpError, PublishError
 from commentfeed.events import InputEvent
 from commentfeed.settings import Settings
-from producers import rules
+from producers import demo_site, rules
 from producers.api_models import (
+    BODY_ERRORS,
     Accepted,
     ArticlePatch,
     CommentPatch,
-    DemoLogin,
-    DemoSession,
-    DemoUser,
     ErrorBody,
     Health,
     Moderation,
     NewArticle,
     NewComment,
-    PageConfig,
     Readiness,
     Vote,
+    error_response,
 )
 from producers.auth import (
     AuthError,
     Reader,
     bearer_token,
     check_service_token,
-    demo_user_id,
-    mint_reader_token,
     verify_reader_token,
 )
 from producers.directory import Directory
 from producers.directory_feed import DirectoryFeed
 from producers.idempotency import IdempotencyCache, IdempotencyKeyReused
 from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, page_host
-from producers.publisher import Publisher
+from producers.publisher import Delivery, Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
 
 log = logging.getLogger(__name__)
 
-#: gateway/static/ of this checkout: the demo page and the widgets.
-STATIC_DIR = FsPath(__file__).resolve().parent.parent / "gateway" / "static"
-ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 
@@ -98,17 +90,6 @@ class IngestLimits:
     demo_token_ttl_s: int = 3600
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.headers = headers or {}
-
-
 def require_secrets(settings: Settings) -> tuple[str, str]:
     """The JWT secret and the service token; the ingest refuses to run without them."""
     missing = [
@@ -124,7 +105,7 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
         )
     assert settings.jwt_secret is not None
     assert settings.service_token is not None
-    if not re.match(ID_PATTERN, settings.default_site):
+    if not is_id(settings.default_site):
         raise IngestConfigError(
             f"COMMENTFEED_DEFAULT_SITE {settings.default_site!r} is not a valid site id")
     secret = settings.jwt_secret.get_secret_value()
@@ -134,21 +115,18 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
     return secret, settings.service_token.get_secret_value()
 
 
-def _error(detail: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": detail}
-
-
 _COMMON: dict[int | str, dict[str, Any]] = {
-    400: _error("The body could not be read as JSON text (e.g. not UTF-8)"),
-    413: _error("Body too large"),
-    503: _error("Directory catching up, or the broker failed (see Retry-After)"),
+    **BODY_ERRORS,
+    503: error_response("Directory catching up, or the broker failed (see Retry-After)"),
 }
 _Responses = dict[int | str, dict[str, Any]]
-_AUTH: _Responses = {401: _error("Missing, expired or forged token")}
-_READER: _Responses = {**_AUTH, 429: _error("Over the per-user rate limit (see Retry-After)")}
-_NOT_FOUND: _Responses = {404: _error("Unknown article or comment")}
-_CONFLICT: _Responses = {409: _error("Comments closed, or the article exists")}
-_FORBIDDEN: _Responses = {403: _error("Not the author, or not a moderator")}
+_AUTH: _Responses = {401: error_response("Missing, expired or forged token")}
+_READER: _Responses = {
+    **_AUTH, 429: error_response("Over the per-user rate limit (see Retry-After)"),
+}
+_NOT_FOUND: _Responses = {404: error_response("Unknown article or comment")}
+_CONFLICT: _Responses = {409: error_response("Comments closed, or the article exists")}
+_FORBIDDEN: _Responses = {403: error_response("Not the author, or not a moderator")}
 _REUSED: _Responses = {
     422: {"description": "Field errors, or an Idempotency-Key reused with another body"},
 }
@@ -161,12 +139,39 @@ def _responses(*groups: dict[int | str, dict[str, Any]]) -> dict[int | str, dict
     return merged
 
 
+class EventPublisher(Protocol):
+    """What the ingest needs of a publisher: :class:`producers.Publisher`, or a fake in tests."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, event: InputEvent) -> Delivery: ...
+
+
+class DirectorySource(Protocol):
+    """What the ingest needs of a directory feed: :class:`DirectoryFeed`, or a fake in tests."""
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def ready(self) -> asyncio.Event: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Ingest:
     """What the routes share: publisher, directory, limits. One per app."""
 
     def __init__(
-        self, settings: Settings, limits: IngestLimits, publisher: Publisher,
-        feed: DirectoryFeed, clock: Callable[[], float],
+        self, settings: Settings, limits: IngestLimits, publisher: EventPublisher,
+        feed: DirectorySource, clock: Callable[[], float],
     ) -> None:
         self.settings = settings
         self.limits = limits
@@ -184,7 +189,7 @@ class Ingest:
 
     def require_ready(self) -> Directory:
         if not self.feed.ready.is_set():
-            raise ApiError(503, "not_ready", "the directory is still catching up",
+            raise HttpError(503, "not_ready", "the directory is still catching up",
                            {"Retry-After": "1"})
         return self.directory
 
@@ -195,7 +200,7 @@ class Ingest:
         except PublishError as exc:
             log.warning("publish failed: %s", exc)
             headers = {"Retry-After": "1"} if exc.retriable else {}
-            raise ApiError(503, "publish_failed", f"the broker did not take the event: {exc}",
+            raise HttpError(503, "publish_failed", f"the broker did not take the event: {exc}",
                            headers) from exc
         self.directory.apply(event, delivery.offset)
         return Accepted(
@@ -229,6 +234,16 @@ class Ingest:
             response.headers["Idempotent-Replayed"] = "true"
         return value
 
+    async def write(
+        self, request: Request, response: Response, caller: str, key: str | None,
+        rule: Callable[[Directory], InputEvent], *, comment_id: str | None = None,
+    ) -> Accepted:
+        """Every write's one path: once per Idempotency-Key, the rule applied to a caught-up
+        directory, the event it returns published and folded into the directory."""
+        async def work() -> Accepted:
+            return await self.accept(rule(self.require_ready()), comment_id=comment_id)
+        return await self.once(request, response, caller, key, work)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -242,9 +257,8 @@ def create_app(
     settings: Settings,
     *,
     limits: IngestLimits | None = None,
-    publisher: Publisher | None = None,
-    feed: DirectoryFeed | None = None,
-    static_dir: FsPath | None = STATIC_DIR,
+    publisher: EventPublisher | None = None,
+    feed: DirectorySource | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The ingest ASGI app. Its lifespan starts the publisher and the directory feed.
@@ -277,15 +291,15 @@ def create_app(
     )
     app.state.ingest = ingest
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(HttpError)
+    async def http_error(_: Request, exc: HttpError) -> JSONResponse:
         return JSONResponse(
             ErrorBody(code=exc.code, detail=exc.detail).model_dump(), status_code=exc.status,
             headers=exc.headers,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def starlette_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own refusals (unknown route, unreadable body) in the same shape.
         code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
         return JSONResponse(
@@ -293,15 +307,12 @@ def create_app(
             status_code=exc.status_code, headers=exc.headers,
         )
 
-    @app.exception_handler(rules.Refusal)
-    async def refusal(_: Request, exc: rules.Refusal) -> JSONResponse:
-        return JSONResponse(
-            ErrorBody(code=exc.code, detail=exc.detail).model_dump(), status_code=exc.status
-        )
-
     _routes(app, ingest)
-    _demo_routes(app, ingest)
-    _page_routes(app, ingest, static_dir)
+    _operations(app, ingest)
+    demo_site.mount(app, settings, jwt_secret=ingest.jwt_secret,
+                    token_ttl_s=limits.demo_token_ttl_s)
+    # Last: it answers every path the routes above do not.
+    app.mount("/", demo_site.static_files(page=settings.demo_mode), name="static")
 
     def gateway_for_host(host: str | None) -> str:
         return f"{page_host(host, settings.host)}:{settings.gateway_port}"
@@ -325,7 +336,7 @@ _reader_scheme = HTTPBearer(
     description="HS256 JWT signed by the site with COMMENTFEED_JWT_SECRET: exp and sub "
                 "required; name and role (reader or moderator) claims.",
 )
-PathId = Annotated[str, Path(pattern=ID_PATTERN, min_length=1, max_length=64)]
+PathId = Annotated[str, Path(pattern=ID_REGEX, min_length=1, max_length=ID_MAX_CHARS)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
@@ -333,8 +344,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _unauthorized(exc: AuthError) -> ApiError:
-    return ApiError(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
+def _unauthorized(exc: AuthError) -> HttpError:
+    return HttpError(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"})
 
 
 def _ingest(request: Request) -> Ingest:
@@ -373,13 +384,18 @@ async def reader(
         raise _unauthorized(exc) from None
     wait = ingest.limiter.take(user.id)
     if wait is not None:
-        raise ApiError(429, "rate_limited", f"too many writes; retry in {wait:.1f}s",
-                       {"Retry-After": retry_after_header(wait)})
+        raise HttpError(429, "rate_limited", f"too many writes; retry in {wait:.1f}s",
+                        {"Retry-After": retry_after_header(wait)})
     return user
 
 
 Cms = Annotated[str, Depends(cms)]
 ReaderDep = Annotated[Reader, Depends(reader)]
+
+
+def _as_reader(caller: Reader) -> str:
+    """The idempotency scope of a reader's writes."""
+    return f"reader:{caller.id}"
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -392,11 +408,9 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         body: NewArticle, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.publish_article(ingest.require_ready(), body,
-                                          default_site=ingest.settings.default_site, now=_now())
-            return await ingest.accept(event)
-        return await ingest.once(request, response, caller, key, work)
+        site = ingest.settings.default_site
+        return await ingest.write(request, response, caller, key, lambda d: rules.publish_article(
+            d, body, default_site=site, now=_now()))
 
     @app.patch("/v1/articles/{article_id}", tags=["articles"], summary="Update an article",
                responses=_responses(_AUTH, _NOT_FOUND, _CONFLICT, _REUSED),
@@ -405,10 +419,8 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, patch: ArticlePatch, request: Request, response: Response,
         caller: Cms, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.update_article(ingest.require_ready(), article_id, patch, now=_now())
-            return await ingest.accept(event)
-        return await ingest.once(request, response, caller, key, work)
+        return await ingest.write(request, response, caller, key, lambda d: rules.update_article(
+            d, article_id, patch, now=_now()))
 
     @app.post("/v1/articles/{article_id}/close", tags=["articles"],
               summary="Close an article's comments",
@@ -418,10 +430,8 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.close_article(ingest.require_ready(), article_id, now=_now())
-            return await ingest.accept(event)
-        return await ingest.once(request, response, caller, key, work)
+        return await ingest.write(request, response, caller, key, lambda d: rules.close_article(
+            d, article_id, now=_now()))
 
     @app.delete("/v1/articles/{article_id}", tags=["articles"], summary="Delete an article",
                 responses=_responses(_AUTH, _NOT_FOUND, _REUSED),
@@ -430,10 +440,8 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.delete_article(ingest.require_ready(), article_id, now=_now())
-            return await ingest.accept(event)
-        return await ingest.once(request, response, caller, key, work)
+        return await ingest.write(request, response, caller, key, lambda d: rules.delete_article(
+            d, article_id, now=_now()))
 
     @app.post("/v1/articles/{article_id}/comments", tags=["comments"],
               summary="Post a comment or a reply (parent_id)",
@@ -443,11 +451,11 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         article_id: PathId, body: NewComment, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.post_comment(ingest.require_ready(), article_id, body, caller,
-                                       comment_id=new_comment_id(), now=_now())
-            return await ingest.accept(event, comment_id=event.data.comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        comment_id = new_comment_id()
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d: rules.post_comment(
+                d, article_id, body, caller, comment_id=comment_id, now=_now()),
+            comment_id=comment_id)
 
     @app.patch("/v1/comments/{comment_id}", tags=["comments"],
                summary="Edit a comment (author or moderator)",
@@ -457,11 +465,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, patch: CommentPatch, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.edit_comment(ingest.require_ready(), comment_id, patch, caller,
-                                       now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d: rules.edit_comment(
+                d, comment_id, patch, caller, now=_now()),
+            comment_id=comment_id)
 
     @app.delete("/v1/comments/{comment_id}", tags=["comments"],
                 summary="Delete a comment (author or moderator)",
@@ -472,11 +479,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         reason: Annotated[str | None, Query(max_length=500)] = None,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.delete_comment(ingest.require_ready(), comment_id, caller,
-                                         reason=reason, now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d: rules.delete_comment(
+                d, comment_id, caller, reason=reason, now=_now()),
+            comment_id=comment_id)
 
     @app.post("/v1/comments/{comment_id}/vote", tags=["comments"],
               summary="Vote on a comment (+1, -1, 0 withdraws)",
@@ -486,10 +492,10 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, ballot: Vote, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.vote(ingest.require_ready(), comment_id, ballot, caller, now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d: rules.vote(
+                d, comment_id, ballot, caller, now=_now()),
+            comment_id=comment_id)
 
     @app.post("/v1/comments/{comment_id}/moderation", tags=["moderation"],
               summary="Hide or approve a comment (moderators only)",
@@ -499,35 +505,13 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         comment_id: PathId, decision: Moderation, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        async def work() -> Accepted:
-            event = rules.moderate(ingest.require_ready(), comment_id, decision, caller,
-                                   now=_now())
-            return await ingest.accept(event, comment_id=comment_id)
-        return await ingest.once(request, response, f"reader:{caller.id}", key, work)
+        return await ingest.write(
+            request, response, _as_reader(caller), key, lambda d: rules.moderate(
+                d, comment_id, decision, caller, now=_now()),
+            comment_id=comment_id)
 
 
-def _demo_routes(app: FastAPI, ingest: Ingest) -> None:
-    if not ingest.settings.demo_mode:
-        @app.post("/v1/demo/login", include_in_schema=False)
-        async def no_demo_login() -> None:
-            raise ApiError(404, "demo_disabled", "demo login is off (COMMENTFEED_DEMO_MODE)")
-        return
-
-    @app.post("/v1/demo/login", tags=["demo"], response_model=DemoSession,
-              summary="Demo only: a reader token for a display name",
-              responses={400: _COMMON[400], 413: _COMMON[413]})
-    async def demo_login(body: DemoLogin) -> DemoSession:
-        user = Reader(id=demo_user_id(body.name), name=body.name, role=body.role)
-        now = _now()
-        ttl = timedelta(seconds=ingest.limits.demo_token_ttl_s)
-        token = mint_reader_token(user, ingest.jwt_secret, ttl=ttl, now=now)
-        return DemoSession(token=token, user=DemoUser(id=user.id, name=user.name, role=user.role),
-                           expires_at=now + ttl)
-
-
-def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> None:
-    settings = ingest.settings
-
+def _operations(app: FastAPI, ingest: Ingest) -> None:
     @app.get("/healthz", tags=["operations"], response_model=Health)
     async def healthz() -> Health:
         return Health()
@@ -541,20 +525,3 @@ def _page_routes(app: FastAPI, ingest: Ingest, static_dir: FsPath | None) -> Non
             articles=len(ingest.directory.articles), comments=ingest.directory.comment_count,
         )
         return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
-
-    @app.get("/config.json", tags=["page"], response_model=PageConfig)
-    async def page_config(request: Request) -> PageConfig:
-        host = page_host(request.headers.get("host"), settings.host)
-        # No port in the Host header means the scheme's default port: keep it implicit.
-        port = f":{request.url.port}" if request.url.port else ""
-        return PageConfig(
-            gateway_url=f"ws://{host}:{settings.gateway_port}/ws",
-            ingest_url=f"{request.url.scheme}://{host}{port}",
-            site=settings.default_site, article_id=LEAD_ARTICLE_ID,
-            demo_mode=settings.demo_mode,
-        )
-
-    if static_dir is not None and static_dir.is_dir():
-        app.mount("/", StaticFiles(directory=static_dir, html=True), name="static")
-    else:
-        log.warning("no static directory at %s: the demo page is not served", static_dir)

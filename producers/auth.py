@@ -18,13 +18,15 @@ from typing import Literal
 
 import jwt
 
+from commentfeed.channels import is_id
+from commentfeed.errors import CommentfeedError
+
 Role = Literal["reader", "moderator"]
 ROLES: tuple[Role, ...] = ("reader", "moderator")
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _MAX_NAME = 80
 
 
-class AuthError(Exception):
+class AuthError(CommentfeedError):
     """A credential that proves nothing: missing, malformed, expired or forged.
 
     ``code`` is ``missing_token``, ``expired_token`` or ``invalid_token``.
@@ -77,7 +79,7 @@ def verify_reader_token(token: str, secret: str, *, leeway_s: float = 5.0) -> Re
     except jwt.InvalidTokenError as exc:
         raise AuthError("invalid_token", f"the token is not valid: {exc}") from None
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not _ID.match(sub):
+    if not isinstance(sub, str) or not is_id(sub):
         raise AuthError("invalid_token", "the token's sub is not a valid user id")
     name = claims.get("name", sub)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > _MAX_NAME:

@@ -27,10 +27,6 @@ from producers.event_input import EVENT_TYPES, EventInputError, event_from_flags
 from producers.publisher import Delivery, Publisher
 
 
-def _settings() -> Settings:
-    return Settings()
-
-
 def _delivery_json(delivery: Delivery) -> str:
     return json.dumps({
         "topic": delivery.topic, "partition": delivery.partition, "offset": delivery.offset,
@@ -50,13 +46,13 @@ def _delivery_json(delivery: Delivery) -> str:
               show_default=True, help="Largest request body accepted (413 above).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def ingest(rate_limit: float, burst: int, max_body_bytes: int, access_log: bool) -> None:
-    """Run the HTTP ingest API and the demo page on HOST:INGEST_PORT.
+    """Run the HTTP ingest API (and the demo page in demo mode) on HOST:INGEST_PORT.
 
     Needs COMMENTFEED_JWT_SECRET (readers' tokens) and COMMENTFEED_SERVICE_TOKEN (the CMS).
     """
     from producers.app import IngestLimits, create_app
 
-    settings = _settings()
+    settings = Settings()
     limits = IngestLimits(max_body_bytes=max_body_bytes, rate_per_s=rate_limit, burst=burst)
     try:
         app = create_app(settings, limits=limits)
@@ -126,7 +122,7 @@ def publish(event_type: str | None, file: Any, event_id: str | None, **flags: An
     commentfeed publish comment.posted --article-id a1 --author-id u1 --body "Hello"
     commentfeed publish --file event.json
     """
-    settings = _settings()
+    settings = Settings()
     try:
         if file is not None:
             if event_type is not None or any(v is not None for v in flags.values()):
@@ -163,7 +159,7 @@ async def _demo(settings: Settings) -> tuple[list[Delivery], list[Delivery]]:
 @click.command()
 def demo() -> None:
     """Publish the demo articles and their comments (fixed ids: replaying is harmless)."""
-    settings = _settings()
+    settings = Settings()
     articles, comments = _run(_demo(settings))
     click.echo(f"published {len(articles)} articles and {len(comments)} comments "
                f"to {settings.kafka_bootstrap}")
@@ -190,7 +186,7 @@ def load(rate: float, duration: float, articles: int, viewers: int, site: str,
 
     from producers.load import LoadPlan, LoadStats, run_load
 
-    settings = _settings()
+    settings = Settings()
     plan = LoadPlan(rate=rate, duration_s=duration, articles=articles, viewers=viewers,
                     site=site, seed=seed)
 

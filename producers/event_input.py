@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from commentfeed.errors import CommentfeedError
 from commentfeed.events import InputEvent
 
 _INPUT = TypeAdapter[InputEvent](InputEvent)
@@ -38,7 +39,7 @@ _TIMES = {"article.published": "published_at", "article.updated": "published_at"
           "comment.posted": "posted_at", "comment.edited": "edited_at"}
 
 
-class EventInputError(ValueError):
+class EventInputError(CommentfeedError):
     """The input does not make a valid event; the message names each bad field."""
 
 

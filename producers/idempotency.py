@@ -19,10 +19,12 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from commentfeed.errors import CommentfeedError
+
 T = TypeVar("T")
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(CommentfeedError):
     """The key was used before with a different request body."""
 
 

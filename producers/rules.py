@@ -1,8 +1,8 @@
 """Who may do what, and which event an accepted request becomes (pure: no I/O, no clock).
 
 Each function takes the directory, the caller and the validated body, and returns the event to
-publish or raises :class:`Refusal` carrying the HTTP status and a code. The events are built
-with the contract models, so nothing hand-written reaches Kafka.
+publish or raises :class:`~commentfeed.errors.HttpError` carrying the HTTP status and a code.
+The events are built with the contract models, so nothing hand-written reaches Kafka.
 
 Rules beyond the contract: comments on a closed article cannot be posted, edited or voted on
 (409), but can still be deleted and moderated; a reply's parent must be a live comment of the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from commentfeed.errors import HttpError
 from commentfeed.events import (
     ArticleClosed,
     ArticleData,
@@ -47,20 +48,10 @@ from producers.directory import ArticleEntry, CommentEntry, Directory
 SOURCE = "commentfeed/ingest"
 
 
-class Refusal(Exception):
-    """A request the rules refuse: ``status`` is the HTTP status, ``code`` the reason."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-
-
 def _live_article(directory: Directory, article_id: str) -> ArticleEntry:
     article = directory.article(article_id)
     if article is None or article.deleted:
-        raise Refusal(404, "article_not_found", f"no article {article_id!r}")
+        raise HttpError(404, "article_not_found", f"no article {article_id!r}")
     return article
 
 
@@ -76,24 +67,24 @@ def _live_comment(directory: Directory, comment_id: str) -> tuple[CommentEntry, 
     comment = directory.comment(comment_id)
     article = directory.article(comment.article_id) if comment is not None else None
     if comment is None or comment.deleted or (article is not None and article.deleted):
-        raise Refusal(404, "comment_not_found", f"no comment {comment_id!r}")
+        raise HttpError(404, "comment_not_found", f"no comment {comment_id!r}")
     return comment, article is not None and article.closed
 
 
-def _closed(article_id: str) -> Refusal:
-    return Refusal(409, "comments_closed", f"comments on {article_id!r} are closed")
+def _closed(article_id: str) -> HttpError:
+    return HttpError(409, "comments_closed", f"comments on {article_id!r} are closed")
 
 
 def _own_or_moderate(comment: CommentEntry, caller: Reader, action: str) -> None:
     if comment.author_id != caller.id and not caller.is_moderator:
-        raise Refusal(403, "not_author", f"only the author or a moderator may {action} it")
+        raise HttpError(403, "not_author", f"only the author or a moderator may {action} it")
 
 
 def publish_article(
     directory: Directory, body: NewArticle, *, default_site: str, now: datetime
 ) -> ArticlePublished:
     if directory.article(body.article_id) is not None:
-        raise Refusal(409, "article_exists", f"article {body.article_id!r} exists; use PATCH")
+        raise HttpError(409, "article_exists", f"article {body.article_id!r} exists; use PATCH")
     data = ArticleData(
         article_id=body.article_id, site=body.site or default_site, title=body.title,
         url=body.url, author=body.author, published_at=body.published_at or now,
@@ -112,7 +103,7 @@ def update_article(
     published_at = patch.published_at or (known.published_at if known else None)
     if title is None or url is None or author is None or published_at is None:
         # An article known only from an ``article.closed`` record has no details yet.
-        raise Refusal(409, "article_incomplete",
+        raise HttpError(409, "article_incomplete",
                       f"article {article_id!r} has no known details; send every field")
     data = ArticleData(article_id=article_id, site=article.site, title=title, url=url,
                        author=author, published_at=published_at)
@@ -139,7 +130,7 @@ def post_comment(
     if body.parent_id is not None:
         parent = directory.comment(body.parent_id)
         if parent is None or parent.deleted or parent.article_id != article_id:
-            raise Refusal(404, "parent_not_found",
+            raise HttpError(404, "parent_not_found",
                           f"no comment {body.parent_id!r} on article {article_id!r}")
     data = CommentPostedData(
         comment_id=comment_id, article_id=article_id, site=article.site,
@@ -195,7 +186,7 @@ def moderate(
     now: datetime,
 ) -> CommentModerated:
     if not caller.is_moderator:
-        raise Refusal(403, "not_moderator", "only moderators may moderate comments")
+        raise HttpError(403, "not_moderator", "only moderators may moderate comments")
     comment, _ = _live_comment(directory, comment_id)
     data = CommentModeratedData(
         comment_id=comment_id, article_id=comment.article_id,

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commentfeed import codec
+from commentfeed.channels import ChannelUpdate
 from commentfeed.errors import EventDecodeError
 from commentfeed.events import InputEvent
 from streams.faust_compat import last_changelog, writing_for
 from streams.fold import (
-    ChannelUpdate,
     CountChanged,
     Emit,
     Failed,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from commentfeed import codec
+from commentfeed.channels import ChannelUpdate
 from commentfeed.events import (
     ArticleClosed,
     ArticleDeleted,
@@ -103,18 +104,6 @@ def _remember(ids: list[str], event_id: str, keep: int) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelUpdate:
-    """One update of one channel, for ``feed.updates`` (key = channel)."""
-
-    channel: str
-    epoch: str
-    offset: int
-    kind: FeedUpdateType
-    payload: dict[str, Any]
-    source_time: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class CountChanged:
     """The latest count of an article, for ``feed.counts`` (key = article id)."""
 
@@ -151,6 +140,7 @@ class Rejected:
     key: str | None = None
 
 
+#: ``ChannelUpdate`` (commentfeed.channels): one update of one channel, for ``feed.updates``.
 Emit = ChannelUpdate | CountChanged | RecentFact | Rejected
 
 

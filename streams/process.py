@@ -7,7 +7,6 @@ is exactly the object given. It dies with its parent (``PR_SET_PDEATHSIG``).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -18,9 +17,8 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from commentfeed.children import die_with_parent
 from commentfeed.settings import Settings
-
-_PR_SET_PDEATHSIG = 1
 
 
 def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -37,10 +35,6 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
         env[f"COMMENTFEED_{name.upper()}"] = str(value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class WorkerProcess:
@@ -62,7 +56,7 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "commentfeed", "worker"],
                 env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGKILL),
             )
         return self
 

@@ -7,51 +7,40 @@ happen without awaiting in between, so a snapshot is the state at exactly its of
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+from commentfeed.channels import ID_REGEX, Channel, is_id
+from commentfeed.channels import parse_channel as _parse_channel
+from commentfeed.errors import HttpError
 from streams.fold import article_view, channel_epoch, comment_view
 from streams.recent import read_site, recent_items
 from streams.shapes import Reader, Record, article_key, comment_key
 
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
 MAX_COUNT_IDS: Final = 200
 
 
-class QueryError(Exception):
+class QueryError(HttpError):
     """A malformed request; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, "bad_request", message)
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Channel:
-    kind: Literal["article", "count", "recent"]
-    #: The article id, or the site for ``recent``.
-    key: str
-    #: The channel's updates travel under this name (``recent`` becomes ``recent:<site>``).
-    name: str
-
-
 def check_id(value: str, what: str) -> str:
-    if not _ID.match(value):
-        raise QueryError(f"{what} must match {_ID.pattern}")
+    if not is_id(value):
+        raise QueryError(f"{what} must match {ID_REGEX}")
     return value
 
 
 def parse_channel(name: str, default_site: str) -> Channel:
-    if name == "recent":
-        return Channel("recent", default_site, f"recent:{default_site}")
-    kind, sep, key = name.partition(":")
-    if not sep or kind not in ("article", "count", "recent") or not _ID.match(key):
-        raise QueryError(f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]")
-    return Channel(kind, key, name)  # type: ignore[arg-type]
+    try:
+        return _parse_channel(name, default_site)
+    except ValueError:
+        raise QueryError(
+            f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]") from None
 
 
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, cast
 
-from streams.fold import ChannelUpdate, channel_epoch, micros
+from commentfeed.channels import ChannelUpdate
+from streams.fold import channel_epoch, micros
 from streams.shapes import Position, Reader, RecentItem, SiteRecord, site_key
 
 KEEP_RECENT: Final = 50

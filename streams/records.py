@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from commentfeed import codec
+from commentfeed.channels import ChannelUpdate
 from commentfeed.events import DeadLetter
-from streams.fold import ChannelUpdate, CountChanged, Rejected
+from streams.fold import CountChanged, Rejected
 
 SOURCE = "commentfeed/streams"
 

@@ -17,6 +17,7 @@ import aiohttp
 from faust.web import View
 
 from commentfeed import codec
+from commentfeed.errors import CommentfeedError
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from streams import queries
@@ -56,7 +57,7 @@ ROUTED_HEADER = "X-Commentfeed-Routed"
 _FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
-class NotReady(Exception):
+class NotReady(CommentfeedError):
     """Tables are recovering or partitions are moving: retry shortly."""
 
 

@@ -9,7 +9,6 @@ file per process; failures quote the tail of it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -22,17 +21,12 @@ from typing import Any
 import httpx
 
 from commentfeed.broker import free_port, wait_for_port
+from commentfeed.children import die_with_parent
 from commentfeed.cli import available
 from commentfeed.stack import stack_environment
 
-_PR_SET_PDEATHSIG = 1
 #: Commands that finish by design; every other process exiting means the stack is broken.
 ONE_SHOT = frozenset({"demo", "publish"})
-
-
-def _die_with_parent() -> None:
-    # A test run that is killed must not leave a stack behind holding ports.
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 SERVICES = ("broker", "worker", "gateway", "ingest", "demo")
@@ -91,7 +85,7 @@ class StackProcesses:
             process = subprocess.Popen(
                 [sys.executable, "-m", "commentfeed", name, *args], env=self.env,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
         self.processes[name] = process
         return process

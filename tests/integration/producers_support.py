@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from aiokafka import TopicPartition
 
 from commentfeed import codec
-from commentfeed.events import InputEvent
 from commentfeed.kafka import make_consumer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
-from producers.auth import Reader, mint_reader_token
-
-JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
-SERVICE_TOKEN = "test-service-token-0123456789"
-
-
-@dataclass(frozen=True)
-class Stored:
-    key: str
-    partition: int
-    offset: int
-    event: InputEvent
+from tests.ingest_client import Stored
 
 
 async def _partitions(settings: Settings, topic: Topic) -> list[TopicPartition]:
@@ -75,17 +61,3 @@ async def read_topic(settings: Settings, topic: Topic, timeout_s: float = 30) ->
     finally:
         await consumer.stop()
     return out
-
-
-def token(
-    user_id: str, name: str = "Reader", role: str = "reader", *,
-    secret: str = JWT_SECRET, ttl: timedelta = timedelta(minutes=10),
-    now: datetime | None = None,
-) -> str:
-    assert role in ("reader", "moderator")
-    reader = Reader(id=user_id, name=name, role="moderator" if role == "moderator" else "reader")
-    return mint_reader_token(reader, secret, ttl=ttl, now=now or datetime.now(UTC))
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
 from commentfeed.settings import Settings
-from gateway.frames import ErrorCode
+from gateway.protocol import ErrorCode
 from tests.integration.gateway_harness import Client, FeedWriter, close_code, gateway_settings
 
 pytestmark = pytest.mark.integration

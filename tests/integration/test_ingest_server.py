@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from commentfeed.broker import free_port
 from commentfeed.settings import Settings
-from tests.integration.producers_support import JWT_SECRET, SERVICE_TOKEN, bearer, token
+from tests.ingest_client import JWT_SECRET, SERVICE_TOKEN, bearer, token
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,13 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import create_model
 
-from commentfeed import asyncapi, codec, events, schemas, ws_frames
+from commentfeed import channels, codec, events
 from commentfeed.demo_data import demo_events
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_specs
-from gateway.frames import CloseCode, ErrorCode
+from contract import asyncapi, schemas
+from gateway import protocol
+from gateway.protocol import CloseCode, ErrorCode
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,7 @@ def test_keyed_topics_name_their_key(document: dict[str, Any]) -> None:
         key = _resolve(document, messages[message]["bindings"]["$ref"])["kafka"]["key"]
         assert key["description"] == "article_id"
     channel_key = bindings["channelKey"]["kafka"]["key"]
-    assert channel_key["pattern"] == ws_frames.CHANNEL_PATTERN
+    assert channel_key["pattern"] == channels.CHANNEL_PATTERN
     assert "co-partitioned" in document["channels"]["articles"]["description"].lower()
 
 
@@ -173,7 +175,7 @@ def test_kafka_examples_decode_with_the_codec(document: dict[str, Any]) -> None:
 
 def test_feed_update_kinds_match_the_websocket_update_types(document: dict[str, Any]) -> None:
     kinds = set(get_args(events.FeedUpdateType))
-    frame_types = {ws_frames.update_type(f) for f in ws_frames.UPDATE_FRAMES}
+    frame_types = {protocol.update_type(f) for f in protocol.UPDATE_FRAMES}
     assert frame_types == kinds
     item_kinds = set(get_args(events.FeedUpdateItem.model_fields["kind"].annotation))
     assert item_kinds == kinds

@@ -22,7 +22,7 @@ from jsonschema_specifications import REGISTRY as META_SCHEMAS
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from commentfeed import asyncapi
+from contract import asyncapi
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "asyncapi"

@@ -14,9 +14,10 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from commentfeed import asyncapi, ws_frames
+from commentfeed import channels
 from commentfeed.events import Author, CommentView
-from gateway import frames
+from contract import asyncapi
+from gateway import frames, protocol
 from gateway.exceptions import FrameError
 
 PROTOCOL = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text("utf-8")
@@ -53,7 +54,7 @@ def _doc_frames() -> list[dict[str, Any]]:
 def test_close_codes_match_the_protocol_doc() -> None:
     rows = _table_rows(_section("## Close codes"))
     assert rows == [
-        [c.label, c.name, c.reconnect, c.when] for c in ws_frames.CLOSE_CODES
+        [c.label, c.name, c.reconnect, c.when] for c in protocol.CLOSE_CODES
     ]
 
 
@@ -63,12 +64,12 @@ def test_error_codes_match_the_protocol_doc() -> None:
         code.strip("`"): meaning.replace("the table above", "the channel table")
         for code, meaning in rows
     }
-    assert documented == {code.value: text for code, text in ws_frames.ERROR_CODES.items()}
-    assert list(documented) == [code.value for code in ws_frames.ERROR_CODES]
+    assert documented == {code.value: text for code, text in protocol.ERROR_CODES.items()}
+    assert list(documented) == [code.value for code in protocol.ERROR_CODES]
 
 
 def test_channel_pattern_accepts_the_documented_channels_only() -> None:
-    pattern = re.compile(ws_frames.CHANNEL_PATTERN)
+    pattern = re.compile(channels.CHANNEL_PATTERN)
     for good in ("article:42", "count:harbour-bridge-reopens", "recent", "recent:demo"):
         assert pattern.match(good), good
     for bad in ("article:", "articles:42", "recent:", "count:a b", "article:" + "x" * 65):
@@ -76,12 +77,12 @@ def test_channel_pattern_accepts_the_documented_channels_only() -> None:
 
 
 _CLIENT: dict[str, type[BaseModel]] = {
-    "subscribe": ws_frames.Subscribe, "unsubscribe": ws_frames.Unsubscribe,
-    "history": ws_frames.HistoryRequest, "ping": ws_frames.Ping,
+    "subscribe": protocol.Subscribe, "unsubscribe": protocol.Unsubscribe,
+    "history": protocol.HistoryRequest, "ping": protocol.Ping,
 }
 _SERVER: dict[str, type[BaseModel]] = {
-    "subscribed": ws_frames.Subscribed, "pong": ws_frames.Pong,
-    "unsubscribed": ws_frames.Unsubscribed, "error": ws_frames.ErrorFrame,
+    "subscribed": protocol.Subscribed, "pong": protocol.Pong,
+    "unsubscribed": protocol.Unsubscribed, "error": protocol.ErrorFrame,
 }
 
 
@@ -94,19 +95,19 @@ def test_the_docs_example_frames_are_valid_frames() -> None:
 
 
 def test_an_update_frame_is_chosen_by_its_type() -> None:
-    update = TypeAdapter(ws_frames.Update).validate_python({
+    update = TypeAdapter(protocol.Update).validate_python({
         "op": "update", "channel": "count:42", "epoch": "e1", "offset": 3, "type": "count",
         "data": {"article_id": "42", "count": 7},
     })
-    assert isinstance(update, ws_frames.CountUpdate)
+    assert isinstance(update, protocol.CountUpdate)
     assert update.data.count == 7
 
 
 def test_frames_ignore_unknown_fields_and_reject_bad_limits() -> None:
-    ping = ws_frames.Ping.model_validate({"op": "ping", "id": "a", "trace": "x"})
+    ping = protocol.Ping.model_validate({"op": "ping", "id": "a", "trace": "x"})
     assert ping.id == "a"
     with pytest.raises(ValidationError) as err:
-        ws_frames.HistoryRequest.model_validate(
+        protocol.HistoryRequest.model_validate(
             {"op": "history", "channel": "article:42", "limit": 101})
     assert err.value.errors()[0]["loc"] == ("limit",)
 
@@ -166,7 +167,7 @@ def test_gateway_replies_match_the_schemas() -> None:
         "historyPage": [frames.history_frame("article:42", 4, [_COMMENT], None)],
         "pong": [frames.pong_frame(5), frames.pong_frame(None)],
         "unsubscribed": [frames.unsubscribed_frame("count:42", "x")],
-        "error": [frames.error_frame(code, "why", 1) for code in frames.ErrorCode],
+        "error": [frames.error_frame(code, "why", 1) for code in protocol.ErrorCode],
     }
     for message, built in cases.items():
         for frame in built:
@@ -183,6 +184,8 @@ def test_the_gateway_accepts_every_client_example() -> None:
         request = frames.parse_request(json.dumps(example))
         assert request.id == example["id"]
         assert getattr(request, "channel", None) == example.get("channel")
+        # The fast parser builds the very model that full validation would.
+        assert request == type(request).model_validate(example)
 
 
 @pytest.mark.parametrize("frame", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ def test_compose_services_run_the_commentfeed_subcommands_with_kafka_settings() 
             "service_completed_successfully")
     assert services["topics"]["command"] == ["topics"]
     assert "kafka-data:/var/lib/kafka/data" in services["kafka"]["volumes"]
+
+
+def test_every_phony_make_target_has_a_rule() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    (phony,) = re.findall(r"^\.PHONY:(.*)$", makefile, flags=re.MULTILINE)
+    rules = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    assert sorted(set(phony.split()) - rules) == []
+
+
+def test_the_readme_says_what_make_test_needs_beyond_python() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "`npm`" in readme
+    assert "root or sudo" in readme
 
 
 def test_ci_runs_the_readme_test_command() -> None:

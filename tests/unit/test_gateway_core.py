@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from commentfeed.channels import ChannelUpdate
 from gateway.core import (
     Action,
     Broadcast,
@@ -18,7 +19,8 @@ from gateway.core import (
     Limits,
     Send,
 )
-from gateway.frames import CloseCode, Snapshot, Update
+from gateway.frames import Snapshot
+from gateway.protocol import CloseCode
 
 A = "article:42"
 C = "count:42"
@@ -52,8 +54,8 @@ def only(actions: list[Action[str]], handle: str) -> dict[str, Any]:
 
 
 def count_update(offset: int, count: int | None = None, epoch: str = "e1",
-                 channel: str = C) -> Update:
-    return Update(channel, epoch, offset, "count",
+                 channel: str = C) -> ChannelUpdate:
+    return ChannelUpdate(channel, epoch, offset, "count",
                   {"article_id": "42", "count": offset if count is None else count},
                   "2026-01-01T00:00:00Z")
 
@@ -217,8 +219,8 @@ def article_state(n: int) -> dict[str, Any]:
             "cursor": "older"}
 
 
-def added(offset: int, minute: int) -> Update:
-    return Update(A, "e1", offset, "comment.added", comment(f"c{minute}", minute))
+def added(offset: int, minute: int) -> ChannelUpdate:
+    return ChannelUpdate(A, "e1", offset, "comment.added", comment(f"c{minute}", minute))
 
 
 def stale_article(gw: Core[str]) -> None:
@@ -251,7 +253,7 @@ def test_a_snapshot_ahead_of_the_live_position_waits_for_it() -> None:
 def test_a_snapshot_behind_the_live_position_is_rolled_forward_from_history() -> None:
     gw = core(snapshot_comments=3)
     stale_article(gw)
-    gw.receive_update(Update(A, "e1", 5, "count", {"article_id": "42", "count": 7}), 1.0)
+    gw.receive_update(ChannelUpdate(A, "e1", 5, "count", {"article_id": "42", "count": 7}), 1.0)
     send(gw, "bob", {"op": "subscribe", "channel": A})
     older = article_state(2)  # at offset 3; 4 adds a comment, 5 sets the count
     frame = only(gw.snapshot_fetched(A, Snapshot("e1", 3, older), 2.0), "bob")
@@ -285,7 +287,7 @@ def test_bare_recent_follows_the_default_site_under_its_own_name() -> None:
         "channel"] == "recent"
     gw.snapshot_fetched("recent:news", Snapshot("e1", 1, items), 0.0)
     assert gw.tracks("recent:news")
-    actions = gw.receive_update(Update("recent:news", "e1", 2, "recent", items), 1.0)
+    actions = gw.receive_update(ChannelUpdate("recent:news", "e1", 2, "recent", items), 1.0)
     assert [(f["channel"], f["offset"]) for f in frames_to(actions, "alice")] == [("recent", 2)]
     assert [(f["channel"], f["offset"]) for f in frames_to(actions, "bob")] == [
         ("recent:news", 2)]

@@ -7,13 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
+from commentfeed.channels import upstream_channel
 from gateway.exceptions import BadUpdateError, FrameError, UpstreamError
 from gateway.frames import (
-    History,
-    Ping,
-    Position,
-    Subscribe,
-    Unsubscribe,
     parse_history,
     parse_request,
     parse_snapshot,
@@ -21,8 +17,8 @@ from gateway.frames import (
     resume_frame,
     snapshot_frame,
     update_frame,
-    upstream_channel,
 )
+from gateway.protocol import HistoryRequest, Ping, Position, Subscribe, Unsubscribe
 
 
 def parse(doc: Any) -> object:
@@ -37,25 +33,28 @@ def refused(raw: str | bytes) -> FrameError:
 
 def test_subscribe_with_and_without_since() -> None:
     assert parse({"op": "subscribe", "channel": "article:42", "id": 1}) == Subscribe(
-        1, "article:42", None)
+        op="subscribe", id=1, channel="article:42", since=None)
     assert parse({"op": "subscribe", "channel": "count:a.b-c_d", "id": "x",
                   "since": {"epoch": "e1", "offset": 17}}) == Subscribe(
-        "x", "count:a.b-c_d", Position("e1", 17))
+        op="subscribe", id="x", channel="count:a.b-c_d", since=Position(epoch="e1", offset=17))
 
 
 def test_bare_recent_keeps_its_name_and_means_the_default_site_upstream() -> None:
-    assert parse({"op": "subscribe", "channel": "recent"}) == Subscribe(None, "recent", None)
+    assert parse({"op": "subscribe", "channel": "recent"}) == Subscribe(
+        op="subscribe", channel="recent")
     assert upstream_channel("recent", "demo") == "recent:demo"
     assert upstream_channel("recent:other", "demo") == "recent:other"
 
 
 def test_other_ops() -> None:
     assert parse({"op": "unsubscribe", "channel": "article:1", "id": 3}) == Unsubscribe(
-        3, "article:1")
+        op="unsubscribe", id=3, channel="article:1")
     assert parse({"op": "history", "channel": "article:1", "before": "c", "limit": 10,
-                  "id": 4}) == History(4, "article:1", "c", 10)
-    assert parse({"op": "history", "channel": "article:1"}) == History(None, "article:1", None, 50)
-    assert parse({"op": "ping", "id": 5, "extra": [1, 2]}) == Ping(5)
+                  "id": 4}) == HistoryRequest(
+        op="history", id=4, channel="article:1", before="c", limit=10)
+    assert parse({"op": "history", "channel": "article:1"}) == HistoryRequest(
+        op="history", channel="article:1", limit=50)
+    assert parse({"op": "ping", "id": 5, "extra": [1, 2]}) == Ping(op="ping", id=5)
 
 
 @pytest.mark.parametrize(("raw", "code"), [

@@ -13,9 +13,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from commentfeed.channels import UPDATE_KINDS, ChannelUpdate
 from gateway.core import Action, Broadcast, Close, Config, Core, FetchSnapshot, Limits, Send
 from gateway.exceptions import BadUpdateError
-from gateway.frames import UPDATE_KINDS, ErrorCode, Snapshot, Update, parse_updates
+from gateway.frames import Snapshot, parse_updates
+from gateway.protocol import ErrorCode
 
 SERVER_OPS = {"subscribed", "unsubscribed", "update", "history", "pong", "error"}
 ERROR_CODES = {code.value for code in ErrorCode}
@@ -69,7 +71,7 @@ def test_any_client_frames_get_documented_answers_only(frames: list[str | bytes]
 
 
 updates = st.builds(
-    Update,
+    ChannelUpdate,
     channel=st.sampled_from(["article:42", "count:42"]),
     epoch=st.sampled_from(["e1", "e2"]),
     offset=st.integers(1, 12),
@@ -85,13 +87,14 @@ states = st.dictionaries(st.sampled_from(["comments", "count", "cursor", "articl
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(updates | states, max_size=40))
-def test_any_upstream_input_keeps_the_core_running(events: list[Update | dict[str, Any]]) -> None:
+def test_any_upstream_input_keeps_the_core_running(
+        events: list[ChannelUpdate | dict[str, Any]]) -> None:
     gw: Core[str] = Core(Config(snapshot_comments=3))
     gw.connect("c", 0.0)
     gw.receive("c", '{"op":"subscribe","channel":"article:42"}', 0.0)
     gw.receive("c", '{"op":"subscribe","channel":"count:42"}', 0.0)
     for i, event in enumerate(events):
-        if isinstance(event, Update):
+        if isinstance(event, ChannelUpdate):
             check(gw.receive_update(event, float(i)))
         else:
             for channel in ("article:42", "count:42"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.frames import Update
+from commentfeed.channels import ChannelUpdate, UpdateKind
 from gateway.history import History
 from gateway.snapshots import fold
 
@@ -21,8 +21,8 @@ def article(*comments: dict[str, Any], cursor: str | None = None) -> dict[str, A
             "cursor": cursor}
 
 
-def upd(kind: str, payload: dict[str, Any], offset: int = 1) -> Update:
-    return Update("article:42", "e1", offset, kind, payload)
+def upd(kind: UpdateKind, payload: dict[str, Any], offset: int = 1) -> ChannelUpdate:
+    return ChannelUpdate("article:42", "e1", offset, kind, payload)
 
 
 def ids(state: dict[str, Any] | None) -> list[str]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from commentfeed.errors import HttpError
 from commentfeed.events import (
     ArticleClosed,
     ArticleData,
@@ -56,7 +57,7 @@ def directory() -> Directory:
 
 def refusal(call: object) -> tuple[int, str]:
     assert callable(call)
-    with pytest.raises(rules.Refusal) as caught:
+    with pytest.raises(HttpError) as caught:
         call()
     return caught.value.status, caught.value.code
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from commentfeed import schemas
+from contract import schemas
 
 
 def test_committed_json_schemas_match_the_models() -> None:

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commentfeed import codec
+from commentfeed.channels import ChannelUpdate
 from commentfeed.demo_data import LEAD_ARTICLE_ID, demo_events
 from commentfeed.events import (
     ArticleClosed,
@@ -43,7 +44,6 @@ from commentfeed.events import (
 from streams import queries
 from streams.fold import (
     PARK_GRACE,
-    ChannelUpdate,
     CountChanged,
     Emit,
     Failed,

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commentfeed.channels import ChannelUpdate
 from commentfeed.events import InputEvent
 from streams import queries
-from streams.fold import ChannelUpdate
 from streams.recent import fold_facts
 from streams.shapes import FACTS, Position, Record, site_key
 from tests.unit.test_streams_logic import (

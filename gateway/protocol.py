@@ -1,11 +1,11 @@
-"""Websocket protocol v1 frames as pydantic models, with the protocol's error and close codes.
+"""Websocket protocol v1, owned by the gateway: codes, limits and every frame as a model.
 
 docs/protocol.md is the contract. This module restates it in a form a machine can read: the
-AsyncAPI generator (:mod:`commentfeed.asyncapi`) turns these models into payload schemas, and
-tests check the code tables here against the tables in the doc, so the two cannot drift apart.
-
-The gateway's own constants are imported, not restated: its error codes, close codes and
-limits (``gateway.frames``), and the websocket library's codes for protocol-level closes.
+error and close codes, the limits on request fields, and a pydantic model for each frame. The
+gateway's fast path (:mod:`gateway.frames`) parses requests into these models without running
+their validation (``model_construct``, after its own checks) and writes frames with orjson; the
+AsyncAPI generator (``contract.asyncapi``) turns the models into payload schemas, and tests
+check the code tables here against the tables in the doc, so the three cannot drift apart.
 
 Frames ignore fields they do not know (``extra="ignore"``): the protocol lets the server add
 fields without a new version, and clients must ignore them.
@@ -14,11 +14,13 @@ fields without a new version, and clients must ignore them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 from typing import Annotated, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from websockets.frames import CloseCode as WebsocketCloseCode
 
+from commentfeed.channels import ARTICLE_CHANNEL_PATTERN, CHANNEL_PATTERN
 from commentfeed.events import (
     ArticleView,
     CommentRemovedPayload,
@@ -27,22 +29,35 @@ from commentfeed.events import (
     RecentPayload,
     ScorePayload,
 )
-from gateway.frames import (
-    HISTORY_LIMIT_DEFAULT,
-    HISTORY_LIMIT_MAX,
-    MAX_CURSOR_CHARS,
-    MAX_EPOCH_CHARS,
-    MAX_REQUEST_ID_CHARS,
-    CloseCode,
-    ErrorCode,
-)
 
-#: Ids inside channel names, as in the event contract (``events.Id``).
-ID_PATTERN = r"[A-Za-z0-9_.\-]{1,64}"
-#: ``article:<id>``, ``count:<id>``, ``recent`` or ``recent:<site>``.
-CHANNEL_PATTERN = rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?)$"
 
-ARTICLE_CHANNEL_PATTERN = rf"^article:{ID_PATTERN}$"
+class ErrorCode(StrEnum):
+    BAD_JSON = "bad_json"
+    BAD_REQUEST = "bad_request"
+    BAD_CHANNEL = "bad_channel"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    NOT_SUBSCRIBED = "not_subscribed"
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    MESSAGE_TOO_BIG = 1009
+    SLOW_CONSUMER = 4000
+    TOO_MANY_ERRORS = 4001
+    SERVER_FULL = 4002
+    ORIGIN_FORBIDDEN = 4003
+
+
+# -- limits on request fields ------------------------------------------------------------------
+
+MAX_REQUEST_ID_CHARS = 64
+MAX_EPOCH_CHARS = 128
+MAX_CURSOR_CHARS = 512
+HISTORY_LIMIT_MAX = 100
+HISTORY_LIMIT_DEFAULT = 50
 
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 ArticleChannelName = Annotated[str, StringConstraints(pattern=ARTICLE_CHANNEL_PATTERN)]
@@ -308,6 +323,8 @@ class ErrorFrame(_Frame):
 
 
 CLIENT_FRAMES: tuple[type[_Frame], ...] = (Subscribe, Unsubscribe, HistoryRequest, Ping)
+#: A client request, as :func:`gateway.frames.parse_request` returns it.
+Request: TypeAlias = Subscribe | Unsubscribe | HistoryRequest | Ping
 SERVER_FRAMES: tuple[type[_Frame], ...] = (
     Subscribed, HistoryPage, Pong, Unsubscribed, ErrorFrame,
 )

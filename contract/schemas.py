@@ -1,6 +1,6 @@
 """JSON Schema for every contract model, generated from the pydantic models.
 
-``python -m commentfeed.schemas`` rewrites docs/schemas/; a test fails when the committed files
+``python -m contract.schemas`` rewrites docs/schemas/; a test fails when the committed files
 differ from what the models say.
 """
 
