@@ -64,7 +64,8 @@ async def main_async(args: argparse.Namespace) -> None:
     settings = Settings.explicit(kafka_bootstrap=args.bootstrap, host=args.host,
                                  gateway_port=args.port, streams_url=stub_url)
     next_offset = 1
-    async with stub, serve(settings) as gateway:
+    # Thousands of connections per loopback source address: no per-address cap here.
+    async with stub, serve(settings, max_connections_per_address=None) as gateway:
         emit({"event": "listening", "port": gateway.port})
         async for command in commands():
             cmd = command.get("cmd")

@@ -112,6 +112,13 @@ def decode_dead_letter(raw: bytes) -> DeadLetter:
     return _validate(_dead_letter, raw, 16 * MAX_EVENT_BYTES)
 
 
+#: A dead letter keeps at most this much of the original value and of its key: a record of
+#: any size, up to the consumer's fetch limit, still yields a letter the broker accepts.
+MAX_DEAD_LETTER_ORIGINAL = MAX_EVENT_BYTES
+MAX_DEAD_LETTER_KEY = 1024
+MAX_DEAD_LETTER_DETAIL = 1000
+
+
 def dead_letter(
     error: EventDecodeError | Exception,
     *,
@@ -121,19 +128,40 @@ def dead_letter(
     offset: int,
     key: bytes | None,
 ) -> DeadLetter:
-    """Wrap a failed record for ``comments.dlq``, keeping its original bytes."""
+    """Wrap a failed record for ``comments.dlq`` with its reason and (a bounded prefix of) its
+    original bytes."""
     field: str | None
     if isinstance(error, EventDecodeError):
         reason, field, detail = error.reason, error.field, error.detail
     else:
         reason, field, detail = "processing_failed", None, f"{type(error).__name__}: {error}"
+    return refused_letter(reason, field, detail, raw=raw, topic=topic, partition=partition,
+                          offset=offset, key=key)
+
+
+def refused_letter(
+    reason: str,
+    field: str | None,
+    detail: str,
+    *,
+    raw: bytes,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+) -> DeadLetter:
+    """A dead letter for a record refused with ``reason``; every field is bounded."""
+    kept = raw[:MAX_DEAD_LETTER_ORIGINAL]
     return DeadLetter(
         reason=reason,
         field=field,
-        detail=detail[:1000],
+        detail=detail[:MAX_DEAD_LETTER_DETAIL],
         topic=topic,
         partition=partition,
         offset=offset,
-        key=key.decode("utf-8", "replace") if key is not None else None,
-        original_b64=base64.b64encode(raw).decode("ascii"),
+        key=(key[:MAX_DEAD_LETTER_KEY].decode("utf-8", "replace")
+             if key is not None else None),
+        original_b64=base64.b64encode(kept).decode("ascii"),
+        original_size=len(raw),
+        truncated=len(kept) < len(raw),
     )

@@ -8,23 +8,63 @@ truth; JSON Schema in docs/schemas/ and the payloads in docs/asyncapi.yaml are g
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from commentfeed.channels import ID_REGEX, UpdateKind
 
 # -- field types -------------------------------------------------------------------------------
 
 Id = Annotated[str, StringConstraints(pattern=ID_REGEX)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+#: Characters that show nothing by themselves: controls, format characters (zero-width,
+#: bidi), separators, surrogates, private use and unassigned code points.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+_LAYOUT = frozenset("\n\r\t")
+
+
+def _printable(text: str, *, lines: bool) -> str:
+    """Refuse text a reader could not see, or that breaks consumers (NUL, lone surrogates)."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            raise ValueError("contains a lone surrogate (not valid Unicode text)")
+        if category == "Cc" and not (lines and ch in _LAYOUT):
+            raise ValueError(f"contains the control character U+{ord(ch):04X}")
+    if not any(unicodedata.category(ch) not in _INVISIBLE for ch in text):
+        raise ValueError("must contain visible text, not only invisible or control characters")
+    return text
+
+
+def _one_line(text: str) -> str:
+    return _printable(text, lines=False)
+
+
+def _multi_line(text: str) -> str:
+    return _printable(text, lines=True)
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    AfterValidator(_one_line),
+]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2040}$")]
 MAX_BODY_CHARS = 5_000
 Body = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+    AfterValidator(_multi_line),
 ]
 Reason = Annotated[str, StringConstraints(max_length=500)]
 Timestamp = AwareDatetime
@@ -336,6 +376,12 @@ class DeadLetter(BaseModel):
     partition: int
     offset: int
     key: str | None = None
-    #: The original value, base64: it may not even be UTF-8.
+    #: The original value, base64 (it may not even be UTF-8): whole when it is at most
+    #: ``codec.MAX_EVENT_BYTES``, else its first ``MAX_EVENT_BYTES`` bytes, so a dead letter
+    #: always fits the broker's record limit however large the poison record was.
     original_b64: str
+    #: Size of the original value in bytes; ``None`` in letters written before it existed.
+    original_size: int | None = None
+    #: True when ``original_b64`` holds only a prefix of the original value.
+    truncated: bool = False
     failed_at: Timestamp = Field(default_factory=utc_now)

@@ -7,15 +7,18 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from commentfeed.errors import BrokerError
 from commentfeed.settings import Settings
-from commentfeed.topics import topic_specs
+from commentfeed.topics import TopicSpec, config_changes, topic_specs
 
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
+#: DescribeConfigs' config_source for a setting made on the topic itself.
+_DYNAMIC_TOPIC_CONFIG = 1
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -24,6 +27,8 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "linger_ms": settings.producer_linger_ms,
         "enable_idempotence": settings.idempotent_producer,
         "acks": "all",
+        # aiokafka's 40 s default would hold a write that long when the broker stops answering.
+        "request_timeout_ms": settings.producer_request_timeout_ms,
         "client_id": "commentfeed-producer",
     }
     options.update(overrides)
@@ -82,7 +87,9 @@ def backoff_idle_fetches(consumer: Any, idle_wait_ms: int) -> None:
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every topic of :func:`topic_specs` that is missing; return the names created.
 
-    Idempotent: an existing topic is left alone (its partition count is checked, not changed).
+    Topics are created with their settings (:meth:`TopicSpec.configs`: retention, cleanup).
+    An existing topic keeps its partitions (the count is checked, not changed) and gets the
+    settings it lacks; a broker that cannot change them (the embedded one) is warned about.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
@@ -93,7 +100,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 s.name,
                 s.partitions,
                 1,
-                topic_configs={"cleanup.policy": "compact"} if s.compacted else {},
+                topic_configs=s.configs(),
             )
             for s in specs
         ]
@@ -104,6 +111,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 created.append(name)
             elif code != _TOPIC_ALREADY_EXISTS:
                 raise BrokerError(f"creating topic {name}: error {code} {message}")
+        await _align_configs(admin, [s for s in specs if s.name not in created])
         described = await admin.describe_topics([s.name for s in specs])
         counts = {d["topic"]: len(d["partitions"]) for d in described}
         for s in specs:
@@ -117,3 +125,42 @@ async def ensure_topics(settings: Settings) -> list[str]:
         raise BrokerError(f"cannot reach {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         await admin.close()
+
+
+async def _align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    """Give existing topics the settings of their spec, keeping their other topic settings."""
+    if not specs:
+        return
+    resources = [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
+    current: dict[str, dict[str, str]] = {}
+    own: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for error, _, _, name, entries in response.resources:
+            if error:
+                log.warning("cannot read the settings of topic %s (error %d)", name, error)
+                continue
+            current[name] = {e[0]: e[1] for e in entries}
+            own[name] = {e[0]: e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
+    for spec in specs:
+        if spec.name not in current:
+            continue
+        changes = config_changes(spec, current[spec.name])
+        if not changes:
+            continue
+        # AlterConfigs replaces all of a topic's own settings: send the ones it has too.
+        wanted = {**own[spec.name], **changes}
+        try:
+            responses = await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=wanted)])
+            for response in responses:
+                for error, message, *_ in response.resources:
+                    if error:
+                        raise BrokerError(f"error {error} {message}")
+        except (KafkaError, BrokerError) as exc:
+            log.warning(
+                "topic %s lacks %s and the broker did not change it (%s); set it with "
+                "kafka-configs.sh --alter --entity-type topics --entity-name %s --add-config %s",
+                spec.name, changes, exc, spec.name,
+                ",".join(f"{k}={v}" for k, v in changes.items()))
+        else:
+            log.info("topic %s: set %s", spec.name, changes)

@@ -8,10 +8,10 @@ passed down; ``Settings.explicit(...)`` builds one from code alone (tests, gener
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     #: Idempotent producers need InitProducerId, which Tansu does not implement: on for Kafka.
     idempotent_producer: bool = False
     producer_linger_ms: int = Field(default=1, ge=0)
+    #: How long one produce request may wait for the broker (aiokafka's default is 40 s).
+    producer_request_timeout_ms: int = Field(default=3_000, ge=100)
+    #: How long the ingest API waits for a write's ack (and its directory catch-up) before it
+    #: answers 503; under 5 s so a hung broker is reported promptly.
+    publish_timeout_ms: int = Field(default=4_000, ge=100)
 
     # -- ports -------------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -45,14 +50,28 @@ class Settings(BaseSettings):
     streams_port: int = 6066
     #: Where gateways and the ingest API reach the streams query API; defaults to host:streams_port.
     streams_url: str | None = None
+    #: The gateway's websocket URL as browsers reach it (``/config.json`` and the page's CSP).
+    #: Defaults to ``ws://HOST:GATEWAY_PORT/ws`` (``localhost`` when HOST is a wildcard). Never
+    #: taken from a request's Host header.
+    public_gateway_url: str | None = Field(default=None, pattern=r"^wss?://[^\s/?#]+(/\S*)?$")
+    #: The ingest API's origin as browsers reach it; empty means the page's own origin.
+    public_ingest_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+$")
 
     # -- security ----------------------------------------------------------------------------
     #: HS256 key the site signs reader tokens with. Required by the ingest API.
     jwt_secret: SecretStr | None = None
     #: Bearer token the CMS uses for article endpoints. Required by the ingest API.
     service_token: SecretStr | None = None
-    #: Demo mode turns on the demo login endpoint. Never in production.
+    #: Demo mode turns on the demo login endpoint (and accepts its tokens). Never in production.
     demo_mode: bool = False
+    #: When set, reader tokens must carry this ``iss`` / ``aud``.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    #: The longest a reader token may live (``exp`` minus ``iat``, or minus now without ``iat``).
+    jwt_max_lifetime_s: int = Field(default=86_400, ge=60)
+    #: Origins of the sites that embed the widgets (comma-separated in the environment): the
+    #: ingest API and the widget assets answer CORS for them. Unset: any origin.
+    allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
 
     # -- streams -----------------------------------------------------------------------------
     #: Faust table store: ``memory://`` for tests and the demo, ``rocksdb://`` in production.
@@ -63,9 +82,28 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        if isinstance(value, list):
+            return tuple(value)
+        return value
+
     @property
     def streams_base_url(self) -> str:
         return self.streams_url or f"http://{self.host}:{self.streams_port}"
+
+    @property
+    def gateway_public_url(self) -> str:
+        if self.public_gateway_url:
+            return self.public_gateway_url
+        # A wildcard listen address is no place a browser can connect to.
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"ws://{host}:{self.gateway_port}/ws"
 
     @classmethod
     def explicit(cls, **values: Any) -> Settings:

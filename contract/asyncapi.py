@@ -28,7 +28,7 @@ from pydantic import BaseModel, TypeAdapter
 from commentfeed import __version__, channels, codec, events
 from commentfeed.demo_data import demo_events
 from commentfeed.settings import Settings
-from commentfeed.topics import Topic, topic_specs
+from commentfeed.topics import Topic, TopicSpec, topic_specs
 from contract import schemas
 from gateway import protocol
 
@@ -426,6 +426,16 @@ def _ref(*path: str) -> dict[str, str]:
     return {"$ref": "#/" + "/".join(path)}
 
 
+def _topic_configuration(spec: TopicSpec) -> dict[str, Any]:
+    """The topic's settings (commentfeed.topics) in the Kafka binding's terms."""
+    configs = spec.configs()
+    out: dict[str, Any] = {"cleanup.policy": [configs["cleanup.policy"]]}
+    for name in ("retention.ms", "retention.bytes"):
+        if name in configs:
+            out[name] = int(configs[name])
+    return out
+
+
 def _kafka_channels(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     specs = {spec.name: spec for spec in topic_specs(settings)}
     channels: dict[str, Any] = {}
@@ -442,9 +452,7 @@ def _kafka_channels(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]
             "bindings": {"kafka": {
                 "topic": spec.name,
                 "partitions": spec.partitions,
-                "topicConfiguration": {
-                    "cleanup.policy": ["compact"] if spec.compacted else ["delete"],
-                },
+                "topicConfiguration": _topic_configuration(spec),
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }},
         }

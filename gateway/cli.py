@@ -10,6 +10,8 @@ import click
 import uvloop
 
 from commentfeed.settings import Settings
+from gateway import lograte
+from gateway.limits import connection_room, raise_open_files_limit
 from gateway.server import WS_PATH, serve
 from gateway.settings import GatewaySettings
 
@@ -18,6 +20,18 @@ log = logging.getLogger("gateway")
 
 async def run(settings: Settings, options: GatewaySettings) -> None:
     """Serve until SIGTERM/SIGINT, then close every client with 1001 and return."""
+    # Each connection is a file: the soft limit (often 1,024) would cap connections far below
+    # the hard one. Repeated lines (a client or a dead upstream making the same warning) are
+    # rate-limited, so the log cannot grow faster than an operator can read it.
+    soft, hard = raise_open_files_limit()
+    lograte.install()
+    log.info("open-files limit %d (hard %d)", soft, hard)
+    room = connection_room(soft, options.upstream_in_flight)
+    if options.max_connections is None or options.max_connections > room:
+        # Past this, accept fails for everyone; under it, one more client gets 4002 and goes.
+        log.warning("the open-files limit (%d) leaves room for %d connections: "
+                    "max_connections lowered from %s", soft, room, options.max_connections)
+        options = options.model_copy(update={"max_connections": room})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

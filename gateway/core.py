@@ -14,18 +14,33 @@ epoch; an older one is a replay and dropped; a gap or another epoch makes the ch
 position is forgotten, updates are buffered, a fresh snapshot is fetched, and current
 subscribers get it as an unsolicited ``subscribed`` frame. Snapshot fetches are coalesced: at
 most one per channel in flight, however many clients wait for it.
+
+Upstream work is bounded (issue 12): every snapshot and history fetch waits its turn in a
+:class:`gateway.fetchqueue.FetchQueue` (a bound in flight for the process and per connection,
+connections served round-robin), a fetch nobody waits for any more is dropped before it starts,
+and a channel nobody follows costs nothing: one never fetched is forgotten at once, the others
+after ``channel_idle_s`` or sooner when more than ``max_idle_channels`` are idle. A request's
+bookkeeping is O(1), so churning cold channels cannot wedge the event loop; the once-a-second
+sweep walks the channels held, which subscriptions and the idle cap bound.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from commentfeed.channels import ChannelKind, ChannelUpdate, channel_kind, upstream_channel
+from commentfeed.channels import (
+    RECENT,
+    ChannelKind,
+    ChannelUpdate,
+    channel_kind,
+    upstream_channel,
+)
 from commentfeed.codec import dumps, loads
 from gateway.exceptions import FrameError
+from gateway.fetchqueue import SYSTEM, FetchQueue
 from gateway.frames import (
     Snapshot,
     error_frame,
@@ -67,6 +82,10 @@ class Limits:
     #: This many error frames within ``error_window_s`` close the connection with 4001.
     max_errors: int | None = 20
     error_window_s: float = 10.0
+    #: Streams API requests one connection may have running at once; more wait their turn.
+    upstream_in_flight_per_connection: int | None = 4
+    #: ``history`` requests one connection may have waiting or running; more are refused.
+    history_pending: int | None = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +97,10 @@ class Config:
     history_ttl_s: float | None = 300.0
     #: A channel nobody subscribes to is forgotten after this long.
     channel_idle_s: float = 60.0
+    #: At most this many such channels are kept; the longest idle goes first.
+    max_idle_channels: int | None = 10_000
+    #: Streams API requests running at once for the whole process.
+    upstream_in_flight: int | None = 16
     #: Newest comments an article snapshot holds (the streams API's ``limit``).
     snapshot_comments: int = 50
     #: Updates buffered per channel while its snapshot is being fetched.
@@ -145,10 +168,11 @@ Action: TypeAlias = Send[H] | Broadcast[H] | Close[H] | FetchSnapshot | FetchHis
 class _Conn(Generic[H]):
     """Per-connection state, kept tiny: tens of thousands of these live at once."""
 
-    __slots__ = ("closing", "errors", "handle", "stamp", "subs", "tokens")
+    __slots__ = ("closing", "errors", "handle", "history_pending", "stamp", "subs", "tokens")
 
     def __init__(self, handle: H, tokens: float, now: float) -> None:
         self.handle = handle
+        self.history_pending = 0
         self.subs: set[str] = set()
         self.tokens = tokens
         self.stamp = now
@@ -159,11 +183,11 @@ class _Conn(Generic[H]):
 class _Channel(Generic[H]):
     __slots__ = (
         "ahead", "ahead_since", "buffer", "epoch", "fetch_attempts", "fetching", "history",
-        "idle_since", "kind", "name", "next_fetch_at", "offset", "state", "state_bytes",
-        "subscribers", "waiters",
+        "kind", "name", "next_fetch_at", "offset", "state", "state_bytes", "subscribers",
+        "waiters",
     )
 
-    def __init__(self, name: str, history: HistoryRing, now: float) -> None:
+    def __init__(self, name: str, history: HistoryRing) -> None:
         self.name = name
         self.kind: ChannelKind = channel_kind(name)
         #: Live position: ``None`` until known, and again while resyncing.
@@ -174,8 +198,9 @@ class _Channel(Generic[H]):
         self.state_bytes: bytes | None = None  # ``state`` encoded, shared by every reply
         self.history = history
         self.subscribers: set[H] = set()
-        #: Connections waiting for a snapshot: (handle, request id, since).
-        self.waiters: list[tuple[H, RequestId | None, Position | None]] = []
+        #: Connections waiting for a snapshot: handle -> (request id, since); O(1) to leave.
+        self.waiters: dict[H, tuple[RequestId | None, Position | None]] = {}
+        #: A snapshot fetch is running (one queued is in the core's fetch queue instead).
         self.fetching = False
         self.fetch_attempts = 0
         self.next_fetch_at = 0.0
@@ -184,7 +209,6 @@ class _Channel(Generic[H]):
         #: A fetched snapshot ahead of the live position, adopted when the position reaches it.
         self.ahead: Snapshot | None = None
         self.ahead_since = 0.0
-        self.idle_since: float | None = now
 
 
 class Core(Generic[H]):
@@ -195,8 +219,15 @@ class Core(Generic[H]):
         self.connections: dict[H, _Conn[H]] = {}
         self.channels: dict[str, _Channel[H]] = {}
         self.subscription_count = 0
+        self.fetches: FetchQueue[str | FetchHistory[H]] = FetchQueue(
+            self.config.upstream_in_flight, self.config.limits.upstream_in_flight_per_connection)
+        #: Who a running snapshot fetch is counted against, by channel.
+        self._fetch_owner: dict[str, Hashable] = {}
+        #: Channels nobody follows, by the time they became idle, oldest first.
+        self._idle: OrderedDict[str, float] = OrderedDict()
+        self._history_seq = 0
         #: Updates of this channel also feed the ``recent`` channel.
-        self._recent_upstream = upstream_channel("recent", self.config.default_site)
+        self._recent_upstream = upstream_channel(RECENT, self.config.default_site)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -207,6 +238,7 @@ class Core(Generic[H]):
         conn = self.connections.pop(handle, None)
         if conn is None:
             return
+        self.fetches.drop_owner(handle)
         for name in conn.subs:
             self._leave(name, handle, now)
         self.subscription_count -= len(conn.subs)
@@ -234,9 +266,7 @@ class Core(Generic[H]):
                 return self._error(conn, ErrorCode.NOT_SUBSCRIBED,
                                    f"subscribe to {request.channel!r} before asking its history",
                                    request.id, now)
-            article_id = request.channel.partition(":")[2]
-            return [FetchHistory(handle, request.id, request.channel, article_id,
-                                 request.before, request.limit)]
+            return self._history(conn, request, now)
         assert isinstance(request, Ping)
         return [Send(handle, pong_frame(request.id))]
 
@@ -266,6 +296,20 @@ class Core(Generic[H]):
             out.append(Close(conn.handle, CloseCode.TOO_MANY_ERRORS, "too_many_errors"))
         return out
 
+    def _history(self, conn: _Conn[H], request: HistoryRequest, now: float) -> list[Action[H]]:
+        limit = self.config.limits.history_pending
+        if limit is not None and conn.history_pending >= limit:
+            return self._error(conn, ErrorCode.RATE_LIMITED,
+                               f"at most {limit} history requests waiting per connection",
+                               request.id, now)
+        conn.history_pending += 1
+        self._history_seq += 1
+        article_id = request.channel.partition(":")[2]
+        fetch = FetchHistory(conn.handle, request.id, request.channel, article_id,
+                             request.before, request.limit)
+        self.fetches.push(conn.handle, ("history", self._history_seq), fetch)
+        return self._start_fetches()
+
     # -- subscriptions -------------------------------------------------------------------------
 
     def _subscribe(self, conn: _Conn[H], request: Subscribe, now: float) -> list[Action[H]]:
@@ -281,12 +325,11 @@ class Core(Generic[H]):
         ch = self.channels.get(name)
         if ch is None:
             ch = self.channels[name] = _Channel(
-                name, HistoryRing(self.config.history_size, self.config.history_ttl_s), now)
+                name, HistoryRing(self.config.history_size, self.config.history_ttl_s))
         # A repeated subscribe restarts this connection's view of the channel.
         ch.subscribers.discard(handle)
-        if ch.waiters:
-            ch.waiters = [w for w in ch.waiters if w[0] != handle]
-        ch.idle_since = None
+        ch.waiters.pop(handle, None)
+        self._idle.pop(name, None)
         if ch.offset is not None and ch.epoch is not None:
             if request.since is not None:
                 missed = self._missed(ch, request.since, now)
@@ -298,8 +341,8 @@ class Core(Generic[H]):
                 ch.subscribers.add(handle)
                 return [Send(handle, snapshot_frame(name, request.id, ch.epoch, ch.offset,
                                                     self._state_bytes(ch)))]
-        ch.waiters.append((handle, request.id, request.since))
-        return self._fetch(ch)
+        ch.waiters[handle] = (request.id, request.since)
+        return self._fetch(ch, handle)
 
     def _unsubscribe(self, conn: _Conn[H], request: Unsubscribe, now: float) -> list[Action[H]]:
         if request.channel in conn.subs:
@@ -313,10 +356,26 @@ class Core(Generic[H]):
         if ch is None:
             return
         ch.subscribers.discard(handle)
-        if ch.waiters:
-            ch.waiters = [w for w in ch.waiters if w[0] != handle]
+        if ch.waiters.pop(handle, None) is not None:
+            self.fetches.discard(handle, name)
         if not ch.subscribers and not ch.waiters:
-            ch.idle_since = now
+            self._unwanted(ch, now)
+
+    def _unwanted(self, ch: _Channel[H], now: float) -> None:
+        """Nobody follows ``ch`` any more: forget it, now or after a while."""
+        if ch.fetching:
+            return  # decided when the fetch ends
+        if ch.state is None and not len(ch.history):
+            # Nothing a returning client could reuse: keeping it would only cost memory.
+            del self.channels[ch.name]
+            self._idle.pop(ch.name, None)
+            return
+        self._idle[ch.name] = now
+        self._idle.move_to_end(ch.name)
+        cap = self.config.max_idle_channels
+        if cap is not None and len(self._idle) > cap:
+            oldest, _ = self._idle.popitem(last=False)
+            del self.channels[oldest]
 
     def _missed(self, ch: _Channel[H], since: Position, now: float) -> list[bytes] | None:
         """Every update frame after ``since``, or ``None``: the resume decision."""
@@ -333,25 +392,54 @@ class Core(Generic[H]):
         ch.state = state
         ch.state_bytes = None
 
-    def _fetch(self, ch: _Channel[H]) -> list[Action[H]]:
+    def _fetch(self, ch: _Channel[H], owner: Hashable) -> list[Action[H]]:
+        """Queue a snapshot fetch of ``ch`` on ``owner``'s account (coalesced when running)."""
         if ch.fetching:
             return []
-        ch.fetching = True
-        return [FetchSnapshot(ch.name, upstream_channel(ch.name, self.config.default_site))]
+        self.fetches.push(owner, ch.name, ch.name)
+        return self._start_fetches()
+
+    def _start_fetches(self) -> list[Action[H]]:
+        """Every queued fetch that may start now and is still wanted."""
+        out: list[Action[H]] = []
+        fetches = self.fetches
+        while (taken := fetches.take()) is not None:
+            owner, job = taken
+            if isinstance(job, FetchHistory):
+                if job.handle in self.connections:
+                    out.append(job)
+                else:
+                    fetches.done(owner)
+                continue
+            ch = self.channels.get(job)
+            # Skipped: forgotten, already running for someone else, or nobody waits any more.
+            if ch is None or ch.fetching or not (
+                    ch.waiters or (ch.offset is None and ch.subscribers)):
+                fetches.done(owner)
+                continue
+            ch.fetching = True
+            self._fetch_owner[job] = owner
+            out.append(FetchSnapshot(job, upstream_channel(job, self.config.default_site)))
+        return out
+
+    def _fetch_ended(self, name: str, now: float) -> None:
+        owner = self._fetch_owner.pop(name, None)
+        if owner is not None:
+            self.fetches.done(owner)
 
     # -- updates -------------------------------------------------------------------------------
 
     def tracks(self, channel: str) -> bool:
         """Whether updates of ``channel`` matter here (others are skipped undecoded)."""
         return channel in self.channels or (
-            channel == self._recent_upstream and "recent" in self.channels)
+            channel == self._recent_upstream and RECENT in self.channels)
 
     def receive_update(self, update: ChannelUpdate, now: float) -> list[Action[H]]:
         """An update from ``feed.updates``: usually one broadcast to the channel's subscribers."""
         ch = self.channels.get(update.channel)
         out = self._apply(ch, update, now, copy=False) if ch is not None else []
         if update.channel == self._recent_upstream:
-            alias = self.channels.get("recent")
+            alias = self.channels.get(RECENT)
             if alias is not None:
                 out = out + self._apply(alias, update, now, copy=False)
         return out
@@ -386,7 +474,7 @@ class Core(Generic[H]):
         if not ch.fetching:
             if not ch.subscribers or now < ch.next_fetch_at:
                 return out  # the next fetch's snapshot covers this update
-            out = self._fetch(ch)
+            out = self._fetch(ch, SYSTEM)
         if ch.buffer is None:
             # Dropping the oldest on overflow is safe: the gap shows when the buffer drains.
             ch.buffer = deque(maxlen=self.config.buffer_max)
@@ -406,9 +494,18 @@ class Core(Generic[H]):
 
     def snapshot_fetched(self, channel: str, snap: Snapshot, now: float) -> list[Action[H]]:
         """A snapshot from the streams API arrived for ``channel``."""
+        self._fetch_ended(channel, now)
         ch = self.channels.get(channel)
-        if ch is None or not ch.fetching:
-            return []
+        out = self._snapshot_fetched(ch, snap, now) if ch is not None and ch.fetching else []
+        return self._after_fetch(ch, now, out)
+
+    def _after_fetch(self, ch: _Channel[H] | None, now: float,
+                     out: list[Action[H]]) -> list[Action[H]]:
+        if ch is not None and not ch.fetching and not ch.subscribers and not ch.waiters:
+            self._unwanted(ch, now)
+        return out + self._start_fetches()
+
+    def _snapshot_fetched(self, ch: _Channel[H], snap: Snapshot, now: float) -> list[Action[H]]:
         ch.fetching = False
         if ch.offset is not None and snap.epoch == ch.epoch:
             if snap.offset == ch.offset:
@@ -444,19 +541,21 @@ class Core(Generic[H]):
 
     def snapshot_failed(self, channel: str, now: float) -> list[Action[H]]:
         """The snapshot fetch for ``channel`` failed: waiting clients get ``unavailable``."""
+        self._fetch_ended(channel, now)
         ch = self.channels.get(channel)
         if ch is None or not ch.fetching:
-            return []
+            return self._after_fetch(ch, now, [])
         ch.fetching = False
         ch.fetch_attempts = 0
         ch.next_fetch_at = now + self.config.refetch_backoff_s
         ch.buffer = None
-        return self._fail_waiters(ch, now)
+        return self._after_fetch(ch, now, self._fail_waiters(ch, now))
 
     def _fail_waiters(self, ch: _Channel[H], now: float) -> list[Action[H]]:
-        waiters, ch.waiters = ch.waiters, []
+        waiters, ch.waiters = ch.waiters, {}
         out: list[Action[H]] = []
-        for handle, rid, _ in waiters:
+        for handle, (rid, _) in waiters.items():
+            self.fetches.discard(handle, ch.name)
             conn = self.connections.get(handle)
             if conn is None or ch.name not in conn.subs:
                 continue
@@ -464,8 +563,6 @@ class Core(Generic[H]):
             self.subscription_count -= 1
             out.extend(self._error(conn, ErrorCode.UNAVAILABLE,
                                    f"no snapshot of {ch.name!r} right now; retry later", rid, now))
-        if not ch.subscribers:
-            ch.idle_since = now
         return out
 
     def _refetch(self, ch: _Channel[H], now: float) -> list[Action[H]]:
@@ -473,7 +570,7 @@ class Core(Generic[H]):
         if ch.fetch_attempts >= self.config.max_fetch_attempts:
             ch.fetch_attempts = 0
             return self._fail_waiters(ch, now)
-        return self._fetch(ch)
+        return self._fetch(ch, SYSTEM)
 
     def _roll_forward(self, ch: _Channel[H], snap: Snapshot,
                       now: float) -> dict[str, Any] | None:
@@ -495,9 +592,10 @@ class Core(Generic[H]):
     def _answer_waiters(self, ch: _Channel[H], now: float) -> list[Action[H]]:
         assert ch.epoch is not None
         assert ch.offset is not None
-        waiters, ch.waiters = ch.waiters, []
+        waiters, ch.waiters = ch.waiters, {}
         out: list[Action[H]] = []
-        for handle, rid, since in waiters:
+        for handle, (rid, since) in waiters.items():
+            self.fetches.discard(handle, ch.name)
             missed = self._missed(ch, since, now) if since is not None else None
             if missed is not None:
                 frame = resume_frame(ch.name, rid, ch.epoch, ch.offset, missed)
@@ -509,28 +607,51 @@ class Core(Generic[H]):
 
     # -- history pages -------------------------------------------------------------------------
 
+    def _history_ended(self, request: FetchHistory[H]) -> _Conn[H] | None:
+        self.fetches.done(request.handle)
+        conn = self.connections.get(request.handle)
+        if conn is not None:
+            conn.history_pending -= 1
+        return conn
+
     def history_fetched(self, request: FetchHistory[H], comments: list[Any],
                         cursor: str | None) -> list[Action[H]]:
-        if request.handle not in self.connections:
-            return []
-        return [Send(request.handle, history_frame(request.channel, request.request_id,
-                                                   comments, cursor))]
+        out: list[Action[H]] = []
+        if self._history_ended(request) is not None:
+            out.append(Send(request.handle, history_frame(request.channel, request.request_id,
+                                                          comments, cursor)))
+        return out + self._start_fetches()
 
-    def history_failed(self, request: FetchHistory[H], now: float) -> list[Action[H]]:
-        conn = self.connections.get(request.handle)
-        if conn is None:
-            return []
-        return self._error(conn, ErrorCode.UNAVAILABLE,
-                           f"no history of {request.channel!r} right now; retry later",
-                           request.request_id, now)
+    def history_failed(self, request: FetchHistory[H], now: float, *,
+                       refused: bool = False) -> list[Action[H]]:
+        """The page could not be had; ``refused``: the streams API said the request was bad
+        (a cursor the client made up), which counts toward the client's error budget."""
+        conn = self._history_ended(request)
+        out: list[Action[H]] = []
+        if conn is not None and refused:
+            out = self._error(conn, ErrorCode.BAD_REQUEST,
+                              f"the history of {request.channel!r} before that cursor does "
+                              "not exist; use a cursor the gateway sent", request.request_id,
+                              now)
+        elif conn is not None:
+            out = self._error(conn, ErrorCode.UNAVAILABLE,
+                              f"no history of {request.channel!r} right now; retry later",
+                              request.request_id, now)
+        return out + self._start_fetches()
 
     # -- housekeeping --------------------------------------------------------------------------
 
     def sweep(self, now: float) -> list[Action[H]]:
         """Periodic upkeep: expire history, retry resyncs, forget idle channels."""
         out: list[Action[H]] = []
-        idle_s = self.config.channel_idle_s
-        for name, ch in list(self.channels.items()):
+        idle, idle_s = self._idle, self.config.channel_idle_s
+        while idle:
+            name, since = next(iter(idle.items()))
+            if now - since < idle_s:
+                break
+            del idle[name]
+            del self.channels[name]
+        for ch in list(self.channels.values()):
             ch.history.expire(now)
             if ch.subscribers or ch.waiters:
                 if ch.ahead is not None and now - ch.ahead_since > self.config.ahead_wait_s:
@@ -538,14 +659,9 @@ class Core(Generic[H]):
                     out.extend(self._fail_waiters(ch, now))
                 if (ch.offset is None and ch.subscribers and not ch.fetching
                         and now >= ch.next_fetch_at):
-                    out.extend(self._fetch(ch))
-                continue
-            if ch.fetching:
-                continue
-            if ch.idle_since is None:
-                ch.idle_since = now
-            elif now - ch.idle_since >= idle_s:
-                del self.channels[name]
+                    out.extend(self._fetch(ch, SYSTEM))
+            elif not ch.fetching and ch.name not in idle:
+                self._unwanted(ch, now)  # its last waiter was failed above
         return out
 
 

@@ -5,7 +5,8 @@
         ├── FrameError        a client frame the protocol refuses; ``code`` is the error code
         │                     sent back, ``request_id`` the request's ``id`` when it had one
         ├── BadUpdateError    a ``feed.updates`` record the gateway cannot use (skipped, counted)
-        └── UpstreamError     the streams query API gave no usable answer; ``retriable``
+        └── UpstreamError     the streams query API gave no usable answer; ``retriable``,
+                              ``status`` (its HTTP status, when it answered)
 
 Callers branch on attributes (``code``, ``retriable``), never on message text. None of these
 ever reaches a client as an exception: the core turns a :class:`FrameError` into an error frame,
@@ -40,8 +41,14 @@ class BadUpdateError(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """The streams query API did not answer usefully; ``retriable`` says whether to try again."""
+    """The streams query API did not answer usefully; ``retriable`` says whether to try again.
 
-    def __init__(self, message: str, *, retriable: bool = True) -> None:
+    ``status`` is the HTTP status it answered with (``None``: it answered 200 with a body the
+    gateway cannot use).
+    """
+
+    def __init__(self, message: str, *, retriable: bool = True,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.retriable = retriable
+        self.status = status

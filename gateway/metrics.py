@@ -33,6 +33,8 @@ class Metrics(Collector):
         self.bytes_sent = 0
         self.slow_consumer_closes = 0
         self.server_full_closes = 0
+        self.address_limit_closes = 0
+        self.accept_errors = 0
         self.bad_updates = 0
         self.consume_lag = 0
         #: (kind, result) -> count, e.g. ("snapshot", "ok").
@@ -71,6 +73,11 @@ class Metrics(Collector):
              self.slow_consumer_closes),
             ("server_full_closes", "Connections closed with 4002 (connection limit)",
              self.server_full_closes),
+            ("address_limit_closes",
+             "Connections closed with 4004 (connection limit of one address)",
+             self.address_limit_closes),
+            ("accept_errors", "Failed accepts (out of open files): new connections wait",
+             self.accept_errors),
             ("bad_updates", "feed.updates records skipped as unusable", self.bad_updates),
         ):
             yield CounterMetricFamily(PREFIX + name, help_text, value=value)

@@ -49,6 +49,7 @@ class CloseCode(IntEnum):
     TOO_MANY_ERRORS = 4001
     SERVER_FULL = 4002
     ORIGIN_FORBIDDEN = 4003
+    TOO_MANY_CONNECTIONS = 4004
 
 
 # -- limits on request fields ------------------------------------------------------------------
@@ -67,14 +68,17 @@ RequestId: TypeAlias = int | Annotated[str, StringConstraints(max_length=MAX_REQ
 #: error code -> meaning, as in docs/protocol.md "error".
 ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.BAD_JSON: "the frame is not JSON, not an object, or is a binary frame",
-    ErrorCode.BAD_REQUEST: "unknown `op`, missing or wrongly typed field",
+    ErrorCode.BAD_REQUEST: "unknown `op`, missing or wrongly typed field, or a `history` "
+                           "cursor the streams do not know",
     ErrorCode.BAD_CHANNEL: "channel name not in the channel table",
     ErrorCode.TOO_MANY_SUBSCRIPTIONS:
         "over the per-connection subscription limit (default 200)",
     ErrorCode.RATE_LIMITED:
         "over the request rate (default 20 ops/s, burst 250 so that a listing page or a "
-        "resuming client can subscribe its 200 channels at once); the op was dropped",
-    ErrorCode.UNAVAILABLE: "the snapshot could not be fetched (streams API down); retry later",
+        "resuming client can subscribe its 200 channels at once), or over the `history` "
+        "requests a connection may have waiting (default 4); the op was dropped",
+    ErrorCode.UNAVAILABLE:
+        "the snapshot or history page could not be fetched (streams API down); retry later",
     ErrorCode.NOT_SUBSCRIBED: "`history` on a channel the connection has not subscribed",
 }
 
@@ -115,6 +119,8 @@ CLOSE_CODES: tuple[CloseDoc, ...] = (
              "connection limit of the process reached"),
     CloseDoc((CloseCode.ORIGIN_FORBIDDEN,), "origin_forbidden", "no",
              "`Origin` not allowed (setting `GATEWAY_ALLOWED_ORIGINS`)"),
+    CloseDoc((CloseCode.TOO_MANY_CONNECTIONS,), "too_many_connections", "yes, with backoff",
+             "connection limit of one client address reached (default 500)"),
 )
 
 

@@ -11,12 +11,20 @@ A connection whose unsent bytes pass ``slow_consumer_bytes`` is closed with 4000
 transport's high-water mark is set to that limit, and crossing it (asyncio calls
 ``pause_writing``) starts the closing handshake, so later broadcasts skip the connection and
 nobody else waits for it.
+
+What one client can cost is bounded here and in the core (issue 12): connections per address,
+streams API requests in a fair bounded queue (:mod:`gateway.fetchqueue`) over a connection pool of
+the same size, and repeated log lines rate-limited (:mod:`gateway.lograte`). ``/readyz`` asks only
+whether this process can serve (its loops run, its consumer keeps up): a gateway whose streams API
+is unreachable still serves every hot channel, so it stays in the load balancer, and the degraded
+state shows in ``/metrics`` (``commentfeed_gateway_upstream_up``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Coroutine
 from datetime import datetime
@@ -50,6 +58,7 @@ from gateway.core import (
 )
 from gateway.exceptions import BadUpdateError, UpstreamError
 from gateway.frames import parse_history, parse_snapshot, parse_updates
+from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
 from gateway.protocol import CloseCode
 from gateway.settings import GatewaySettings
@@ -57,6 +66,8 @@ from gateway.settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
+#: How often the streams API's health is asked while nothing else tells.
+UPSTREAM_PROBE_S = 5.0
 #: Stands in for each connection's handshake request once it is served (see ``_handle``).
 _HANDSHAKE_DONE = Request(WS_PATH, Headers())
 
@@ -83,11 +94,21 @@ class Gateway:
         self.options = options
         self.core: Core[ServerConnection] = Core(options.core_config(settings.default_site))
         core = self.core
+        self.addresses = AddressCounter(options.max_connections_per_address)
+        #: Whether the streams API answered its last request (fetch or probe).
+        self.upstream_up = True
         self.metrics = Metrics({
             "connections": ("Open websocket connections", lambda: len(core.connections)),
             "subscriptions": ("Channel subscriptions of all connections",
                               lambda: core.subscription_count),
             "channels": ("Channels this gateway keeps state for", lambda: len(core.channels)),
+            "upstream_in_flight": ("Streams API requests running",
+                                   lambda: core.fetches.in_flight),
+            "upstream_queued": ("Streams API requests waiting for their turn",
+                                lambda: core.fetches.queued()),
+            "upstream_up": ("1 while the streams API answers, 0 while it does not: cold "
+                            "subscribes and history then fail, hot channels are still served",
+                            lambda: 1.0 if self.upstream_up else 0.0),
         })
         self.topic = topic_name(settings, Topic.FEED_UPDATES)
         self.consumer_ready = asyncio.Event()
@@ -97,16 +118,25 @@ class Gateway:
         self._consumer: AIOKafkaConsumer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._previous_handler: Any = None
+        self._listener: socket.socket | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         opt = self.options
-        self._http = httpx.AsyncClient(base_url=self.settings.streams_base_url,
-                                       timeout=opt.upstream_timeout_s)
+        # The core never runs more requests than this, so none waits inside the pool.
+        pool = opt.upstream_in_flight or 100
+        self._http = httpx.AsyncClient(
+            base_url=self.settings.streams_base_url, timeout=opt.upstream_timeout_s,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
+        loop = asyncio.get_running_loop()
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(accept_error_handler(self.metrics, self._previous_handler))
         slow = opt.slow_consumer_bytes
+        self._listener = listening_socket(self.settings.host, self.settings.gateway_port)
         self._server = await ws_serve(
-            self._handle, self.settings.host, self.settings.gateway_port,
+            self._handle, sock=self._listener,
             compression="deflate" if opt.compression == "deflate" else None,
             process_request=self._process_request,
             ping_interval=opt.ping_interval_s, ping_timeout=opt.ping_timeout_s,
@@ -115,7 +145,8 @@ class Gateway:
             create_connection=_connection_class(self, slow is not None),
         )
         self._loops = [asyncio.create_task(self._consume(), name="gateway-consume"),
-                       asyncio.create_task(self._sweep(), name="gateway-sweep")]
+                       asyncio.create_task(self._sweep(), name="gateway-sweep"),
+                       asyncio.create_task(self._probe_upstream(), name="gateway-probe")]
         for task in self._loops:
             task.add_done_callback(_log_crash)
 
@@ -133,6 +164,7 @@ class Gateway:
             await self._consumer.stop()
         if self._http is not None:
             await self._http.aclose()
+            asyncio.get_running_loop().set_exception_handler(self._previous_handler)
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -166,6 +198,17 @@ class Gateway:
             # a client must not retry this one. Nothing the client sends is ever read.
             await ws.close(CloseCode.ORIGIN_FORBIDDEN, "origin_forbidden")
             return
+        address = self._client_address(ws)
+        if not self.addresses.acquire(address):
+            self.metrics.address_limit_closes += 1
+            await ws.close(CloseCode.TOO_MANY_CONNECTIONS, "too_many_connections")
+            return
+        try:
+            await self._serve_client(ws)
+        finally:
+            self.addresses.release(address)
+
+    async def _serve_client(self, ws: ServerConnection) -> None:
         # The handshake's headers are not needed again: ~3 KiB per idle connection. Clearing
         # them too matters: websockets' protocol parser keeps its own reference to the request.
         if ws.request is not None:
@@ -180,6 +223,17 @@ class Gateway:
             pass
         finally:
             core.disconnect(ws, time.monotonic())
+
+    def _client_address(self, ws: ServerConnection) -> str:
+        """The client's address: the peer's, or the one a trusted proxy forwarded for."""
+        peer = str(ws.remote_address[0]) if ws.remote_address else ""
+        proxies = self.options.trusted_proxies
+        if proxies and peer in proxies and ws.request is not None:
+            # The proxy appends the address it saw, so the last entry is the one it vouches for.
+            forwarded = ws.request.headers.get("X-Forwarded-For", "").rpartition(",")[2].strip()
+            if forwarded:
+                return forwarded
+        return peer
 
     def slow_consumer(self, ws: ServerConnection) -> None:
         """``ws`` passed the unsent-bytes limit and has a close frame queued: finish it."""
@@ -232,7 +286,7 @@ class Gateway:
         if path == "/healthz":
             return ws.respond(200, "ok\n")
         if path == "/readyz":
-            problem = await self.not_ready()
+            problem = self.not_ready()
             return ws.respond(503, f"not ready: {problem}\n") if problem else ws.respond(
                 200, "ready\n")
         if path == "/metrics":
@@ -246,22 +300,40 @@ class Gateway:
         # No Origin header: not a browser, so not a cross-site hijack.
         return allowed is None or origin is None or origin in allowed
 
-    async def not_ready(self) -> str | None:
-        """Why this gateway is not ready, or ``None`` when it is."""
+    def not_ready(self) -> str | None:
+        """Why this gateway cannot serve, or ``None`` when it can.
+
+        Answered from this process's own state, never by asking upstream: a probe must answer
+        at once however busy the streams API is, and an unreachable streams API (one worker of
+        several gone, a restart) still leaves every hot channel served from here.
+        """
         if any(task.done() for task in self._loops):
             return "a gateway loop stopped (see the log)"
         if not self.consumer_ready.is_set():
             return "feed.updates consumer starting"
         if self._lag is None or self._lag > self.options.ready_max_lag:
             return f"feed.updates consumer behind ({self._lag} records)"
-        assert self._http is not None
-        try:
-            response = await self._http.get("/healthz", timeout=1.0)
-        except httpx.HTTPError as exc:
-            return f"streams API unreachable ({type(exc).__name__})"
-        if response.status_code != 200:
-            return f"streams API answered {response.status_code}"
         return None
+
+    async def _probe_upstream(self) -> None:
+        """Keep ``upstream_up`` current while no fetch tells (a client of its own, so a probe
+        never waits behind queued fetches)."""
+        async with httpx.AsyncClient(base_url=self.settings.streams_base_url,
+                                     timeout=2.0) as client:
+            while True:
+                try:
+                    response = await client.get("/healthz")
+                    self._upstream(response.status_code < 500)
+                except httpx.HTTPError:
+                    self._upstream(False)
+                await asyncio.sleep(UPSTREAM_PROBE_S)
+
+    def _upstream(self, up: bool) -> None:
+        if up != self.upstream_up:
+            log.warning("streams API %s", "answers again" if up else
+                        "unreachable: cold subscribes and history get 'unavailable', hot "
+                        "channels are still served")
+        self.upstream_up = up
 
     # -- the streams query API -----------------------------------------------------------------
 
@@ -274,14 +346,17 @@ class Gateway:
             response = await self._http.get(
                 f"/v1/channels/{quote(upstream, safe=':')}/snapshot", params=params)
             if response.status_code != 200:
-                raise UpstreamError(f"HTTP {response.status_code}")
+                raise UpstreamError(f"HTTP {response.status_code}",
+                                    status=response.status_code)
             snap = parse_snapshot(loads(response.content), upstream)
         except Exception as exc:  # whatever went wrong, the waiting clients must hear of it
             expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
             log.warning("snapshot of %s failed: %s", channel, exc, exc_info=not expected)
             self.metrics.upstream_request("snapshot", "error")
+            self._upstream(_answers(exc))
             self._run(self.core.snapshot_failed(channel, time.monotonic()))
             return
+        self._upstream(True)
         self.metrics.upstream_request("snapshot", "ok")
         self._run(self.core.snapshot_fetched(channel, snap, time.monotonic()))
 
@@ -294,14 +369,23 @@ class Gateway:
             response = await self._http.get(
                 f"/v1/articles/{quote(request.article_id, safe='')}/comments", params=params)
             if response.status_code != 200:
-                raise UpstreamError(f"HTTP {response.status_code}")
+                # A 4xx other than a timeout or throttling: the request itself was bad.
+                client_fault = 400 <= response.status_code < 500 and response.status_code not in (
+                    408, 429)
+                raise UpstreamError(f"HTTP {response.status_code}", retriable=not client_fault,
+                                    status=response.status_code)
             comments, cursor = parse_history(loads(response.content))
         except Exception as exc:  # whatever went wrong, the client must hear of it
-            expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
-            log.warning("history of %s failed: %s", request.channel, exc, exc_info=not expected)
-            self.metrics.upstream_request("history", "error")
-            self._run(self.core.history_failed(request, time.monotonic()))
+            refused = isinstance(exc, UpstreamError) and not exc.retriable
+            self.metrics.upstream_request("history", "refused" if refused else "error")
+            if not refused:
+                expected = isinstance(exc, httpx.HTTPError | UpstreamError | ValueError)
+                log.warning("history of %s failed: %s", request.channel, exc,
+                            exc_info=not expected)
+                self._upstream(_answers(exc))
+            self._run(self.core.history_failed(request, time.monotonic(), refused=refused))
             return
+        self._upstream(True)
         self.metrics.upstream_request("history", "ok")
         self._run(self.core.history_fetched(request, comments, cursor))
 
@@ -375,6 +459,13 @@ class Gateway:
             self._run(self.core.sweep(time.monotonic()))
 
 
+def _answers(exc: Exception) -> bool:
+    """Whether a failed request still shows a working streams API (it answered, not 5xx)."""
+    if isinstance(exc, httpx.TransportError):
+        return False
+    return not (isinstance(exc, UpstreamError) and exc.status is not None and exc.status >= 500)
+
+
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("%s stopped; /readyz now fails", task.get_name(), exc_info=task.exception())
@@ -390,8 +481,9 @@ def serve(
     API URL. The gateway's own knobs are ``options`` (default: :class:`GatewaySettings`'s
     documented defaults, not the environment; ``gateway.cli`` passes ``GatewaySettings()``),
     and any of its fields given as a keyword argument over them: websocket options
-    (``compression``, ``allowed_origins``, pings), limits (``None`` disables one), resume
-    history and upstream timeouts. ``serve(settings, max_connections=None)``.
+    (``compression``, ``allowed_origins``, pings), limits (``None`` disables one: connections
+    per process and per address, what one connection may ask of the streams API), resume
+    history and upstream bounds. ``serve(settings, max_connections=None)``.
     """
     if options is None:
         options = GatewaySettings.of(**knobs)

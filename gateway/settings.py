@@ -46,6 +46,12 @@ class GatewaySettings(BaseSettings):
     # -- limits ------------------------------------------------------------------------------
     #: Connections of this process; more are closed with 4002.
     max_connections: int | None = Field(default=20_000, ge=1)
+    #: Connections from one client address (see ``trusted_proxies``); more are closed with
+    #: 4004. Behind a balancer that forwards no client address, set none.
+    max_connections_per_address: int | None = Field(default=500, ge=1)
+    #: Peer addresses (load balancers; comma-separated in the environment) whose last
+    #: ``X-Forwarded-For`` entry is taken as the client's address.
+    trusted_proxies: Annotated[tuple[str, ...] | None, NoDecode] = None
     #: Larger client frames close the connection with 1009.
     max_frame_bytes: int | None = Field(default=4096, ge=64)
     #: Subscriptions per connection.
@@ -60,23 +66,35 @@ class GatewaySettings(BaseSettings):
     error_window_s: float = Field(default=_LIMITS.error_window_s, gt=0)
     #: Unsent bytes to one client above which it is closed with 4000 (it resumes later).
     slow_consumer_bytes: int | None = Field(default=1 << 20, ge=1024)
+    #: Streams API requests (cold subscribes, history pages) one connection may have
+    #: running; more wait their turn, connections taking turns.
+    upstream_in_flight_per_connection: int | None = Field(
+        default=_LIMITS.upstream_in_flight_per_connection, ge=1)
+    #: ``history`` requests one connection may have waiting or running; more get
+    #: ``rate_limited``.
+    history_pending: int | None = Field(default=_LIMITS.history_pending, ge=1)
 
     # -- resume history and channels ---------------------------------------------------------
     #: Resume history per channel: at most this many updates, each at most this old.
     history_size: int = Field(default=_CONFIG.history_size, ge=0)
     history_ttl_s: float | None = Field(default=_CONFIG.history_ttl_s, gt=0)
-    #: A channel nobody subscribes to is forgotten after this long.
+    #: A channel nobody subscribes to is forgotten after this long...
     channel_idle_s: float = Field(default=_CONFIG.channel_idle_s, ge=0)
+    #: ...and at most this many such channels are kept (the longest idle goes first).
+    max_idle_channels: int | None = Field(default=_CONFIG.max_idle_channels, ge=0)
 
     # -- upstream ----------------------------------------------------------------------------
     #: Newest comments in an article snapshot (the streams API's ``limit``).
     snapshot_comments: int = Field(default=_CONFIG.snapshot_comments, ge=1, le=100)
     #: Streams API request timeout.
     upstream_timeout_s: float = Field(default=5.0, gt=0)
+    #: Streams API requests running at once in the process; more wait their turn. Keep it:
+    #: unbounded, thousands of cold subscribes queue in the HTTP pool and wedge the loop.
+    upstream_in_flight: int | None = Field(default=_CONFIG.upstream_in_flight, ge=1)
     #: ``/readyz`` fails while the ``feed.updates`` consumer is more records behind.
     ready_max_lag: int = Field(default=1000, ge=0)
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -117,7 +117,9 @@ class DemoSession(BaseModel):
 class PageConfig(BaseModel):
     """``GET /config.json``: what the demo page needs to find the gateway and the API."""
 
+    #: From COMMENTFEED_PUBLIC_GATEWAY_URL (default ``ws://HOST:GATEWAY_PORT/ws``).
     gateway_url: str
+    #: From COMMENTFEED_PUBLIC_INGEST_URL; empty means the page's own origin.
     ingest_url: str
     site: str
     article_id: str

@@ -8,19 +8,21 @@ It also serves the widget assets at ``/``, and in demo mode the demo site
 (:mod:`producers.demo_site`).
 
 Order of checks for a write: body size (413) -> credentials (401) -> rate limit (429) -> body
-and parameters (422) -> directory ready (503) -> rules (403/404/409) -> publish (503 if the
-broker fails). Nothing is published unless every check passed. docs/ingest-api.md is the
-user-facing description.
+and parameters (422) -> directory ready and caught up with the topics' end offsets (503) -> a
+keyed write that already landed (202, its first answer) -> rules (403/404/409/410) -> publish
+(503 if the broker fails). Catching up and publishing share one deadline (503 broker_timeout).
+Nothing is published unless every check passed. docs/ingest-api.md is the user-facing
+description, including the guarantee a 202 gives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -35,9 +38,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commentfeed.channels import ID_MAX_CHARS, ID_REGEX, is_id
 from commentfeed.errors import CommentfeedError, HttpError, PublishError
-from commentfeed.events import InputEvent
+from commentfeed.events import ARTICLE_EVENT_TYPES, CommentDeleted, InputEvent
 from commentfeed.settings import Settings
-from producers import demo_site, rules
+from producers import cors, demo_site, rules
 from producers.api_models import (
     BODY_ERRORS,
     Accepted,
@@ -55,14 +58,21 @@ from producers.api_models import (
 from producers.auth import (
     AuthError,
     Reader,
+    TokenPolicy,
     bearer_token,
     check_service_token,
     verify_reader_token,
 )
 from producers.directory import Directory
-from producers.directory_feed import DirectoryFeed
-from producers.idempotency import IdempotencyCache, IdempotencyKeyReused
-from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, page_host
+from producers.directory_feed import DirectoryFeed, NotFollowing
+from producers.idempotency import (
+    KEYED_EVENT_PREFIX,
+    IdempotencyCache,
+    IdempotencyKeyReused,
+    WriteIds,
+    write_ids,
+)
+from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from producers.publisher import Delivery, Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
 
@@ -117,7 +127,8 @@ def require_secrets(settings: Settings) -> tuple[str, str]:
 
 _COMMON: dict[int | str, dict[str, Any]] = {
     **BODY_ERRORS,
-    503: error_response("Directory catching up, or the broker failed (see Retry-After)"),
+    503: error_response("Directory catching up, or the broker failed or did not answer in "
+                        "time (see Retry-After)"),
 }
 _Responses = dict[int | str, dict[str, Any]]
 _AUTH: _Responses = {401: error_response("Missing, expired or forged token")}
@@ -125,8 +136,13 @@ _READER: _Responses = {
     **_AUTH, 429: error_response("Over the per-user rate limit (see Retry-After)"),
 }
 _NOT_FOUND: _Responses = {404: error_response("Unknown article or comment")}
-_CONFLICT: _Responses = {409: error_response("Comments closed, or the article exists")}
-_FORBIDDEN: _Responses = {403: error_response("Not the author, or not a moderator")}
+_CONFLICT: _Responses = {
+    409: error_response("Comments closed, the article exists, or the comment is not visible"),
+}
+_FORBIDDEN: _Responses = {
+    403: error_response("Not the author, not a moderator, or another site"),
+}
+_GONE: _Responses = {410: error_response("The article was deleted, and its comments with it")}
 _REUSED: _Responses = {
     422: {"description": "Field errors, or an Idempotency-Key reused with another body"},
 }
@@ -137,6 +153,20 @@ def _responses(*groups: dict[int | str, dict[str, Any]]) -> dict[int | str, dict
     for group in groups:
         merged.update(group)
     return merged
+
+
+def _publish_failed(exc: PublishError) -> HttpError:
+    log.warning("publish failed: %s", exc)
+    if not exc.retriable:
+        return HttpError(503, "publish_failed", f"the broker refused the event: {exc}")
+    # A timed-out request may still be stored once the broker answers again.
+    return HttpError(503, "publish_failed",
+                     f"the broker did not confirm the event ({exc}); it may still land: retry "
+                     "with the same Idempotency-Key", {"Retry-After": "1"})
+
+
+#: A write's rule: the event to publish, from a caught-up directory and the write's ids.
+Rule = Callable[[Directory, WriteIds], InputEvent]
 
 
 class EventPublisher(Protocol):
@@ -150,6 +180,8 @@ class EventPublisher(Protocol):
     async def stop(self) -> None: ...
 
     async def publish(self, event: InputEvent) -> Delivery: ...
+
+    async def publish_many(self, events: Iterable[InputEvent]) -> list[Delivery]: ...
 
 
 class DirectorySource(Protocol):
@@ -165,6 +197,11 @@ class DirectorySource(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def sync(self) -> None:
+        """Return once the directory holds every record the topics held when called; raise
+        :class:`~producers.directory_feed.NotFollowing` if it cannot tell."""
+        ...
+
 
 class Ingest:
     """What the routes share: publisher, directory, limits. One per app."""
@@ -172,12 +209,20 @@ class Ingest:
     def __init__(
         self, settings: Settings, limits: IngestLimits, publisher: EventPublisher,
         feed: DirectorySource, clock: Callable[[], float],
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.limits = limits
         self.jwt_secret, self.service_token = require_secrets(settings)
+        self.token_policy = TokenPolicy(
+            leeway_s=limits.jwt_leeway_s, issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience, max_lifetime_s=settings.jwt_max_lifetime_s,
+            accept_demo=settings.demo_mode,
+        )
         self.publisher = publisher
         self.feed = feed
+        #: Event times (``posted_at``, ``edited_at``, ``time``): each process has its own.
+        self.now = wall_clock
         self.limiter = RateLimiter(rate_per_s=limits.rate_per_s, burst=limits.burst, clock=clock)
         self.idempotency: IdempotencyCache[Accepted] = IdempotencyCache(
             ttl_s=limits.idempotency_ttl_s, max_keys=limits.idempotency_max_keys, clock=clock,
@@ -190,30 +235,81 @@ class Ingest:
     def require_ready(self) -> Directory:
         if not self.feed.ready.is_set():
             raise HttpError(503, "not_ready", "the directory is still catching up",
-                           {"Retry-After": "1"})
+                            {"Retry-After": "1"})
         return self.directory
 
-    async def accept(self, event: InputEvent, *, comment_id: str | None = None) -> Accepted:
-        """Publish an accepted event and fold it into the directory at once."""
+    async def accept(self, event: InputEvent, ids: WriteIds, *,
+                     before: Sequence[CommentDeleted] = ()) -> Accepted:
+        """Publish an accepted event (with the write's event id) and fold it in at once.
+
+        ``before`` are published first and acknowledged before ``event`` is sent, each with an
+        id derived from the write's, so a retry republishes them as the same events.
+        """
+        if before:
+            await self._publish_first([
+                e.model_copy(update={"id": f"{ids.event_id}.{e.data.comment_id}"})
+                for e in before
+            ])
+        event = event.model_copy(update={"id": ids.event_id})
         try:
             delivery = await self.publisher.publish(event)
         except PublishError as exc:
-            log.warning("publish failed: %s", exc)
-            headers = {"Retry-After": "1"} if exc.retriable else {}
-            raise HttpError(503, "publish_failed", f"the broker did not take the event: {exc}",
-                           headers) from exc
-        self.directory.apply(event, delivery.offset)
+            raise _publish_failed(exc) from exc
+        self.directory.apply(event, delivery.offset, topic=delivery.topic,
+                             partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
+        comment_id = None if isinstance(event, ARTICLE_EVENT_TYPES) else event.data.comment_id
         return Accepted(
             event_id=delivery.event_id, event_type=delivery.event_type,
             article_id=delivery.key, comment_id=comment_id, topic=delivery.topic,
             partition=delivery.partition, offset=delivery.offset,
         )
 
+    async def _publish_first(self, events: list[CommentDeleted]) -> None:
+        try:
+            deliveries = await self.publisher.publish_many(events)
+        except PublishError as exc:
+            raise _publish_failed(exc) from exc
+        for event, delivery in zip(events, deliveries, strict=True):
+            self.directory.apply(event, delivery.offset, topic=delivery.topic,
+                                 partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
+
+    async def _settled(self, response: Response, ids: WriteIds, rule: Rule) -> Accepted:
+        """Catch up with the topics, then answer a landed retry or apply the rule; bounded."""
+        deadline_s = self.settings.publish_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(deadline_s):
+                directory = self.require_ready()
+                try:
+                    # Read-your-writes across processes: whatever any process acknowledged
+                    # before now is in the directory before the rules look at it.
+                    await self.feed.sync()
+                except NotFollowing:
+                    raise HttpError(503, "not_ready", "the directory is reconnecting",
+                                    {"Retry-After": "1"}) from None
+                landed = directory.landed(ids.event_id) if ids.keyed else None
+                if landed is not None:
+                    response.headers["Idempotent-Replayed"] = "true"
+                    return Accepted(
+                        event_id=ids.event_id, event_type=landed.event_type,
+                        article_id=landed.article_id, comment_id=landed.comment_id,
+                        topic=landed.topic, partition=landed.partition, offset=landed.offset,
+                    )
+                event = rule(directory, ids)
+                return await self.accept(event, ids, before=rules.cascade(directory, event))
+        except TimeoutError:
+            log.warning("write not settled within %.1fs: broker unavailable", deadline_s)
+            raise HttpError(
+                503, "broker_timeout",
+                f"the broker did not answer within {deadline_s:g}s; the write may or may not "
+                "land: retry it with the same Idempotency-Key", {"Retry-After": "1"},
+            ) from None
+
     async def once(
         self, request: Request, response: Response, caller: str, key: str | None,
         work: Callable[[], Awaitable[Accepted]],
     ) -> Accepted:
-        """Run ``work`` at most once per (caller, method, path, Idempotency-Key)."""
+        """Run ``work`` at most once per (caller, method, path, Idempotency-Key) in this
+        process; a retry that reaches it gets the stored answer."""
         if key is None:
             return await work()
         body = await request.body()
@@ -235,22 +331,14 @@ class Ingest:
         return value
 
     async def write(
-        self, request: Request, response: Response, caller: str, key: str | None,
-        rule: Callable[[Directory], InputEvent], *, comment_id: str | None = None,
+        self, request: Request, response: Response, caller: str, key: str | None, rule: Rule,
     ) -> Accepted:
-        """Every write's one path: once per Idempotency-Key, the rule applied to a caught-up
-        directory, the event it returns published and folded into the directory."""
-        async def work() -> Accepted:
-            return await self.accept(rule(self.require_ready()), comment_id=comment_id)
-        return await self.once(request, response, caller, key, work)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_comment_id() -> str:
-    return "c-" + uuid.uuid4().hex
+        """Every write's one path: once per Idempotency-Key, with ids derived from it (the same
+        in every process: see producers.idempotency), the rule applied to a directory caught
+        up with the topics, the event it returns published and folded into the directory."""
+        ids = write_ids(caller, request.method, request.url.path, key)
+        return await self.once(request, response, caller, key,
+                               lambda: self._settled(response, ids, rule))
 
 
 def create_app(
@@ -260,6 +348,7 @@ def create_app(
     publisher: EventPublisher | None = None,
     feed: DirectorySource | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The ingest ASGI app. Its lifespan starts the publisher and the directory feed.
 
@@ -267,7 +356,7 @@ def create_app(
     """
     limits = limits or IngestLimits()
     ingest = Ingest(settings, limits, publisher or Publisher(settings),
-                    feed or DirectoryFeed(settings), clock)
+                    feed or DirectoryFeed(settings), clock, wall_clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -298,6 +387,14 @@ def create_app(
             headers=exc.headers,
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes the input as UTF-8 and fails (a 500) on a lone
+        # surrogate sent as a JSON escape; ASCII-escaped JSON carries any input.
+        content = {"detail": jsonable_encoder(exc.errors())}
+        return Response(json.dumps(content, ensure_ascii=True, separators=(",", ":")),
+                        status_code=422, media_type="application/json")
+
     @app.exception_handler(StarletteHTTPException)
     async def starlette_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own refusals (unknown route, unreadable body) in the same shape.
@@ -311,17 +408,17 @@ def create_app(
     _operations(app, ingest)
     demo_site.mount(app, settings, jwt_secret=ingest.jwt_secret,
                     token_ttl_s=limits.demo_token_ttl_s)
+    cors.mount_widgets(app, demo_site.STATIC)
     # Last: it answers every path the routes above do not.
     app.mount("/", demo_site.static_files(page=settings.demo_mode), name="static")
 
-    def gateway_for_host(host: str | None) -> str:
-        return f"{page_host(host, settings.host)}:{settings.gateway_port}"
-
     docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
                      if p)
-    app.add_middleware(SecurityHeadersMiddleware, gateway_for_host=gateway_for_host,
+    app.add_middleware(SecurityHeadersMiddleware, gateway_url=settings.gateway_public_url,
                        api_docs_paths=docs)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    # Outermost: a preflight is answered before any other layer looks at the request.
+    cors.add_cors(app, settings.allowed_origins)
     return app
 
 
@@ -334,13 +431,16 @@ _service_scheme = HTTPBearer(
 _reader_scheme = HTTPBearer(
     auto_error=False, scheme_name="readerToken", bearerFormat="JWT",
     description="HS256 JWT signed by the site with COMMENTFEED_JWT_SECRET: exp and sub "
-                "required; name and role (reader or moderator) claims.",
+                "required; name, role (reader or moderator) and site (required for "
+                "moderators) claims; iss and aud when configured.",
 )
 PathId = Annotated[str, Path(pattern=ID_REGEX, min_length=1, max_length=ID_MAX_CHARS)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
-           description="Makes a retried write publish once (per caller, per process)."),
+           description="Makes a retried write land once, through any ingest process: the "
+                       "event id (and a new comment's id) derive from caller, method, path "
+                       "and key."),
 ]
 
 
@@ -378,7 +478,7 @@ async def reader(
     ingest = _ingest(request)
     try:
         user = verify_reader_token(
-            _credentials(credentials), ingest.jwt_secret, leeway_s=ingest.limits.jwt_leeway_s
+            _credentials(credentials), ingest.jwt_secret, policy=ingest.token_policy
         )
     except AuthError as exc:
         raise _unauthorized(exc) from None
@@ -409,70 +509,72 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         key: IdempotencyKey = None,
     ) -> Accepted:
         site = ingest.settings.default_site
-        return await ingest.write(request, response, caller, key, lambda d: rules.publish_article(
-            d, body, default_site=site, now=_now()))
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.publish_article(
+                d, body, default_site=site, now=ingest.now()))
 
     @app.patch("/v1/articles/{article_id}", tags=["articles"], summary="Update an article",
-               responses=_responses(_AUTH, _NOT_FOUND, _CONFLICT, _REUSED),
+               responses=_responses(_AUTH, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
                status_code=202, response_model=Accepted)
     async def update_article(
         article_id: PathId, patch: ArticlePatch, request: Request, response: Response,
         caller: Cms, key: IdempotencyKey = None,
     ) -> Accepted:
-        return await ingest.write(request, response, caller, key, lambda d: rules.update_article(
-            d, article_id, patch, now=_now()))
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.update_article(
+                d, article_id, patch, now=ingest.now()))
 
     @app.post("/v1/articles/{article_id}/close", tags=["articles"],
               summary="Close an article's comments",
-              responses=_responses(_AUTH, _NOT_FOUND, _REUSED),
+              responses=_responses(_AUTH, _NOT_FOUND, _GONE, _REUSED),
               status_code=202, response_model=Accepted)
     async def close_article(
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        return await ingest.write(request, response, caller, key, lambda d: rules.close_article(
-            d, article_id, now=_now()))
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.close_article(
+                d, article_id, now=ingest.now()))
 
     @app.delete("/v1/articles/{article_id}", tags=["articles"], summary="Delete an article",
-                responses=_responses(_AUTH, _NOT_FOUND, _REUSED),
+                responses=_responses(_AUTH, _NOT_FOUND, _GONE, _REUSED),
                 status_code=202, response_model=Accepted)
     async def delete_article(
         article_id: PathId, request: Request, response: Response, caller: Cms,
         key: IdempotencyKey = None,
     ) -> Accepted:
-        return await ingest.write(request, response, caller, key, lambda d: rules.delete_article(
-            d, article_id, now=_now()))
+        return await ingest.write(
+            request, response, caller, key, lambda d, _: rules.delete_article(
+                d, article_id, now=ingest.now()))
 
     @app.post("/v1/articles/{article_id}/comments", tags=["comments"],
               summary="Post a comment or a reply (parent_id)",
-              responses=_responses(_READER, _NOT_FOUND, _CONFLICT, _REUSED),
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
               status_code=202, response_model=Accepted)
     async def post_comment(
         article_id: PathId, body: NewComment, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
-        comment_id = new_comment_id()
         return await ingest.write(
-            request, response, _as_reader(caller), key, lambda d: rules.post_comment(
-                d, article_id, body, caller, comment_id=comment_id, now=_now()),
-            comment_id=comment_id)
+            request, response, _as_reader(caller), key, lambda d, ids: rules.post_comment(
+                d, article_id, body, caller, comment_id=ids.comment_id, now=ingest.now()))
 
     @app.patch("/v1/comments/{comment_id}", tags=["comments"],
                summary="Edit a comment (author or moderator)",
-               responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _CONFLICT, _REUSED),
+               responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT,
+                                    _REUSED),
                status_code=202, response_model=Accepted)
     async def edit_comment(
         comment_id: PathId, patch: CommentPatch, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
         return await ingest.write(
-            request, response, _as_reader(caller), key, lambda d: rules.edit_comment(
-                d, comment_id, patch, caller, now=_now()),
-            comment_id=comment_id)
+            request, response, _as_reader(caller), key, lambda d, _: rules.edit_comment(
+                d, comment_id, patch, caller, now=ingest.now()))
 
     @app.delete("/v1/comments/{comment_id}", tags=["comments"],
                 summary="Delete a comment (author or moderator)",
-                responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _REUSED),
+                responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _REUSED),
                 status_code=202, response_model=Accepted)
     async def delete_comment(
         comment_id: PathId, request: Request, response: Response, caller: ReaderDep,
@@ -480,35 +582,32 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         key: IdempotencyKey = None,
     ) -> Accepted:
         return await ingest.write(
-            request, response, _as_reader(caller), key, lambda d: rules.delete_comment(
-                d, comment_id, caller, reason=reason, now=_now()),
-            comment_id=comment_id)
+            request, response, _as_reader(caller), key, lambda d, _: rules.delete_comment(
+                d, comment_id, caller, reason=reason, now=ingest.now()))
 
     @app.post("/v1/comments/{comment_id}/vote", tags=["comments"],
               summary="Vote on a comment (+1, -1, 0 withdraws)",
-              responses=_responses(_READER, _NOT_FOUND, _CONFLICT, _REUSED),
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _CONFLICT, _REUSED),
               status_code=202, response_model=Accepted)
     async def vote(
         comment_id: PathId, ballot: Vote, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
         return await ingest.write(
-            request, response, _as_reader(caller), key, lambda d: rules.vote(
-                d, comment_id, ballot, caller, now=_now()),
-            comment_id=comment_id)
+            request, response, _as_reader(caller), key, lambda d, _: rules.vote(
+                d, comment_id, ballot, caller, now=ingest.now()))
 
     @app.post("/v1/comments/{comment_id}/moderation", tags=["moderation"],
               summary="Hide or approve a comment (moderators only)",
-              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _REUSED),
+              responses=_responses(_READER, _FORBIDDEN, _NOT_FOUND, _GONE, _REUSED),
               status_code=202, response_model=Accepted)
     async def moderate(
         comment_id: PathId, decision: Moderation, request: Request, response: Response,
         caller: ReaderDep, key: IdempotencyKey = None,
     ) -> Accepted:
         return await ingest.write(
-            request, response, _as_reader(caller), key, lambda d: rules.moderate(
-                d, comment_id, decision, caller, now=_now()),
-            comment_id=comment_id)
+            request, response, _as_reader(caller), key, lambda d, _: rules.moderate(
+                d, comment_id, decision, caller, now=ingest.now()))
 
 
 def _operations(app: FastAPI, ingest: Ingest) -> None:

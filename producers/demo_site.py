@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from commentfeed.demo_data import LEAD_ARTICLE_ID
 from commentfeed.errors import HttpError
 from commentfeed.settings import Settings
 from producers.api_models import BODY_ERRORS, DemoLogin, DemoSession, DemoUser, PageConfig
-from producers.auth import Reader, demo_user_id, mint_reader_token
-from producers.middleware import page_host
+from producers.auth import Reader, demo_user_id, mint_reader_token, new_demo_nonce
 
 #: The package and folder that hold the page and the widget assets.
 STATIC = ("gateway", "static")
@@ -41,21 +40,23 @@ def mount(app: FastAPI, settings: Settings, *, jwt_secret: str, token_ttl_s: int
     @app.post("/v1/demo/login", tags=["demo"], response_model=DemoSession,
               summary="Demo only: a reader token for a display name", responses=BODY_ERRORS)
     async def demo_login(body: DemoLogin) -> DemoSession:
-        user = Reader(id=demo_user_id(body.name), name=body.name, role=body.role)
+        # A new user per login (two people may type the same name), for the default site,
+        # marked as a demo token so that no ingest outside demo mode accepts it.
+        user = Reader(id=demo_user_id(body.name, new_demo_nonce()), name=body.name,
+                      role=body.role, site=settings.default_site, demo=True)
         now = datetime.now(UTC)
         ttl = timedelta(seconds=token_ttl_s)
-        token = mint_reader_token(user, jwt_secret, ttl=ttl, now=now)
+        token = mint_reader_token(user, jwt_secret, ttl=ttl, now=now,
+                                  issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         return DemoSession(token=token, user=DemoUser(id=user.id, name=user.name, role=user.role),
                            expires_at=now + ttl)
 
     @app.get("/config.json", tags=["page"], response_model=PageConfig)
-    async def page_config(request: Request) -> PageConfig:
-        host = page_host(request.headers.get("host"), settings.host)
-        # No port in the Host header means the scheme's default port: keep it implicit.
-        port = f":{request.url.port}" if request.url.port else ""
+    async def page_config() -> PageConfig:
+        # From settings only: the request's Host header is the client's to choose.
         return PageConfig(
-            gateway_url=f"ws://{host}:{settings.gateway_port}/ws",
-            ingest_url=f"{request.url.scheme}://{host}{port}",
+            gateway_url=settings.gateway_public_url,
+            ingest_url=settings.public_ingest_url or "",
             site=settings.default_site, article_id=LEAD_ARTICLE_ID,
             demo_mode=settings.demo_mode,
         )

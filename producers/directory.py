@@ -17,6 +17,14 @@ in one partition, key = article id, so the offsets of one entry are comparable):
   another (the highest such wins);
 - a record naming a comment under another article than the one it was posted to is ignored.
 
+It also remembers where the most recent keyed writes landed (event ids from an
+``Idempotency-Key``, :mod:`producers.idempotency`), so a retry through any process can be
+answered with the first write's position instead of publishing again. A duplicate record of
+the same event keeps the lowest offset.
+
+It remembers each comment's last ``edited_at`` too, so a new edit can be stamped later than
+every edit before it in the log (clocks of ingest processes differ; the log order must win).
+
 Memory: one small entry per article and per comment ever published (about 250 bytes per
 comment in CPython, id string included), in every ingest process. There is no eviction:
 deleted comments stay as tombstones so a late edit gets 404 rather than resurrecting them.
@@ -24,7 +32,9 @@ deleted comments stay as tombstones so a late edit gets 404 rather than resurrec
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from commentfeed.events import (
     ArticleClosed,
@@ -42,6 +52,20 @@ from commentfeed.events import (
 )
 
 _NEVER = -1
+#: Keyed writes remembered for cross-process retries (about 260 bytes each, id included).
+MAX_LANDED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Landed:
+    """Where a keyed write's event was stored."""
+
+    event_type: str
+    article_id: str
+    comment_id: str | None
+    topic: str
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +92,8 @@ class CommentEntry:
     moderated_offset: int = _NEVER
     moderated_status: CommentStatus = "visible"
     deleted: bool = False
+    #: The latest ``edited_at`` seen (any order): new edits are stamped after it.
+    edited_at: datetime | None = None
 
     @property
     def posted(self) -> bool:
@@ -83,10 +109,16 @@ class CommentEntry:
 class Directory:
     """Articles and comments by id. :meth:`apply` is the whole fold."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_landed: int = MAX_LANDED) -> None:
         self.articles: dict[str, ArticleEntry] = {}
         #: Includes entries of comments whose post has not been seen; see :meth:`comment`.
         self.comments: dict[str, CommentEntry] = {}
+        self._landed: OrderedDict[str, Landed] = OrderedDict()
+        self._max_landed = max_landed
+
+    def landed(self, event_id: str) -> Landed | None:
+        """Where the keyed write with this event id landed, if it did (and is remembered)."""
+        return self._landed.get(event_id)
 
     def article(self, article_id: str) -> ArticleEntry | None:
         return self.articles.get(article_id)
@@ -96,18 +128,45 @@ class Directory:
         entry = self.comments.get(comment_id)
         return entry if entry is not None and entry.posted else None
 
+    def live_comments(self, article_id: str) -> list[CommentEntry]:
+        """The article's posted, undeleted comments, oldest post first.
+
+        A scan of every comment: it serves article deletion only, which is rare.
+        """
+        found = [c for c in self.comments.values()
+                 if c.article_id == article_id and c.posted_offset is not None and not c.deleted]
+        return sorted(found, key=lambda c: c.posted_offset or 0)
+
     @property
     def comment_count(self) -> int:
         return sum(1 for c in self.comments.values() if c.posted)
 
-    def apply(self, event: InputEvent, offset: int) -> bool:
+    def apply(
+        self, event: InputEvent, offset: int, *, topic: str = "", partition: int = -1,
+        keyed_prefix: str | None = None,
+    ) -> bool:
         """Fold one record (from the consumer, or just published by the API) into the view.
 
-        ``offset`` is the record's offset in its partition. Returns whether anything changed.
+        ``offset`` is the record's offset in its partition. An event whose id starts with
+        ``keyed_prefix`` is remembered as landed at (topic, partition, offset). Returns whether
+        anything changed.
         """
+        if keyed_prefix is not None and event.id.startswith(keyed_prefix):
+            self._remember(event, topic, partition, offset)
         if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted):
             return self._apply_article(event, offset)
         return self._apply_comment(event, offset)
+
+    def _remember(self, event: InputEvent, topic: str, partition: int, offset: int) -> None:
+        known = self._landed.get(event.id)
+        if known is not None and known.offset <= offset:
+            return
+        comment_id = None if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed
+                                        | ArticleDeleted) else event.data.comment_id
+        self._landed[event.id] = Landed(event.type, event.data.article_id, comment_id, topic,
+                                        partition, offset)
+        while len(self._landed) > self._max_landed:
+            self._landed.popitem(last=False)
 
     def _apply_article(
         self,
@@ -135,7 +194,7 @@ class Directory:
         event: CommentPosted | CommentEdited | CommentDeleted | CommentModerated | CommentVoted,
         offset: int,
     ) -> bool:
-        if isinstance(event, CommentEdited | CommentVoted):
+        if isinstance(event, CommentVoted):
             return False  # nothing the API checks
         data = event.data
         current = self.comments.get(data.comment_id)
@@ -151,6 +210,10 @@ class Directory:
             new = old
             if offset > old.moderated_offset:
                 new = replace(old, moderated_offset=offset, moderated_status=event.data.status)
+        elif isinstance(event, CommentEdited):
+            new = old
+            if old.edited_at is None or event.data.edited_at > old.edited_at:
+                new = replace(old, edited_at=event.data.edited_at)
         else:
             new = replace(old, deleted=True)
         if current == new:

@@ -3,7 +3,10 @@ topics: the thin I/O shell around the fold.
 
 Every ingest process reads every partition of both topics from the beginning, with manual
 assignment and no consumer group (no rebalance wait, any number of processes side by side).
-It is *ready* once it has read up to the end offsets it saw at start. A record that does not
+It is *ready* once it has read up to the end offsets it saw at start. :meth:`DirectoryFeed.sync`
+gives read-your-writes across processes: it asks the broker for the current end offsets and
+waits until the directory has read up to them, so a write that another process had acknowledged
+before this call began is in the directory when it returns. A record that does not
 decode is logged and skipped; the feed never stops on bad input. If the topics do not exist
 yet it waits for them (``commentfeed topics`` creates them) instead of failing.
 """
@@ -24,8 +27,13 @@ from commentfeed.kafka import make_consumer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from producers.directory import Directory
+from producers.idempotency import KEYED_EVENT_PREFIX
 
 log = logging.getLogger(__name__)
+
+
+class NotFollowing(Exception):
+    """The feed has no live consumer right now (starting, or reconnecting)."""
 
 
 class DirectoryFeed:
@@ -41,6 +49,8 @@ class DirectoryFeed:
         self.skipped = 0
         self._task: asyncio.Task[None] | None = None
         self._positions: dict[TopicPartition, int] = {}
+        #: The consumer and its partitions while it is following the topics.
+        self._following: tuple[AIOKafkaConsumer, list[TopicPartition]] | None = None
         self._topics = [
             topic_name(settings, Topic.ARTICLES), topic_name(settings, Topic.COMMENTS),
         ]
@@ -65,6 +75,24 @@ class DirectoryFeed:
         async with asyncio.timeout(timeout_s), self._progress:
             await self._progress.wait_for(lambda: predicate(self.directory))
 
+    async def sync(self) -> None:
+        """Wait until the directory has read everything the topics held when this was called.
+
+        Raises :class:`NotFollowing` if there is no consumer to ask; the caller bounds the wait
+        (a broker that stops answering stalls it).
+        """
+        if self._following is None or not self.ready.is_set():
+            raise NotFollowing
+        consumer, partitions = self._following
+        targets: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+
+        def caught_up(_: Directory) -> bool:
+            return all(self._positions.get(tp, 0) >= end for tp, end in targets.items())
+
+        if not caught_up(self.directory):
+            async with self._progress:
+                await self._progress.wait_for(lambda: caught_up(self.directory))
+
     async def _run(self) -> None:
         warned = False
         while True:
@@ -85,6 +113,7 @@ class DirectoryFeed:
                 # Never leave the API with a directory that silently stopped following.
                 log.exception("directory feed failed; restarting it")
             finally:
+                self._following = None
                 await _stop(consumer)
             # A new consumer fetches fresh metadata, so it also sees topics created meanwhile.
             await asyncio.sleep(1.0)
@@ -106,25 +135,27 @@ class DirectoryFeed:
         if fresh:
             await consumer.seek_to_beginning(*fresh)
         targets = await consumer.end_offsets(partitions)
-        behind = set(partitions)
+        self._following = (consumer, partitions)
         while True:
             # position() is the next offset to read: it also steps over non-data records.
-            for tp in list(behind):
-                if await consumer.position(tp) >= targets[tp]:
-                    behind.discard(tp)
-            if not behind and not self.ready.is_set():
+            moved = False
+            for tp in partitions:
+                position = await consumer.position(tp)
+                if position != self._positions.get(tp):
+                    self._positions[tp] = position
+                    moved = True
+            if not self.ready.is_set() and all(
+                    self._positions[tp] >= end for tp, end in targets.items()):
                 log.info("directory ready: %d articles, %d comments",
                          len(self.directory.articles), self.directory.comment_count)
                 self.ready.set()
+            if moved:
+                async with self._progress:
+                    self._progress.notify_all()
             batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
             for tp, records in batches.items():
                 for record in records:
                     self._fold(record.value, record.offset, tp)
-                if records:
-                    self._positions[tp] = records[-1].offset + 1
-            if batches:
-                async with self._progress:
-                    self._progress.notify_all()
 
     def _fold(self, raw: bytes | None, offset: int, tp: TopicPartition) -> None:
         self.records += 1
@@ -138,7 +169,8 @@ class DirectoryFeed:
             log.warning("directory feed: skipping %s[%d]@%d: %s", tp.topic, tp.partition,
                         offset, exc)
             return
-        self.directory.apply(event, offset)
+        self.directory.apply(event, offset, topic=tp.topic, partition=tp.partition,
+                             keyed_prefix=KEYED_EVENT_PREFIX)
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:

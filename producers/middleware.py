@@ -7,13 +7,8 @@ the app sees nothing and the client gets 413.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-_HOST = re.compile(r"^(?:[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$")
 
 
 async def _refuse(send: Send, status: int, code: str, detail: str) -> None:
@@ -77,29 +72,24 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-def page_host(host_header: str | None, fallback: str) -> str:
-    """The host name the browser used, if it is a plain host name; else ``fallback``.
+def socket_origin(url: str) -> str:
+    """The ``scheme://host[:port]`` of a websocket URL, as a CSP source."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
-    It goes into a header and a URL, so anything but a host name or bracketed IPv6 is refused.
+
+def content_security_policy(gateway_url: str) -> str:
+    """No inline script or style anywhere; sockets only to this origin and the gateway.
+
+    ``gateway_url`` comes from settings, never from a request: a client's Host header must not
+    choose where the page may connect.
     """
-    if host_header:
-        if host_header.startswith("["):
-            host = host_header.split("]", 1)[0] + "]"
-        else:
-            host = host_header.split(":", 1)[0]
-        if _HOST.match(host):
-            return host
-    return fallback
-
-
-def content_security_policy(gateway: str) -> str:
-    """No inline script or style anywhere; sockets only to this origin and the gateway."""
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        f"connect-src 'self' ws://{gateway} wss://{gateway}",
+        f"connect-src 'self' {socket_origin(gateway_url)}",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
@@ -126,22 +116,17 @@ class SecurityHeadersMiddleware:
     """Adds CSP, nosniff and friends to every HTTP response."""
 
     def __init__(
-        self, app: ASGIApp, *, gateway_for_host: Callable[[str | None], str],
-        api_docs_paths: frozenset[str] = frozenset(),
+        self, app: ASGIApp, *, gateway_url: str, api_docs_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
-        self.gateway_for_host = gateway_for_host
+        self.page_policy = content_security_policy(gateway_url)
         self.api_docs_paths = api_docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
-        if scope["path"] in self.api_docs_paths:
-            policy = API_DOCS_POLICY
-        else:
-            policy = content_security_policy(self.gateway_for_host(host))
+        policy = API_DOCS_POLICY if scope["path"] in self.api_docs_paths else self.page_policy
         extra = [
             (b"content-security-policy", policy.encode()),
             (b"x-content-type-options", b"nosniff"),

@@ -6,13 +6,18 @@ The events are built with the contract models, so nothing hand-written reaches K
 
 Rules beyond the contract: comments on a closed article cannot be posted, edited or voted on
 (409), but can still be deleted and moderated; a reply's parent must be a live comment of the
-same article; a deleted article or comment is unknown (404); an article id can be published once
-(409 after that; use PATCH).
+same article; a deleted comment is unknown (404); a deleted article is gone with all its
+comments (410 ``article_deleted`` for the article and for any of its comments: nothing is left to
+edit, vote on or moderate; :func:`cascade` deletes its live comments first); an article id can
+be published once (409 after that; use PATCH). An edit is stamped after every earlier edit of
+the comment, whatever this process's clock says.
+A token with a ``site`` claim acts on that site only (403 ``wrong_site``), and a moderator
+moderates the site of their token only; a vote needs a visible comment (409).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from commentfeed.errors import HttpError
 from commentfeed.events import (
@@ -33,6 +38,7 @@ from commentfeed.events import (
     CommentPostedData,
     CommentVoted,
     CommentVotedData,
+    InputEvent,
 )
 from producers.api_models import (
     ArticlePatch,
@@ -46,13 +52,22 @@ from producers.auth import Reader
 from producers.directory import ArticleEntry, CommentEntry, Directory
 
 SOURCE = "commentfeed/ingest"
+#: How much later than the previous edit a new edit is stamped when the clock lags.
+EDIT_STEP = timedelta(milliseconds=1)
 
 
 def _live_article(directory: Directory, article_id: str) -> ArticleEntry:
     article = directory.article(article_id)
-    if article is None or article.deleted:
+    if article is None:
         raise HttpError(404, "article_not_found", f"no article {article_id!r}")
+    if article.deleted:
+        raise _article_deleted(article_id)
     return article
+
+
+def _article_deleted(article_id: str) -> HttpError:
+    return HttpError(410, "article_deleted",
+                   f"article {article_id!r} was deleted, and its comments with it")
 
 
 def _open_article(directory: Directory, article_id: str) -> ArticleEntry:
@@ -66,7 +81,10 @@ def _live_comment(directory: Directory, comment_id: str) -> tuple[CommentEntry, 
     """The comment, and whether its article is closed."""
     comment = directory.comment(comment_id)
     article = directory.article(comment.article_id) if comment is not None else None
-    if comment is None or comment.deleted or (article is not None and article.deleted):
+    # The article first: its deletion also deleted its comments, and that is the answer.
+    if comment is not None and article is not None and article.deleted:
+        raise _article_deleted(comment.article_id)
+    if comment is None or comment.deleted:
         raise HttpError(404, "comment_not_found", f"no comment {comment_id!r}")
     return comment, article is not None and article.closed
 
@@ -76,8 +94,15 @@ def _closed(article_id: str) -> HttpError:
 
 
 def _own_or_moderate(comment: CommentEntry, caller: Reader, action: str) -> None:
-    if comment.author_id != caller.id and not caller.is_moderator:
-        raise HttpError(403, "not_author", f"only the author or a moderator may {action} it")
+    _same_site(caller, comment.site)
+    if comment.author_id != caller.id and not caller.moderates(comment.site):
+        raise HttpError(403, "not_author",
+                      f"only the author or a moderator of the site may {action} it")
+
+
+def _same_site(caller: Reader, site: str) -> None:
+    if not caller.may_act_on(site):
+        raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
 
 
 def publish_article(
@@ -122,11 +147,35 @@ def delete_article(directory: Directory, article_id: str, *, now: datetime) -> A
                           data=ArticleRef(article_id=article_id, site=article.site))
 
 
+#: ``deleted_by`` of the comments an article's deletion takes with it.
+ARTICLE_DELETION = "cms"
+
+
+def cascade(directory: Directory, event: InputEvent) -> list[CommentDeleted]:
+    """What must be published before ``event``: for an article's deletion, a
+    ``comment.deleted`` for each of its live comments, oldest first (else nothing).
+
+    Published before the article's deletion (and acknowledged), the comments leave every view
+    (counts, threads, history, the recent list) through the event every consumer already
+    handles.
+    """
+    if not isinstance(event, ArticleDeleted):
+        return []
+    article_id = event.data.article_id
+    return [
+        CommentDeleted(source=SOURCE, subject=article_id, time=event.time, data=CommentDeletedData(
+            comment_id=c.comment_id, article_id=article_id, site=c.site,
+            deleted_by=ARTICLE_DELETION, reason="article deleted"))
+        for c in directory.live_comments(article_id)
+    ]
+
+
 def post_comment(
     directory: Directory, article_id: str, body: NewComment, caller: Reader, *,
     comment_id: str, now: datetime,
 ) -> CommentPosted:
     article = _open_article(directory, article_id)
+    _same_site(caller, article.site)
     if body.parent_id is not None:
         parent = directory.comment(body.parent_id)
         if parent is None or parent.deleted or parent.article_id != article_id:
@@ -148,9 +197,15 @@ def edit_comment(
     _own_or_moderate(comment, caller, "edit")
     if closed:
         raise _closed(comment.article_id)
+    # Consumers keep the edit with the latest edited_at. Ingest clocks differ, so stamp this
+    # edit after every edit already in the log (the directory has caught up with it): then
+    # the latest stamp is the latest edit in log order, whichever process took each.
+    edited_at = now
+    if comment.edited_at is not None and edited_at <= comment.edited_at:
+        edited_at = comment.edited_at + EDIT_STEP
     data = CommentEditedData(
         comment_id=comment_id, article_id=comment.article_id,
-        site=comment.site, body=patch.body, edited_at=now,
+        site=comment.site, body=patch.body, edited_at=edited_at,
     )
     return CommentEdited(source=SOURCE, subject=comment.article_id, time=now, data=data)
 
@@ -172,8 +227,12 @@ def vote(
     directory: Directory, comment_id: str, ballot: Vote, caller: Reader, *, now: datetime
 ) -> CommentVoted:
     comment, closed = _live_comment(directory, comment_id)
+    _same_site(caller, comment.site)
     if closed:
         raise _closed(comment.article_id)
+    if comment.status != "visible":
+        raise HttpError(409, "comment_not_visible",
+                      f"comment {comment_id!r} is {comment.status}: it cannot be voted on")
     data = CommentVotedData(
         comment_id=comment_id, article_id=comment.article_id,
         site=comment.site, voter_id=caller.id, value=ballot.value,
@@ -188,6 +247,7 @@ def moderate(
     if not caller.is_moderator:
         raise HttpError(403, "not_moderator", "only moderators may moderate comments")
     comment, _ = _live_comment(directory, comment_id)
+    _same_site(caller, comment.site)
     data = CommentModeratedData(
         comment_id=comment_id, article_id=comment.article_id,
         site=comment.site,

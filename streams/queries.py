@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from commentfeed.channels import ID_REGEX, Channel, is_id
+from commentfeed.channels import (
+    ID_REGEX,
+    Channel,
+    article_channel,
+    count_channel,
+    is_id,
+    recent_channel,
+)
 from commentfeed.channels import parse_channel as _parse_channel
 from commentfeed.errors import HttpError
 from streams.fold import article_view, channel_epoch, comment_view
@@ -93,7 +100,7 @@ def article_snapshot(article_id: str, read: Reader, *, limit: int,
     a = _fields(read(article_key(article_id)))
     if a is None:
         empty: dict[str, Any] = {"article": None, "count": 0, "comments": [], "cursor": None}
-        return channel_epoch(namespace, f"article:{article_id}"), 0, empty
+        return channel_epoch(namespace, article_channel(article_id)), 0, empty
     newest_first, cursor = _walk(article_id, a["head"], read, limit)
     snapshot = {"article": article_view(a), "count": a["count"],
                 "comments": newest_first[::-1], "cursor": cursor}
@@ -104,7 +111,7 @@ def count_snapshot(article_id: str, read: Reader, *,
                    namespace: str) -> tuple[str, int, dict[str, Any]]:
     a = read(article_key(article_id))
     if a is None:
-        return (channel_epoch(namespace, f"count:{article_id}"), 0,
+        return (channel_epoch(namespace, count_channel(article_id)), 0,
                 {"article_id": article_id, "count": 0})
     return a["ec"], a["oc"], {"article_id": article_id, "count": a["count"]}
 
@@ -113,7 +120,7 @@ def recent_snapshot(site: str, read: Reader, *,
                     namespace: str) -> tuple[str, int, dict[str, Any]]:
     s = read_site(read, site)
     if s is None:
-        return channel_epoch(namespace, f"recent:{site}"), 0, {"site": site, "items": []}
+        return channel_epoch(namespace, recent_channel(site)), 0, {"site": site, "items": []}
     return s["e"], s["o"], {"site": site, "items": list(recent_items(s))}
 
 

@@ -10,13 +10,11 @@ batch by the caller.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from typing import Any
 
 from commentfeed import codec
 from commentfeed.channels import ChannelUpdate
-from commentfeed.events import DeadLetter
 from streams.fold import CountChanged, Rejected
 
 SOURCE = "commentfeed/streams"
@@ -64,10 +62,6 @@ def facts_record(site: str, facts: Sequence[dict[str, Any]]) -> bytes:
 def dead_letter_record(rejected: Rejected, *, raw: bytes, topic: str, partition: int,
                        offset: int, key: bytes | None) -> bytes:
     """A well-formed event the state refused, with its reason and original bytes."""
-    letter = DeadLetter(
-        reason=rejected.reason, field=rejected.field, detail=rejected.detail, topic=topic,
-        partition=partition, offset=offset,
-        key=key.decode("utf-8", "replace") if key is not None else None,
-        original_b64=base64.b64encode(raw).decode("ascii"),
-    )
-    return codec.encode(letter)
+    return codec.encode(codec.refused_letter(
+        rejected.reason, rejected.field, rejected.detail, raw=raw, topic=topic,
+        partition=partition, offset=offset, key=key))

@@ -33,10 +33,14 @@ class Stored:
 def token(
     user_id: str, name: str = "Reader", role: str = "reader", *,
     secret: str = JWT_SECRET, ttl: timedelta = timedelta(minutes=10),
-    now: datetime | None = None,
+    now: datetime | None = None, site: str | None = None,
 ) -> str:
+    """A reader token; a moderator's is for the tests' default site unless ``site`` says."""
     assert role in ("reader", "moderator")
-    reader = Reader(id=user_id, name=name, role="moderator" if role == "moderator" else "reader")
+    if role == "moderator" and site is None:
+        site = "demo"
+    reader = Reader(id=user_id, name=name, role="moderator" if role == "moderator" else "reader",
+                    site=site)
     return mint_reader_token(reader, secret, ttl=ttl, now=now or datetime.now(UTC))
 
 

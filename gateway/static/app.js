@@ -4,9 +4,8 @@
 // script).
 
 import { CommentFeed } from "./commentfeed.js";
-import { CommentCount, LiveThread, RecentComments, formatTime } from "./widgets.js";
+import { CommentCount, ID_PATTERN, LiveThread, RecentComments, formatTime } from "./widgets.js";
 
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const SESSION_KEY = "commentfeed.session";
 
 const $ = (id) => document.getElementById(id);

@@ -1,12 +1,18 @@
 // widgets.js — the three commentfeed widgets, driven by a CommentFeed (commentfeed.js):
 //
 //   CommentCount    "N Comments on “<title>”", live
-//   LiveThread      the threaded comment section: new comments wait behind an "N new comments"
-//                   button, edits, removals and scores apply in place, "load older" pages back
+//   LiveThread      the threaded comment section: sort orders (oldest, newest, best), new
+//                   comments behind an "N new comments" button and announced politely, edits,
+//                   removals and scores in place, older comments paged in, permalinks, the
+//                   reader's own votes remembered
 //   RecentComments  the site-wide sidebar, one `author: excerpt…` line per comment
 //
 // Every piece of user-written text (comment bodies, names, titles, excerpts) reaches the DOM
-// through text nodes only. Nothing here assigns innerHTML.
+// through text nodes only. Nothing here assigns innerHTML. Styles: widgets.css, every rule
+// under the .cf-widget root class, themed through --cf-* custom properties.
+
+/** Article, comment and site ids (commentfeed/channels.py ID_REGEX; a unit test keeps them equal). */
+export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Create an element: attributes via setAttribute, children as nodes or text nodes. */
 export function el(tag, attrs = {}, ...children) {
@@ -41,8 +47,8 @@ export function formatTime(iso) {
   return Number.isNaN(at.getTime()) ? "" : timeFormat.format(at);
 }
 
-/** Thread order: oldest first, ties broken by id so every page agrees. */
-function compareComments(a, b) {
+/** Thread order: oldest first, ties broken by id so every page agrees. Replies always use it. */
+export function compareComments(a, b) {
   const ta = Date.parse(a.posted_at) || 0;
   const tb = Date.parse(b.posted_at) || 0;
   if (ta !== tb) return ta - tb;
@@ -130,6 +136,7 @@ export class RecentComments extends ChannelWidget {
   constructor(element, feed, { site = null, limit = 10, linkFor = (item) => `#comment-${item.comment_id}` } = {}) {
     super(feed, site ? `recent:${site}` : "recent");
     this.element = element;
+    element.classList.add("cf-widget", "cf-recent");
     this.limit = limit;
     this.linkFor = linkFor;
     this.items = [];
@@ -170,6 +177,71 @@ export function safeHref(href) {
 
 // -- the live thread ------------------------------------------------------------------------------
 
+/** The orders a reader can pick. They order top-level comments; replies stay in conversation
+ *  order (oldest first) under their parent whatever the sort. */
+export const SORT_ORDERS = ["oldest", "newest", "best"];
+const SORT_LABELS = { oldest: "Oldest", newest: "Newest", best: "Best" };
+const SORT_KEY = "commentfeed.sort";
+const VOTES_KEY_PREFIX = "commentfeed.votes:";
+
+/** Comparator of top-level comments for a sort order. Best: highest score, then newest. */
+export function topLevelOrder(sort) {
+  if (sort === "newest") return (a, b) => compareComments(b, a);
+  if (sort === "best") return (a, b) => (b.score ?? 0) - (a.score ?? 0) || compareComments(b, a);
+  return compareComments;
+}
+
+/** The comment id a `#comment-<id>` fragment names, or null. */
+export function permalinkId(hash) {
+  const match = /^#comment-(.*)$/s.exec(String(hash ?? ""));
+  return match && ID_PATTERN.test(match[1]) ? match[1] : null;
+}
+
+function defaultStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null; // a sandboxed frame throws on the mere access
+  }
+}
+
+/**
+ * The reader's own votes, remembered in localStorage per user id and comment id: the feed
+ * carries each comment's score, not who voted, and the ingest API has no "my votes" query yet.
+ * At most `limit` votes per user are kept (the oldest are forgotten first). Storage that is
+ * missing, full or refuses access only means votes are not remembered.
+ */
+export class VoteMemory {
+  constructor(storage = defaultStorage(), limit = 1000) {
+    this.storage = storage;
+    this.limit = limit;
+  }
+
+  /** Map comment_id -> 1 | -1 for this user. */
+  load(userId) {
+    if (!this.storage || !userId) return new Map();
+    try {
+      const pairs = JSON.parse(this.storage.getItem(VOTES_KEY_PREFIX + userId) || "[]");
+      return new Map(pairs.filter(([id, value]) => typeof id === "string" && (value === 1 || value === -1)));
+    } catch {
+      return new Map();
+    }
+  }
+
+  remember(userId, commentId, value) {
+    if (!this.storage || !userId) return;
+    const votes = this.load(userId);
+    votes.delete(commentId); // re-inserted last: the newest vote is the last one forgotten
+    if (value === 1 || value === -1) votes.set(commentId, value);
+    const pairs = [...votes].slice(-this.limit);
+    try {
+      this.storage.setItem(VOTES_KEY_PREFIX + userId, JSON.stringify(pairs));
+    } catch {
+      // quota or privacy mode: the vote counted, it is just not remembered
+    }
+  }
+}
+
 /**
  * The comment section. Options:
  *   articleId   which article
@@ -177,46 +249,103 @@ export function safeHref(href) {
  *   actions     callbacks the page implements against its ingest API, each returning a Promise:
  *               reply(comment), vote(comment, value), edit(comment, body), remove(comment),
  *               hide(comment)
- *   pageSize    comments per "load older" page (1–100)
+ *   pageSize    comments per page of older comments (1–100)
+ *   sort        "oldest" | "newest" | "best"; default: the reader's last choice, else "oldest"
+ *   votes       {comment_id: 1 | -1} the viewer's own votes, if the site knows them
+ *   permalinks  follow `#comment-<id>` in the page's URL (default true)
+ *   storage     where the sort choice and the viewer's votes are remembered (default
+ *               localStorage; null remembers nothing)
  *
  * Comments from the stream wait behind the "N new comments" button so the text does not move
- * under the reader; the reader's own comments (markOwn(), or the viewer's author id) show at once.
+ * under the reader, and a polite live region announces them; the reader's own comments
+ * (markOwn(), or the viewer's author id) show at once.
  */
 export class LiveThread extends ChannelWidget {
-  constructor(element, feed, { articleId, viewer = null, actions = {}, pageSize = 50 }) {
+  constructor(element, feed, {
+    articleId, viewer = null, actions = {}, pageSize = 50, sort = null, votes = null,
+    permalinks = true, storage = undefined,
+  }) {
     super(feed, `article:${articleId}`);
     this.articleId = articleId;
     this.viewer = viewer;
     this.actions = actions;
     this.pageSize = pageSize;
+    this.storage = storage === undefined ? defaultStorage() : storage;
+    this.voteMemory = new VoteMemory(this.storage);
     /** comment_id -> {data, li, shown, removed} */
     this.comments = new Map();
     /** ids waiting behind the "new comments" button, in arrival order */
     this.pending = [];
+    this.announcedPending = 0;
     this.own = new Set();
-    this.votes = new Map();
+    this.votes = this.voteMemory.load(viewer?.id);
     this.cursor = null;
     this.closed = false;
     this.loaded = false;
     /** bumped by every snapshot: history answers for an older state are thrown away */
     this.generation = 0;
+    this.revealOnLoad = permalinks ? permalinkId(globalThis.location?.hash) : null;
 
-    this.newButton = el("button", { type: "button", class: "cf-new", hidden: true, "aria-live": "polite" });
+    this.sortButtons = SORT_ORDERS.map((name) => {
+      const button = el("button", { type: "button", "data-sort": name, text: SORT_LABELS[name] });
+      button.addEventListener("click", () => this.setSort(name));
+      return button;
+    });
+    this.toolbar = el(
+      "div",
+      { class: "cf-toolbar" },
+      el("span", { class: "cf-sort-label", "aria-hidden": "true", text: "Sort by" }),
+      el("div", { class: "cf-sort", role: "group", "aria-label": "Sort comments" }, ...this.sortButtons),
+    );
+    this.newButton = el("button", { type: "button", class: "cf-new", hidden: true });
     this.newButton.addEventListener("click", () => this.showPending());
-    this.olderButton = el("button", { type: "button", class: "cf-older", hidden: true, text: "Load older comments" });
+    this.olderButton = el("button", { type: "button", class: "cf-older", hidden: true });
     this.olderButton.addEventListener("click", () => this.loadOlder());
-    this.list = el("ol", { class: "cf-comments" });
+    this.list = el("ol", { class: "cf-comments", "aria-label": "Comments" });
     this.empty = el("p", { class: "cf-empty", hidden: true, text: "No comments yet. Start the conversation." });
     this.loading = el("p", { class: "cf-loading", text: "Loading comments…" });
-    this.root = el("div", { class: "cf-thread" }, this.newButton, this.olderButton, this.loading, this.empty, this.list);
+    // Announcements for screen readers: new comments waiting, a permalink that leads nowhere.
+    this.announcer = el("div", { class: "cf-announcer cf-visually-hidden", role: "status", "aria-live": "polite" });
+    this.root = el(
+      "div",
+      { class: "cf-widget cf-thread" },
+      this.toolbar, this.newButton, this.loading, this.empty, this.list, this.announcer,
+    );
     element.replaceChildren(this.root);
+    this._applySort(sort ?? this._storedSort());
+    if (votes) this.setVotes(votes);
+
+    if (permalinks) {
+      this._onHashChange = () => {
+        const id = permalinkId(globalThis.location?.hash);
+        if (!id) return;
+        if (this.loaded) this.reveal(id);
+        else this.revealOnLoad = id;
+      };
+      globalThis.addEventListener?.("hashchange", this._onHashChange);
+    }
+  }
+
+  destroy() {
+    if (this._onHashChange) globalThis.removeEventListener?.("hashchange", this._onHashChange);
+    super.destroy();
   }
 
   // -- what the page tells the thread --
 
   setViewer(viewer) {
     this.viewer = viewer;
-    if (!viewer) this.votes.clear();
+    this.votes = this.voteMemory.load(viewer?.id);
+    for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
+  }
+
+  /** The viewer's own votes as the site knows them ({comment_id: 1 | -1 | 0}); remembered too. */
+  setVotes(votes) {
+    for (const [commentId, value] of Object.entries(votes ?? {})) {
+      if (value === 1 || value === -1) this.votes.set(commentId, value);
+      else this.votes.delete(commentId);
+      if (this.viewer) this.voteMemory.remember(this.viewer.id, commentId, value);
+    }
     for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
   }
 
@@ -236,6 +365,40 @@ export class LiveThread extends ChannelWidget {
     return this.comments.get(commentId)?.li?.querySelector(":scope > .cf-reply-slot") ?? null;
   }
 
+  /** Order top-level comments by "oldest", "newest" or "best"; the choice is remembered. */
+  setSort(sort) {
+    if (!SORT_ORDERS.includes(sort)) return;
+    this._applySort(sort);
+    try {
+      this.storage?.setItem(SORT_KEY, sort);
+    } catch {
+      // not remembered; still applied
+    }
+  }
+
+  /**
+   * Scroll to a comment and highlight it, showing it if it waits behind the button and paging
+   * older comments in until it is found. Resolves true if it was found.
+   */
+  async reveal(commentId) {
+    if (this.comments.has(commentId) && !this.comments.get(commentId).shown) this.showPending({ focus: false });
+    for (let pages = 0; !this.comments.get(commentId)?.li && this.cursor !== null && pages < 100; pages++) {
+      if (!(await this._fetchOlder())) break;
+    }
+    const entry = this.comments.get(commentId);
+    if (!entry?.li) {
+      this.root.dataset.permalink = "missing";
+      this._announce("The linked comment is not available.");
+      return false;
+    }
+    for (const old of this.list.querySelectorAll(".cf-target")) old.classList.remove("cf-target");
+    entry.li.classList.add("cf-target");
+    this.root.dataset.permalink = "found";
+    entry.li.scrollIntoView({ block: "center" });
+    entry.li.querySelector(":scope > .cf-card").focus({ preventScroll: true });
+    return true;
+  }
+
   // -- stream --
 
   onSnapshot(snapshot) {
@@ -252,9 +415,13 @@ export class LiveThread extends ChannelWidget {
       const entry = this._entry(data);
       // After a reconnect with a fresh snapshot, comments the reader has not seen yet still
       // queue behind the button, exactly as if they had arrived as updates.
-      if (before && !before.has(data.comment_id) && !this._isOwn(data)) this.pending.push(data.comment_id);
-      else this._show(entry);
+      if (before && !entry.removed && !before.has(data.comment_id) && !this._isOwn(data)) {
+        this.pending.push(data.comment_id);
+      } else this._show(entry);
     }
+    // A placeholder the snapshot sent for a removed comment stays only while replies hang off it.
+    for (const entry of [...this.comments.values()]) if (entry.removed) this._prune(entry);
+    if (this.cursor === null) this._settleOrphans();
     this.loaded = true;
     this.loading.hidden = true;
     this._renderNewButton();
@@ -262,6 +429,11 @@ export class LiveThread extends ChannelWidget {
     // A fresh snapshot after a reconnect holds only the newest comments; page back to where
     // the reader was, so the thread ends as it would had the connection never dropped.
     if (oldestBefore && this.cursor !== null) this._refill(oldestBefore);
+    if (this.revealOnLoad) {
+      const id = this.revealOnLoad;
+      this.revealOnLoad = null;
+      this.reveal(id);
+    }
   }
 
   async _refill(oldestBefore) {
@@ -305,6 +477,7 @@ export class LiveThread extends ChannelWidget {
       known.li.classList.remove("cf-tombstone");
       this._renderBody(known);
       this._renderControls(known);
+      this._place(known); // a placeholder made without its parent id goes where it belongs
       return;
     }
     if (known) {
@@ -327,6 +500,8 @@ export class LiveThread extends ChannelWidget {
     if (entry.li) this._renderBody(entry);
   }
 
+  /** Scores change in place; "best" re-orders only when the reader picks a sort again, so
+   *  comments do not jump around under the reader. */
   _scored(commentId, score) {
     const entry = this.comments.get(commentId);
     if (!entry) return;
@@ -370,9 +545,32 @@ export class LiveThread extends ChannelWidget {
     this.comments.delete(entry.data.comment_id);
   }
 
+  /**
+   * Nothing older exists (cursor null), so a parent still missing was removed. Its replies go
+   * under a placeholder, as they stay under one when the removal happens live. The streams do
+   * not say where the removed comment itself sat, so the placeholder is top level, dated by
+   * its earliest reply.
+   */
+  _settleOrphans() {
+    const missing = new Map();
+    for (const entry of this.comments.values()) {
+      const parentId = entry.data.parent_id;
+      if (!entry.shown || !parentId || this.comments.has(parentId)) continue;
+      const earliest = missing.get(parentId);
+      if (!earliest || compareComments(entry.data, earliest) < 0) missing.set(parentId, entry.data);
+    }
+    for (const [parentId, child] of missing) {
+      const entry = this._entry({
+        comment_id: parentId, article_id: child.article_id, parent_id: null,
+        posted_at: child.posted_at, score: 0, removed: true,
+      });
+      this._show(entry);
+    }
+  }
+
   // -- new comments button --
 
-  showPending() {
+  showPending({ focus = true } = {}) {
     const ids = this.pending;
     this.pending = [];
     let first = null;
@@ -382,9 +580,15 @@ export class LiveThread extends ChannelWidget {
       this._show(entry, { fresh: true });
       first ??= entry.li;
     }
+    // A reply that waited while its parent was removed (and pruned) keeps a placeholder too.
+    if (this.cursor === null) this._settleOrphans();
     this._renderNewButton();
     this._renderChrome();
-    first?.scrollIntoView({ block: "nearest" });
+    if (first && focus) {
+      // The button is gone; keyboard and screen reader users continue at the first new comment.
+      first.querySelector(":scope > .cf-card").focus({ preventScroll: true });
+      first.scrollIntoView({ block: "nearest" });
+    }
   }
 
   _renderNewButton() {
@@ -392,6 +596,41 @@ export class LiveThread extends ChannelWidget {
     this.newButton.hidden = n === 0;
     this.newButton.textContent = n === 0 ? "" : newCommentsLabel(n);
     this.newButton.dataset.count = String(n);
+    if (n > this.announcedPending) this._announce(newCommentsLabel(n));
+    this.announcedPending = n;
+  }
+
+  /** A polite live region: a fresh node per message, so a repeated message is read again. */
+  _announce(text) {
+    this.announcer.replaceChildren(el("p", { text }));
+  }
+
+  // -- sort --
+
+  _storedSort() {
+    try {
+      const stored = this.storage?.getItem(SORT_KEY);
+      return SORT_ORDERS.includes(stored) ? stored : "oldest";
+    } catch {
+      return "oldest";
+    }
+  }
+
+  _applySort(sort) {
+    this.sort = SORT_ORDERS.includes(sort) ? sort : "oldest";
+    this.topOrder = topLevelOrder(this.sort);
+    this.root.dataset.sort = this.sort;
+    for (const button of this.sortButtons) button.setAttribute("aria-pressed", String(button.dataset.sort === this.sort));
+    const data = (li) => this.comments.get(li.dataset.commentId)?.data ?? {};
+    this.list.append(...[...this.list.children].sort((a, b) => this.topOrder(data(a), data(b))));
+    // Older comments come in where the order puts them: above the list when oldest is first.
+    if (this.sort === "oldest") this.list.before(this.olderButton);
+    else this.list.after(this.olderButton);
+    if (!this.olderButton.disabled) this.olderButton.textContent = this._olderLabel();
+  }
+
+  _olderLabel() {
+    return this.sort === "oldest" ? "Load older comments" : "Load more comments";
   }
 
   // -- load older --
@@ -401,8 +640,8 @@ export class LiveThread extends ChannelWidget {
     this.olderButton.disabled = true;
     this.olderButton.textContent = "Loading…";
     const ok = await this._fetchOlder();
-    this.olderButton.textContent = ok ? "Load older comments" : "Could not load older comments — try again";
     this.olderButton.disabled = false;
+    this.olderButton.textContent = ok ? this._olderLabel() : "Could not load older comments — try again";
   }
 
   /** One page of older comments through the history op; false if it failed. */
@@ -415,10 +654,16 @@ export class LiveThread extends ChannelWidget {
       return false;
     }
     if (generation !== this.generation) return true; // a fresh snapshot came meanwhile: stale page
+    const added = [];
     for (const data of page.comments) {
-      if (!this.comments.has(data.comment_id)) this._show(this._entry(data));
+      if (this.comments.has(data.comment_id)) continue;
+      const entry = this._entry(data);
+      this._show(entry);
+      added.push(entry);
     }
+    for (const entry of added) if (entry.removed) this._prune(entry);
     this.cursor = page.cursor;
+    if (this.cursor === null) this._settleOrphans();
     this._renderChrome();
     return true;
   }
@@ -432,7 +677,7 @@ export class LiveThread extends ChannelWidget {
   // -- building comments --
 
   _entry(data) {
-    const entry = { data, li: null, shown: false, removed: false };
+    const entry = { data, li: null, shown: false, removed: data.removed === true };
     this.comments.set(data.comment_id, entry);
     return entry;
   }
@@ -445,6 +690,7 @@ export class LiveThread extends ChannelWidget {
     if (!entry || entry.shown) return;
     entry.shown = true;
     entry.li = this._build(entry);
+    entry.li.classList.toggle("cf-tombstone", entry.removed);
     if (fresh) entry.li.classList.add("cf-fresh");
     this._place(entry);
     this._adoptOrphans(entry);
@@ -452,13 +698,15 @@ export class LiveThread extends ChannelWidget {
 
   _build(entry) {
     const { data } = entry;
-    const name = data.author?.name ?? "anonymous";
+    const name = data.author?.name ?? "";
     const li = el(
       "li",
       { class: "cf-comment", id: `comment-${data.comment_id}`, "data-comment-id": data.comment_id },
       el(
         "article",
-        { class: "cf-card" },
+        // Focusable from script (not in the tab order): "show new comments" and permalinks
+        // move the focus here.
+        { class: "cf-card", tabindex: "-1", "aria-label": name ? `Comment by ${name}` : "Removed comment" },
         el(
           "div",
           { class: "cf-side" },
@@ -477,8 +725,9 @@ export class LiveThread extends ChannelWidget {
           el(
             "header",
             { class: "cf-meta" },
-            el("span", { class: "cf-author", text: name }),
-            el("time", { class: "cf-time" }),
+            el("span", { class: "cf-author", text: name || "anonymous" }),
+            el("a", { class: "cf-permalink", href: `#comment-${data.comment_id}`, title: "Link to this comment" },
+              el("time", { class: "cf-time" })),
             el("span", { class: "cf-edited", text: "edited", hidden: true }),
             el("span", { class: "cf-orphan-note", text: "in reply to an earlier comment", hidden: true }),
           ),
@@ -487,7 +736,7 @@ export class LiveThread extends ChannelWidget {
         ),
       ),
       el("div", { class: "cf-reply-slot" }),
-      el("ol", { class: "cf-replies" }),
+      el("ol", { class: "cf-replies", "aria-label": "Replies" }),
     );
     entry.li = li;
     li.querySelector(".cf-vote-up").addEventListener("click", () => this._vote(entry, 1));
@@ -499,21 +748,25 @@ export class LiveThread extends ChannelWidget {
 
   _renderBody(entry) {
     const { data, li } = entry;
-    const text = li.querySelector(":scope > .cf-card .cf-text");
-    const time = li.querySelector(":scope > .cf-card .cf-time");
-    const edited = li.querySelector(":scope > .cf-card .cf-edited");
+    const card = li.querySelector(":scope > .cf-card");
+    const text = card.querySelector(".cf-text");
+    const time = card.querySelector(".cf-time");
+    const edited = card.querySelector(".cf-edited");
     if (entry.removed) {
       text.textContent = "This comment was removed.";
       edited.hidden = true;
+      card.setAttribute("aria-label", "Removed comment");
       return;
     }
+    const name = data.author?.name ?? "";
+    card.setAttribute("aria-label", name ? `Comment by ${name}` : "Comment");
     // Paragraphs split on blank lines; each is a text node (CSS keeps single line breaks).
     const paragraphs = String(data.body ?? "").split(/\n\s*\n/).filter((p) => p.trim() !== "");
     text.replaceChildren(...paragraphs.map((p) => el("p", { text: p })));
     time.textContent = formatTime(data.posted_at);
     time.setAttribute("datetime", data.posted_at ?? "");
     edited.hidden = !data.edited_at;
-    li.querySelector(":scope > .cf-card .cf-score").textContent = String(data.score ?? 0);
+    card.querySelector(".cf-score").textContent = String(data.score ?? 0);
   }
 
   _renderControls(entry) {
@@ -553,11 +806,17 @@ export class LiveThread extends ChannelWidget {
   }
 
   async _vote(entry, value) {
-    const current = this.votes.get(entry.data.comment_id) ?? 0;
+    const commentId = entry.data.comment_id;
+    const current = this.votes.get(commentId) ?? 0;
     const next = current === value ? 0 : value; // pressing the same arrow again withdraws the vote
+    const voter = this.viewer?.id;
     try {
       await this.actions.vote?.(entry.data, next);
-      this.votes.set(entry.data.comment_id, next);
+      if (next === 0) this.votes.delete(commentId);
+      else this.votes.set(commentId, next);
+      this.voteMemory.remember(voter, commentId, next);
+    } catch (err) {
+      this._announce(`Your vote was not counted: ${err?.message || "try again"}`);
     } finally {
       if (entry.li) this._renderControls(entry);
     }
@@ -571,13 +830,21 @@ export class LiveThread extends ChannelWidget {
     const save = el("button", { type: "button", class: "cf-save", text: "Save" });
     const cancel = el("button", { type: "button", class: "cf-cancel", text: "Cancel" });
     const error = el("p", { class: "cf-error", hidden: true });
-    cancel.addEventListener("click", () => this._renderBody(entry));
+    // Closing the editor removes the focused element: give the focus back to the Edit button.
+    const close = () => {
+      this._renderBody(entry);
+      entry.li?.querySelector(":scope > .cf-card .cf-edit")?.focus();
+    };
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+    });
     save.addEventListener("click", async () => {
       save.disabled = true;
       try {
         await this.actions.edit?.(entry.data, area.value);
         entry.data = { ...entry.data, body: area.value.trim() }; // the stream confirms in a moment
-        this._renderBody(entry);
+        close();
       } catch (err) {
         error.textContent = err?.message || "Could not save the edit.";
         error.hidden = false;
@@ -588,18 +855,21 @@ export class LiveThread extends ChannelWidget {
     area.focus();
   }
 
-  /** Put a comment's element in its parent's reply list (or the top level), in thread order. */
+  /** Put a comment's element in its parent's reply list (or the top level), in order: the
+   *  sort's order at the top level, oldest first among replies. */
   _place(entry) {
     const parentId = entry.data.parent_id;
     const parent = parentId ? this.comments.get(parentId) : null;
     const list = parent?.li ? parent.li.querySelector(":scope > .cf-replies") : this.list;
+    const order = list === this.list ? this.topOrder : compareComments;
     const orphan = Boolean(parentId) && !parent?.li;
     entry.li.classList.toggle("cf-orphan", orphan);
     entry.li.querySelector(":scope > .cf-card .cf-orphan-note").hidden = !orphan;
     let next = null;
     for (const sibling of list.children) {
+      if (sibling === entry.li) continue;
       const other = this.comments.get(sibling.dataset.commentId);
-      if (other && compareComments(entry.data, other.data) < 0) {
+      if (other && order(entry.data, other.data) < 0) {
         next = sibling;
         break;
       }

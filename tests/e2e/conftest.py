@@ -103,15 +103,24 @@ def serve_static(page: Page, config: dict[str, Any]) -> None:
     page.route(f"{TEST_ORIGIN}/**", handle)
 
 
+#: The demo page's /config.json on TEST_ORIGIN, pointing at the scripted socket.
+SCRIPTED_CONFIG: dict[str, Any] = {
+    "gateway_url": "ws://gateway.test/ws",
+    "ingest_url": TEST_ORIGIN,
+    "site": "demo",
+    "article_id": "harbour-bridge-reopens",
+    "demo_mode": True,
+}
+
+
+def make_scripted(page: Page) -> Page:
+    """Give a page the scripted stand-in for WebSocket (window.__ws) and the static files."""
+    page.add_init_script(path=str(SCRIPTED_SOCKET))
+    serve_static(page, SCRIPTED_CONFIG)
+    return page
+
+
 @pytest.fixture
 def scripted_page(page: Page) -> Page:
     """A page whose WebSocket is the scripted stand-in (window.__ws), static files served."""
-    page.add_init_script(path=str(SCRIPTED_SOCKET))
-    serve_static(page, {
-        "gateway_url": "ws://gateway.test/ws",
-        "ingest_url": TEST_ORIGIN,
-        "site": "demo",
-        "article_id": "harbour-bridge-reopens",
-        "demo_mode": True,
-    })
-    return page
+    return make_scripted(page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from commentfeed import codec
 from commentfeed.broker import EmbeddedBroker, pid_exists
@@ -31,9 +34,10 @@ from commentfeed.events import (
     CommentVotedData,
     InputEvent,
 )
-from commentfeed.kafka import make_consumer, make_producer
+from commentfeed.kafka import ensure_topics, make_consumer, make_producer
 from commentfeed.settings import Settings
-from commentfeed.topics import Topic, topic_name
+from commentfeed.topics import Topic, topic_name, topic_specs
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +172,51 @@ def test_broker_dies_with_a_parent_killed_by_sigkill() -> None:
     while pid_exists(child_pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not pid_exists(child_pid)
+
+
+async def _topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        specs = topic_specs(settings)
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs])
+        return {name: {e[0]: e[1] for e in entries}
+                for r in responses for _, _, _, name, entries in r.resources}
+    finally:
+        await admin.close()
+
+
+async def test_topics_are_created_with_the_settings_of_their_role(
+    kafka_settings: Settings, caplog: pytest.LogCaptureFixture,
+) -> None:
+    configs = await _topic_configs(kafka_settings)
+    for spec in topic_specs(kafka_settings):
+        assert configs[spec.name] == {**configs[spec.name], **spec.configs()}, spec.name
+    assert configs[topic_name(kafka_settings, Topic.COMMENTS)]["retention.ms"] == "-1"
+    # Run again: nothing to create, nothing to change, nothing to warn about.
+    with caplog.at_level(logging.WARNING, logger="commentfeed.kafka"):
+        assert await ensure_topics(kafka_settings) == []
+    assert caplog.records == []
+
+
+async def test_an_existing_topic_without_its_settings_is_aligned_or_named(
+    broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(broker.bootstrap)
+    comments = topic_name(settings, Topic.COMMENTS)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        # As an operator (or an older version) made it: the broker's default retention.
+        await admin.create_topics([NewTopic(comments, settings.partitions, 1)])
+    finally:
+        await admin.close()
+    with caplog.at_level(logging.WARNING, logger="commentfeed.kafka"):
+        created = await ensure_topics(settings)
+    assert comments not in created
+    if (await _topic_configs(settings))[comments].get("retention.ms") != "-1":
+        # The embedded broker cannot alter topic settings: the operator is told what to run.
+        (warning,) = [r.getMessage() for r in caplog.records]
+        assert f"--entity-name {comments} --add-config " in warning
+        assert "retention.ms=-1" in warning

@@ -121,10 +121,23 @@ async def test_http_probes_and_metrics_share_the_port(writer: FeedWriter) -> Non
             assert line in metrics.text
         assert "commentfeed_gateway_publish_to_send_seconds_bucket" in metrics.text
         assert (await http_get(f"{base}/elsewhere")).status_code == 404
-        writer.stop_http()
-        refused = await http_get(f"{base}/readyz")
-        assert refused.status_code == 503
-        assert "streams API" in refused.text
+        await client.close()
+
+
+async def test_without_the_streams_api_hot_channels_are_served_ready_and_metrics_say_degraded(
+        writer: FeedWriter) -> None:
+    async with running_gateway(writer.settings) as gw:
+        base = f"http://127.0.0.1:{gw.port}"
+        client = await Client(ws_url(gw.port)).connect()
+        await client.subscribe("count:hot")
+        writer.stop_http()  # the one streams worker this gateway asks is gone
+        cold = await client.subscribe("count:cold")
+        assert (cold["op"], cold["code"]) == ("error", "unavailable")
+        offset = await writer.count("hot", 5)
+        assert (await client.until_offset("count:hot", offset)).count() == 5
+        ready = await http_get(f"{base}/readyz")
+        assert (ready.status_code, ready.text) == (200, "ready\n")
+        assert "commentfeed_gateway_upstream_up 0.0" in (await http_get(f"{base}/metrics")).text
         await client.close()
 
 
@@ -239,3 +252,46 @@ async def test_compression_is_off_unless_turned_on(writer: FeedWriter) -> None:
             assert (extensions.split(";")[0] if extensions else None) == expected
             await ws.send('{"op":"subscribe","channel":"count:z","id":1}')
             assert '"snapshot":{"article_id":"z","count":3}' in await ws.recv()
+
+
+async def test_connections_per_address_are_capped_with_4004(writer: FeedWriter) -> None:
+    async with running_gateway(writer.settings, max_connections_per_address=2) as gw:
+        url = ws_url(gw.port)
+        held = [await connect(url), await connect(url)]
+        async with connect(url) as third:
+            assert await close_code(third) == 4004
+        # Another address is not affected, and a freed slot is usable again.
+        async with connect(url, local_addr=("127.0.0.2", 0)) as other:
+            await other.send('{"op":"ping"}')
+            assert await other.recv() == '{"op":"pong"}'
+        await held.pop().close()
+
+        async def slot_freed() -> bool:
+            return metric(gw, "commentfeed_gateway_connections") == 1
+
+        await eventually(slot_freed)
+        async with connect(url) as again:
+            await again.send('{"op":"ping"}')
+            assert await again.recv() == '{"op":"pong"}'
+        assert metric(gw, "commentfeed_gateway_address_limit_closes_total") == 1
+        await held[0].close()
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_capped(
+        writer: FeedWriter) -> None:
+    async with running_gateway(writer.settings, max_connections_per_address=1,
+                               trusted_proxies=["127.0.0.1"]) as gw:
+        url = ws_url(gw.port)
+
+        def via_proxy(client: str) -> dict[str, str]:
+            return {"X-Forwarded-For": f"198.51.100.9, {client}"}
+
+        first = await connect(url, additional_headers=via_proxy("203.0.113.1"))
+        second = await connect(url, additional_headers=via_proxy("203.0.113.2"))
+        for ws in (first, second):  # two clients behind one proxy address: both served
+            await ws.send('{"op":"ping"}')
+            assert await ws.recv() == '{"op":"pong"}'
+        async with connect(url, additional_headers=via_proxy("203.0.113.1")) as again:
+            assert await close_code(again) == 4004
+        await first.close()
+        await second.close()

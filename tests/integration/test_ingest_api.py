@@ -1,14 +1,15 @@
 """The HTTP ingest API against the real broker: what a fake publisher cannot show. Events land
 on the real topics with the key and the position the answer names, a retry with an
-Idempotency-Key adds no record, the directory learns from other producers, and broker or
-directory trouble answers 503. Refusals and the rest: tests/unit/test_ingest_api.py."""
+Idempotency-Key adds no record, the directory learns from other producers, edits through two
+apps with clocks apart stay in log order, and broker or directory trouble answers 503. Refusals
+and the rest: tests/unit/test_ingest_api.py."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,9 +19,11 @@ from commentfeed.broker import EmbeddedBroker
 from commentfeed.events import (
     ArticleData,
     ArticlePublished,
+    CommentEdited,
     CommentPosted,
 )
 from commentfeed.kafka import ensure_topics
+from commentfeed.settings import Settings
 from commentfeed.topics import Topic
 from producers.app import IngestLimits, create_app
 from producers.publisher import Publisher
@@ -43,13 +46,18 @@ class Api(ingest_client.Api):
 @asynccontextmanager
 async def start_api(broker: EmbeddedBroker, *, topics: bool = True,
                     publisher_options: dict[str, Any] | None = None,
+                    settings: Settings | None = None,
+                    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     **limits: Any) -> AsyncIterator[Api]:
-    settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET,
-                             service_token=SERVICE_TOKEN, demo_mode=True)
-    if topics:
-        await ensure_topics(settings)
+    """An ingest app on the real broker; pass ``settings`` to share another app's topics."""
+    if settings is None:
+        settings = make_settings(broker.bootstrap, jwt_secret=JWT_SECRET,
+                                 service_token=SERVICE_TOKEN, demo_mode=True)
+        if topics:
+            await ensure_topics(settings)
     publisher = Publisher(settings, **(publisher_options or {}))
-    app = create_app(settings, limits=IngestLimits(**limits), publisher=publisher)
+    app = create_app(settings, limits=IngestLimits(**limits), publisher=publisher,
+                     wall_clock=wall_clock)
     async with app.router.lifespan_context(app):
         if topics:
             await app.state.ingest.feed.wait_ready(30)
@@ -138,6 +146,29 @@ async def test_an_idempotency_key_makes_a_retry_publish_once(api: Api) -> None:
     assert "Idempotent-Replayed" not in first.headers
     posted = [s for s in await api.records(Topic.COMMENTS)]
     assert [s.event.id for s in posted] == [first.json()["event_id"]]
+
+
+async def test_edits_through_processes_with_clocks_10_s_apart_keep_the_log_order(
+    broker: EmbeddedBroker,
+) -> None:
+    def ahead() -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=10)
+
+    async with start_api(broker, wall_clock=ahead) as one, \
+            start_api(broker, settings=one.settings) as two:
+        await one.article("a1")
+        comment_id = (await one.comment(ANN))["comment_id"]
+        for api, body in ((one, "First."), (two, "Second."), (one, "Third."), (two, "Last.")):
+            r = await api.client.patch(f"/v1/comments/{comment_id}", json={"body": body},
+                                       headers=ANN)
+            assert r.status_code == 202, r.text
+        edits = [s.event for s in await one.records(Topic.COMMENTS)
+                 if isinstance(s.event, CommentEdited)]
+    assert [e.data.body for e in edits] == ["First.", "Second.", "Third.", "Last."]
+    # Consumers keep the latest edited_at: in log order it only grows, whichever clock ran ahead.
+    stamps = [e.data.edited_at for e in edits]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == len(stamps)
 
 
 async def test_503_when_the_broker_refuses_the_event(broker: EmbeddedBroker) -> None:

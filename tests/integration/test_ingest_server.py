@@ -5,14 +5,10 @@ document."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from commentfeed.broker import free_port
 from commentfeed.settings import Settings
-from tests.ingest_client import JWT_SECRET, SERVICE_TOKEN, bearer, token
+from tests.ingest_client import SERVICE_TOKEN, bearer, token
+from tests.integration.producers_support import IngestProcess, ingest_processes, spawn_ingest
 
 pytestmark = pytest.mark.integration
 
@@ -44,68 +40,18 @@ CHECKS = [
 ]
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-
-    def output(self) -> str:
-        self.process.kill()
-        out, _ = self.process.communicate(timeout=10)
-        return out.decode(errors="replace")
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTFEED_")}
-    env.update({
-        "COMMENTFEED_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "COMMENTFEED_TOPIC_PREFIX": settings.topic_prefix,
-        "COMMENTFEED_HOST": "127.0.0.1",
-        **extra,
-    })
-    return env
-
-
-def _spawn(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "commentfeed", "ingest", *args], env=_env(settings, **env),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-
-
-async def _wait_ready(server: Server, timeout_s: float = 60) -> None:
-    async with asyncio.timeout(timeout_s), httpx.AsyncClient() as client:
-        while True:
-            try:
-                r = await client.get(f"{server.base_url}/readyz")
-                if r.status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert server.process.poll() is None, server.output()
-            await asyncio.sleep(0.1)
+Server = IngestProcess
 
 
 @pytest.fixture
 async def server(kafka_settings: Settings) -> AsyncIterator[Server]:
-    port = free_port()
-    process = _spawn(
-        kafka_settings, "--burst", "100000",
-        COMMENTFEED_INGEST_PORT=str(port), COMMENTFEED_JWT_SECRET=JWT_SECRET,
-        COMMENTFEED_SERVICE_TOKEN=SERVICE_TOKEN, COMMENTFEED_DEMO_MODE="true",
-    )
-    running = Server(process, f"http://127.0.0.1:{port}")
-    try:
-        await _wait_ready(running)
+    async with ingest_processes(kafka_settings, 1, COMMENTFEED_DEMO_MODE="true") as (running,):
         yield running
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
 
 
 async def test_ingest_refuses_to_start_without_its_secrets(kafka_settings: Settings) -> None:
-    process = _spawn(kafka_settings, COMMENTFEED_INGEST_PORT=str(free_port()))
+    process = spawn_ingest(kafka_settings, COMMENTFEED_JWT_SECRET="",
+                           COMMENTFEED_SERVICE_TOKEN="").process
     out, _ = await asyncio.to_thread(process.communicate, timeout=60)
     assert process.returncode == 1
     text = out.decode()

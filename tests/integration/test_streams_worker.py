@@ -231,7 +231,9 @@ async def test_malformed_events_go_to_the_dlq_and_good_ones_are_counted(
         finally:
             await producer.stop()
         await poll_json(api, f"/v1/articles/{aid}", lambda b: b["count"] == 181)
-        expected = {base64.b64encode(r[2]).decode(): reason for r, reason in bad}
+        # Letters keep the original whole up to the input limit, a prefix beyond it.
+        expected = {base64.b64encode(r[2][:codec.MAX_DEAD_LETTER_ORIGINAL]).decode(): reason
+                    for r, reason in bad}
         await dlq.wait_for(lambda: len(dlq.records) >= len(bad))
         letters = [codec.decode_dead_letter(v) for _, v in dlq.records]
         assert {d.original_b64: d.reason for d in letters} == expected
@@ -278,3 +280,26 @@ async def test_history_pages_older_comments(api: httpx.AsyncClient, settings: Se
 async def test_faust_table_dump_and_topology_endpoints_are_off(api: httpx.AsyncClient) -> None:
     for path in ("/table/", "/table/state", "/table/state/a%2Fx", "/router/", "/graph/"):
         assert (await api.get(path)).status_code == 404, path
+
+
+async def test_a_junk_record_larger_than_any_event_is_dead_lettered_as_a_bounded_prefix(
+    settings: Settings, api: httpx.AsyncClient,
+) -> None:
+    aid = "junk-article"
+    comments = topic_name(settings, Topic.COMMENTS)
+    junk = b"\x00junk" * 160_000  # 800 KB: too large to copy whole into any record we write
+    dlq = await Tail(settings, topic_name(settings, Topic.DLQ)).start()
+    try:
+        await publish(settings, [(comments, aid.encode(), junk)])
+        await dlq.wait_for(lambda: any(
+            codec.decode_dead_letter(v).key == aid for _, v in dlq.records))
+        letter = next(d for d in map(codec.decode_dead_letter, (v for _, v in dlq.records))
+                      if d.key == aid)
+    finally:
+        await dlq.stop()
+    assert (letter.reason, letter.topic, letter.original_size, letter.truncated) == (
+        "too_large", comments, len(junk), True)
+    assert base64.b64decode(letter.original_b64) == junk[:codec.MAX_DEAD_LETTER_ORIGINAL]
+    # The worker carried on: the next event of the same article is folded.
+    await publish(settings, [as_record(settings, article(aid, "s-junk"))])
+    await poll_json(api, f"/v1/articles/{aid}", lambda b: b["article"] is not None)

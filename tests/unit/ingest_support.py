@@ -10,7 +10,7 @@ tested in tests/integration/test_ingest_api.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +59,9 @@ class FakePublisher:
         return Delivery(topic=topic, partition=0, offset=len(stored) - 1, event_id=event.id,
                         event_type=event.type, key=key)
 
+    async def publish_many(self, events: Iterable[InputEvent]) -> list[Delivery]:
+        return [await self.publish(event) for event in events]
+
     @property
     def count(self) -> int:
         """Events stored on every topic together."""
@@ -78,6 +81,10 @@ class ReadyFeed:
             self.ready.set()
 
     async def stop(self) -> None:
+        return None
+
+    async def sync(self) -> None:
+        # Everything published went through this process's own directory: nothing to wait for.
         return None
 
 

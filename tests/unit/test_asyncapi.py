@@ -110,6 +110,8 @@ def test_every_topic_is_a_channel_with_its_specs(document: dict[str, Any]) -> No
         assert kafka["partitions"] == spec.partitions
         assert kafka["topicConfiguration"]["cleanup.policy"] == (
             ["compact"] if spec.compacted else ["delete"])
+        if spec.retention_ms is not None:
+            assert kafka["topicConfiguration"]["retention.ms"] == spec.retention_ms
     assert document["channels"]["feed.counts"]["bindings"]["kafka"]["topicConfiguration"][
         "cleanup.policy"] == ["compact"]
     assert document["channels"]["comments.dlq"]["bindings"]["kafka"]["partitions"] == 1
@@ -197,7 +199,7 @@ def test_websocket_operations_reply_on_the_gateway_channel(document: dict[str, A
     assert document["servers"]["gateway"] == {
         **document["servers"]["gateway"], "host": "localhost:8765", "protocol": "ws"}
     assert [c["code"] for c in gateway["x-close-codes"]] == [
-        1000, 1001, 1002, 1007, 1009, 1011, 4000, 4001, 4002, 4003]
+        1000, 1001, 1002, 1007, 1009, 1011, 4000, 4001, 4002, 4003, 4004]
     assert {c["code"] for c in gateway["x-close-codes"]} >= {int(c) for c in CloseCode}
     assert set(gateway["x-error-codes"]) == {c.value for c in ErrorCode}
     assert document["components"]["schemas"]["ErrorFrame"]["properties"]["code"] == {

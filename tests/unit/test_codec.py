@@ -106,6 +106,30 @@ def test_dead_letter_keeps_original_bytes_and_reason() -> None:
     assert (back.reason, back.topic, back.partition, back.offset, back.key) == (
         "invalid_json", "comments", 2, 7, "a1")
 
+    assert (back.original_size, back.truncated) == (len(raw), False)
+
+
+def test_dead_letter_of_a_huge_record_fits_the_broker_limit_and_says_it_is_a_prefix() -> None:
+    raw = b"x" * 800_000
+    key = b"k" * 5_000
+    with pytest.raises(EventDecodeError) as info:
+        codec.decode_input(raw)
+    wire = codec.encode(codec.dead_letter(info.value, raw=raw, topic="comments", partition=0,
+                                          offset=1, key=key))
+    # Far below the producer's default 1 MiB request limit, whatever the input size.
+    assert len(wire) < 2 * codec.MAX_DEAD_LETTER_ORIGINAL
+    back = codec.decode_dead_letter(wire)
+    assert base64.b64decode(back.original_b64) == raw[:codec.MAX_DEAD_LETTER_ORIGINAL]
+    assert (back.reason, back.original_size, back.truncated) == ("too_large", 800_000, True)
+    assert back.key == "k" * codec.MAX_DEAD_LETTER_KEY
+
+
+def test_dead_letter_for_an_unexpected_exception_bounds_its_detail() -> None:
+    letter = codec.dead_letter(ValueError("y" * 10_000), raw=b"{}", topic="comments",
+                               partition=0, offset=2, key=None)
+    assert letter.reason == "processing_failed"
+    assert letter.detail.startswith("ValueError: yyy")
+    assert len(letter.detail) == codec.MAX_DEAD_LETTER_DETAIL
 
 @given(st.binary(max_size=512))
 def test_arbitrary_bytes_never_escape_as_anything_but_the_typed_error(raw: bytes) -> None:

@@ -359,10 +359,21 @@ def test_requests_over_the_rate_are_dropped_until_tokens_refill() -> None:
 
 def test_default_limits_let_a_listing_page_subscribe_its_200_counts_at_once() -> None:
     gw = core()
-    replies = [send(gw, "alice", {"op": "subscribe", "channel": f"count:{n}", "id": n})
-               for n in range(200)]
-    assert all(r == [FetchSnapshot(f"count:{n}", f"count:{n}")] for n, r in enumerate(replies))
+    started: list[Action[str]] = []
+    for n in range(200):
+        started += send(gw, "alice", {"op": "subscribe", "channel": f"count:{n}", "id": n})
     assert gw.subscription_count == 200
+    # Four at a time for one connection (upstream_in_flight_per_connection); each answer
+    # starts the next.
+    answered: list[dict[str, Any]] = []
+    while started:
+        fetch = started.pop(0)
+        assert isinstance(fetch, FetchSnapshot)
+        assert gw.fetches.in_flight <= 4
+        actions = gw.snapshot_fetched(fetch.channel, count_snapshot(1), 0.0)
+        answered += frames_to(actions, "alice")
+        started += [a for a in actions if isinstance(a, FetchSnapshot)]
+    assert sorted(f["id"] for f in answered if f["op"] == "subscribed") == list(range(200))
 
 
 def test_repeated_errors_close_the_connection_with_4001() -> None:
@@ -401,3 +412,55 @@ def test_disconnect_and_idle_channels_are_forgotten() -> None:
     gw.sweep(41.0)
     gw.sweep(80.0)
     assert gw.channels == {}
+
+
+# -- upstream work one client can cause (issue 12) ---------------------------------------------
+
+
+def test_channels_a_client_churns_through_are_never_fetched_and_never_kept() -> None:
+    gw = core(limits=Limits(ops_per_s=None, upstream_in_flight_per_connection=1))
+    started = send(gw, "alice", {"op": "subscribe", "channel": "count:0"})
+    for n in range(1, 1000):  # subscribe a new cold channel, drop the previous one
+        started += send(gw, "alice", {"op": "subscribe", "channel": f"count:{n}"})
+        started += send(gw, "alice", {"op": "unsubscribe", "channel": f"count:{n - 1}"})
+    fetches = [a for a in started if isinstance(a, FetchSnapshot)]
+    assert fetches == [FetchSnapshot("count:0", "count:0")]  # the others waited, then left
+    started = gw.snapshot_fetched("count:0", count_snapshot(1), 1.0)
+    assert started == [FetchSnapshot("count:999", "count:999")]
+    # The channels nobody waited for were forgotten at once; one fetched is kept while idle.
+    assert sorted(gw.channels) == ["count:0", "count:999"]
+    assert gw.fetches.queued() == 0
+
+
+def test_a_history_burst_waits_its_turn_and_another_clients_cold_subscribe_goes_next() -> None:
+    gw = core(limits=Limits(ops_per_s=None, max_errors=None, upstream_in_flight_per_connection=1,
+                            history_pending=3))
+    hot(gw, 1, A, "alice")
+    burst = [send(gw, "alice", {"op": "history", "channel": A, "id": n}) for n in range(10)]
+    [first] = burst[0]
+    assert isinstance(first, FetchHistory)
+    assert all(b == [] for b in burst[1:3])  # queued behind alice's running request
+    assert all(codes(b) == ["rate_limited"] for b in burst[3:])
+    assert send(gw, "bob", {"op": "subscribe", "channel": C}) == [FetchSnapshot(C, C)]
+
+
+def test_a_history_the_streams_refuse_counts_toward_the_error_budget() -> None:
+    gw = core(limits=Limits(ops_per_s=None, max_errors=3, error_window_s=10.0))
+    hot(gw, 1, A, "alice")
+    closes = []
+    for n in range(3):
+        [fetch] = send(gw, "alice", {"op": "history", "channel": A, "before": "junk", "id": n})
+        assert isinstance(fetch, FetchHistory)
+        actions = gw.history_failed(fetch, float(n), refused=True)
+        assert frames_to(actions, "alice")[0]["code"] == "bad_request"
+        closes += [a for a in actions if isinstance(a, Close)]
+    assert closes == [Close("alice", CloseCode.TOO_MANY_ERRORS, "too_many_errors")]
+
+
+def test_idle_channels_beyond_the_cap_are_forgotten_oldest_first() -> None:
+    gw = core(max_idle_channels=2)
+    for n in range(4):
+        channel = f"count:{n}"
+        hot(gw, 1, channel, "alice")
+        send(gw, "alice", {"op": "unsubscribe", "channel": channel}, float(n))
+    assert sorted(gw.channels) == ["count:2", "count:3"]

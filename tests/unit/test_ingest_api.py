@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,8 @@ from commentfeed.events import (
     CommentVoted,
 )
 from commentfeed.topics import Topic
-from tests.ingest_client import ANN, BOB, CMS, MOD, bearer, token
+from producers.auth import Reader, mint_reader_token
+from tests.ingest_client import ANN, BOB, CMS, JWT_SECRET, MOD, bearer, token
 from tests.unit.ingest_support import (
     Api,
     ingest_settings,
@@ -244,6 +246,104 @@ async def test_403_for_a_token_of_another_user_on_a_comment(api: Api) -> None:
     assert edit["code"] == delete["code"] == "not_author"
 
 
+def _signed(**claims: Any) -> dict[str, str]:
+    import jwt
+    payload = {"sub": "u-ann", "exp": datetime.now(UTC) + timedelta(minutes=5), **claims}
+    return bearer(jwt.encode(payload, JWT_SECRET, algorithm="HS256"))
+
+
+async def test_every_token_defect_is_a_401_never_a_500(api: Api) -> None:
+    await api.article("a1")
+    decades = datetime.now(UTC) + timedelta(days=365 * 30)
+    for defect in ({"sub": "alice\n"}, {"name": "A\ud800"}, {"name": "\u200b"},
+                   {"role": "moderator"}, {"exp": decades}, {"sub": 42}, {"iat": "now"}):
+        body = await unchanged(api, lambda d=defect: api.client.post(  # type: ignore[misc]
+            "/v1/articles/a1/comments", json={"body": "hi"}, headers=_signed(**d)), 401)
+        assert body["code"] == "invalid_token", defect
+
+
+async def test_each_demo_login_is_its_own_user(api: Api) -> None:
+    await api.article("a1")
+    sessions = []
+    for _ in range(2):
+        r = await api.client.post("/v1/demo/login", json={"name": "Alice"})
+        assert r.status_code == 200, r.text
+        sessions.append(r.json())
+    first, second = sessions
+    assert first["user"]["id"] != second["user"]["id"]
+    posted = await api.comment(bearer(first["token"]))
+    body = await unchanged(api, lambda: api.client.patch(
+        f"/v1/comments/{posted['comment_id']}", json={"body": "Mine now."},
+        headers=bearer(second["token"])), 403)
+    assert body["code"] == "not_author"
+
+
+async def test_a_moderator_moderates_only_the_site_of_their_token(api: Api) -> None:
+    await api.article("a1")
+    posted = await api.comment(ANN)
+    elsewhere = bearer(token("u-mod", "Mia", "moderator", site="sport"))
+    body = await unchanged(api, lambda: api.client.post(
+        f"/v1/comments/{posted['comment_id']}/moderation", json={"action": "hide"},
+        headers=elsewhere), 403)
+    assert body["code"] == "wrong_site"
+
+
+async def test_deleting_an_article_deletes_its_comments_first(api: Api) -> None:
+    await api.article("a1")
+    await api.article("other")
+    kept = await api.comment(ANN, "other")
+    first = await api.comment(ANN)
+    second = await api.comment(BOB)
+    already = await api.comment(BOB)
+    r = await api.client.delete(f"/v1/comments/{already['comment_id']}", headers=BOB)
+    assert r.status_code == 202, r.text
+    r = await api.client.delete("/v1/articles/a1", headers=CMS)
+    assert r.status_code == 202, r.text
+    answer = r.json()
+    cascade = [s.event for s in await api.records(Topic.COMMENTS) if s.key == "a1"][-2:]
+    assert [(type(e), e.data.comment_id, e.data.deleted_by, e.data.reason) for e in cascade
+            if isinstance(e, CommentDeleted)] == [
+        (CommentDeleted, first["comment_id"], "cms", "article deleted"),
+        (CommentDeleted, second["comment_id"], "cms", "article deleted"),
+    ]
+    assert [e.id for e in cascade] == [f"{answer['event_id']}.{first['comment_id']}",
+                                       f"{answer['event_id']}.{second['comment_id']}"]
+    last_of_a1 = [s.event for s in await api.records(Topic.ARTICLES) if s.key == "a1"][-1]
+    assert isinstance(last_of_a1, ArticleDeleted)
+    # What a moderator can still do with those comments: nothing; the answer says why.
+    body = await unchanged(api, lambda: api.client.post(
+        f"/v1/comments/{first['comment_id']}/moderation", json={"action": "hide"},
+        headers=MOD), 410)
+    assert body["code"] == "article_deleted"
+    r = await api.client.post(f"/v1/comments/{kept['comment_id']}/moderation",
+                              json={"action": "hide"}, headers=MOD)
+    assert r.status_code == 202, r.text
+
+
+async def test_hidden_comments_cannot_be_voted_on(api: Api) -> None:
+    await api.article("a1")
+    posted = await api.comment(ANN)
+    r = await api.client.post(f"/v1/comments/{posted['comment_id']}/moderation",
+                              json={"action": "hide"}, headers=MOD)
+    assert r.status_code == 202, r.text
+    body = await unchanged(api, lambda: api.client.post(
+        f"/v1/comments/{posted['comment_id']}/vote", json={"value": 1}, headers=BOB), 409)
+    assert body["code"] == "comment_not_visible"
+
+
+async def test_a_body_must_hold_visible_text(api: Api) -> None:
+    await api.article("a1")
+    for text in ("\u0000", "\u200b\u200c\u200d", "\u202e\u2066", "ok\u0000"):
+        body = await unchanged(api, lambda t=text: api.client.post(  # type: ignore[misc]
+            "/v1/articles/a1/comments", json={"body": t}, headers=ANN), 422)
+        assert body["detail"][0]["loc"] == ["body", "body"], text
+    # A lone surrogate, as a JSON escape: refused as a field error, not a server error.
+    lone = await unchanged(api, lambda: api.client.post(
+        "/v1/articles/a1/comments", content=b'{"body": "x\\ud800"}',
+        headers={**ANN, "Content-Type": "application/json"}), 422)
+    assert lone["detail"][0]["loc"] == ["body", "body"]
+
+
 async def test_404_for_unknown_articles_and_comments(api: Api) -> None:
     await api.article("a1")
     posted = await api.comment(ANN)
@@ -378,22 +478,29 @@ async def test_a_refused_request_is_not_remembered_under_its_key(api: Api) -> No
 
 # -- the page side ----------------------------------------------------------------------------
 
-async def test_page_config_points_at_the_gateway_on_the_same_host(api: Api) -> None:
-    r = await api.client.get("/config.json")
-    assert r.status_code == 200
-    assert r.json() == {
-        "gateway_url": f"ws://news.test:{api.settings.gateway_port}/ws",
-        "ingest_url": "http://news.test",
+async def test_page_config_comes_from_settings_never_from_the_host_header(api: Api) -> None:
+    expected = {
+        "gateway_url": f"ws://127.0.0.1:{api.settings.gateway_port}/ws",
+        "ingest_url": "",
         "site": api.settings.default_site,
         "article_id": LEAD_ARTICLE_ID,
         "demo_mode": True,
     }
+    for host in ("news.test", "evil.example:8000", "127.0.0.1:8000"):
+        r = await api.client.get("/config.json", headers={"Host": host})
+        assert r.status_code == 200
+        assert r.json() == expected
+        assert "evil" not in r.headers["content-security-policy"]
 
 
-async def test_page_config_keeps_the_port_the_browser_used(api: Api) -> None:
-    r = await api.client.get("/config.json", headers={"Host": "127.0.0.1:8000"})
-    assert r.json()["ingest_url"] == "http://127.0.0.1:8000"
-    assert r.json()["gateway_url"] == f"ws://127.0.0.1:{api.settings.gateway_port}/ws"
+async def test_public_urls_are_settings() -> None:
+    settings = ingest_settings(public_gateway_url="wss://live.news.example/ws",
+                               public_ingest_url="https://api.news.example")
+    async with start_api(settings=settings) as api:
+        r = await api.client.get("/config.json", headers={"Host": "evil.example"})
+    assert r.json()["gateway_url"] == "wss://live.news.example/ws"
+    assert r.json()["ingest_url"] == "https://api.news.example"
+    assert "connect-src 'self' wss://live.news.example;" in r.headers["content-security-policy"]
 
 
 async def test_the_demo_page_is_served_with_security_headers(api: Api) -> None:
@@ -404,7 +511,7 @@ async def test_the_demo_page_is_served_with_security_headers(api: Api) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
-    assert f"ws://news.test:{api.settings.gateway_port}" in csp
+    assert f"ws://127.0.0.1:{api.settings.gateway_port}" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     # Only the interactive API docs (Swagger UI from a CDN) get a looser policy.
     docs = await api.client.get("/docs")
@@ -436,4 +543,10 @@ async def test_demo_login_is_absent_outside_demo_mode() -> None:
         widgets = await client.get("/widgets.js")
         assert widgets.status_code == 200
         assert "RecentComments" in widgets.text
+        # A demo token signed with the same secret is refused outside demo mode.
+        demo = mint_reader_token(Reader("u-eve", "Eve", "reader", demo=True), JWT_SECRET,
+                                 ttl=timedelta(minutes=5))
+        r = await client.post("/v1/articles/a1/comments", json={"body": "hi"},
+                              headers=bearer(demo))
+        assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
     assert "/v1/demo/login" not in spec["paths"]

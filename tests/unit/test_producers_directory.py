@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -134,9 +134,33 @@ def test_a_record_naming_another_article_is_ignored() -> None:
     assert d.comment("c1").deleted is False  # type: ignore[union-attr]
 
 
-def test_edits_and_votes_change_nothing_the_api_checks() -> None:
+def test_an_edit_is_remembered_by_its_latest_stamp_in_any_order() -> None:
     d = fold([(posted(), 0)])
-    assert not d.apply(edited(), 1)
+    assert d.apply(edited(), 1)
+    entry = d.comment("c1")
+    assert entry is not None
+    assert entry.edited_at == NOW
+    older = CommentEdited(subject="a1", data=CommentEditedData(
+        comment_id="c1", article_id="a1", site="demo", body="Old.",
+        edited_at=NOW - timedelta(seconds=5)))
+    assert not d.apply(older, 2)
+
+
+def test_keyed_writes_are_remembered_where_they_first_landed() -> None:
+    d = Directory(max_landed=2)
+    first = posted().model_copy(update={"id": "k-1"})
+    d.apply(first, 7, topic="comments", partition=3, keyed_prefix="k-")
+    d.apply(first, 9, topic="comments", partition=3, keyed_prefix="k-")  # a duplicate
+    landed = d.landed("k-1")
+    assert landed is not None
+    assert (landed.event_type, landed.comment_id, landed.partition, landed.offset) == (
+        "comment.posted", "c1", 3, 7)
+    d.apply(posted().model_copy(update={"id": "plain"}), 10, keyed_prefix="k-")
+    assert d.landed("plain") is None
+    for n in (2, 3):  # the oldest go first
+        d.apply(closed().model_copy(update={"id": f"k-{n}"}), n, keyed_prefix="k-")
+    assert d.landed("k-1") is None
+    assert d.landed("k-3") is not None
 
 
 # -- order does not matter ---------------------------------------------------------------------

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
-from producers.idempotency import IdempotencyCache, IdempotencyKeyReused
+from producers.idempotency import (
+    KEYED_EVENT_PREFIX,
+    IdempotencyCache,
+    IdempotencyKeyReused,
+    write_ids,
+)
 from producers.ratelimit import RateLimiter, retry_after_header
 
 
@@ -100,3 +106,28 @@ async def test_a_failure_is_not_stored_and_a_waiting_retry_runs_itself() -> None
         await first
     assert await second == ("stored", False)
     assert await cache.run("k", "b", working) == ("stored", True)
+
+
+def test_ids_derived_from_a_key_are_the_same_in_every_process_and_scoped() -> None:
+    first = write_ids("reader:u-ann", "POST", "/v1/articles/a1/comments", "k-1")
+    # Another process computes the same ids from the same request: nothing else goes in.
+    assert write_ids("reader:u-ann", "post", "/v1/articles/a1/comments", "k-1") == first
+    assert first.keyed
+    assert first.event_id.startswith(KEYED_EVENT_PREFIX)
+    assert len(first.event_id) <= 128
+    assert re.fullmatch(r"c-[0-9a-f]{32}", first.comment_id)
+    others = [
+        write_ids("reader:u-bob", "POST", "/v1/articles/a1/comments", "k-1"),
+        write_ids("reader:u-ann", "POST", "/v1/articles/a2/comments", "k-1"),
+        write_ids("reader:u-ann", "PATCH", "/v1/articles/a1/comments", "k-1"),
+        write_ids("reader:u-ann", "POST", "/v1/articles/a1/comments", "k-2"),
+    ]
+    assert len({first.event_id, *(o.event_id for o in others)}) == 5
+    assert len({first.comment_id, *(o.comment_id for o in others)}) == 5
+
+
+def test_writes_without_a_key_get_fresh_ids() -> None:
+    a, b = (write_ids("cms", "POST", "/v1/articles", None) for _ in range(2))
+    assert not a.keyed
+    assert a.event_id != b.event_id
+    assert not a.event_id.startswith(KEYED_EVENT_PREFIX)

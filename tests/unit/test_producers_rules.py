@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,7 +33,7 @@ from producers.directory import Directory
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 ANN = Reader("u-ann", "Ann", "reader")
 BOB = Reader("u-bob", "Bob", "reader")
-MOD = Reader("u-mod", "Mia", "moderator")
+MOD = Reader("u-mod", "Mia", "moderator", site="metro")
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_posting_is_refused_on_unknown_closed_or_deleted_articles(directory: Dir
         409, "comments_closed")
     directory.apply(rules.delete_article(directory, "open", now=NOW), 20)
     assert refusal(lambda: post(directory, "open", body, ANN, comment_id="c", now=NOW)) == (
-        404, "article_not_found")
+        410, "article_deleted")
 
 
 def test_a_reply_needs_a_live_parent_on_the_same_article(directory: Directory) -> None:
@@ -120,10 +120,40 @@ def test_deleted_comments_are_unknown(directory: Directory) -> None:
                                           now=NOW)) == (404, "comment_not_found")
 
 
-def test_comments_of_a_deleted_article_are_unknown(directory: Directory) -> None:
+def test_comments_of_a_deleted_article_are_gone_with_it(directory: Directory) -> None:
     directory.apply(rules.delete_article(directory, "open", now=NOW), 30)
+    gone = (410, "article_deleted")
+    assert refusal(lambda: rules.vote(directory, "c-open", Vote(value=1), BOB, now=NOW)) == gone
+    # A moderator gets the same clear answer: nothing is left to moderate.
+    assert refusal(lambda: rules.moderate(directory, "c-open", Moderation(action="hide"), MOD,
+                                          now=NOW)) == gone
+    assert refusal(lambda: rules.delete_comment(directory, "c-open", MOD, reason=None,
+                                                now=NOW)) == gone
+    assert refusal(lambda: rules.close_article(directory, "open", now=NOW)) == gone
+    assert refusal(lambda: rules.post_comment(directory, "open", NewComment(body="Hi"), ANN,
+                                              comment_id="c-x", now=NOW)) == gone
+
+
+def test_a_moderator_moderates_the_site_of_their_token_only(directory: Directory) -> None:
+    elsewhere = Reader("u-mod", "Mia", "moderator", site="sport")
+    assert refusal(lambda: rules.moderate(directory, "c-open", Moderation(action="hide"),
+                                          elsewhere, now=NOW)) == (403, "wrong_site")
+    assert refusal(lambda: rules.edit_comment(directory, "c-open", CommentPatch(body="x"),
+                                              elsewhere, now=NOW)) == (403, "wrong_site")
+    # A reader token bound to another site cannot post or vote here either.
+    sport_reader = Reader("u-bob", "Bob", "reader", site="sport")
+    assert refusal(lambda: rules.post_comment(directory, "open", NewComment(body="Hi"),
+                                              sport_reader, comment_id="c-y", now=NOW)) == (
+        403, "wrong_site")
+    assert refusal(lambda: rules.vote(directory, "c-open", Vote(value=1), sport_reader,
+                                      now=NOW)) == (403, "wrong_site")
+
+
+def test_hidden_and_pending_comments_cannot_be_voted_on(directory: Directory) -> None:
+    directory.apply(rules.moderate(directory, "c-open", Moderation(action="hide"), MOD, now=NOW),
+                    40)
     assert refusal(lambda: rules.vote(directory, "c-open", Vote(value=1), BOB, now=NOW)) == (
-        404, "comment_not_found")
+        409, "comment_not_visible")
 
 
 def test_moderation_needs_the_moderator_role_first(directory: Directory) -> None:
@@ -161,3 +191,29 @@ def test_an_article_known_only_from_a_close_needs_every_field(directory: Directo
                                                 now=NOW)) == (409, "article_incomplete")
     whole = ArticlePatch(title="T", url="https://n.example/b", author="A", published_at=NOW)
     assert rules.update_article(directory, "bare", whole, now=NOW).data.site == "m"
+
+
+def test_an_edit_is_stamped_after_every_earlier_edit_whatever_the_clock(
+        directory: Directory) -> None:
+    # Another process, its clock 10 s ahead, edited first; this clock says 10 s earlier.
+    ahead = rules.edit_comment(directory, "c-open", CommentPatch(body="First."), ANN,
+                               now=NOW + timedelta(seconds=10))
+    directory.apply(ahead, 50)
+    later = rules.edit_comment(directory, "c-open", CommentPatch(body="Second."), ANN, now=NOW)
+    assert later.data.edited_at > ahead.data.edited_at
+    directory.apply(later, 51)
+    third = rules.edit_comment(directory, "c-open", CommentPatch(body="Third."), ANN, now=NOW)
+    assert third.data.edited_at > later.data.edited_at
+    # A clock that is ahead keeps its own time.
+    assert rules.edit_comment(directory, "c-open", CommentPatch(body="x"), ANN,
+                              now=NOW + timedelta(hours=1)).data.edited_at == (
+        NOW + timedelta(hours=1))
+
+
+def test_deleting_an_article_takes_its_live_comments_with_it(directory: Directory) -> None:
+    deleted = rules.delete_article(directory, "open", now=NOW)
+    comments = rules.cascade(directory, deleted)
+    # c-dead was deleted before; c-shut belongs to another article.
+    assert [(c.data.comment_id, c.data.deleted_by, c.data.reason) for c in comments] == [
+        ("c-open", "cms", "article deleted")]
+    assert rules.cascade(directory, rules.close_article(directory, "open", now=NOW)) == []
