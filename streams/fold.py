@@ -440,11 +440,10 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
     # comment has changed, it must still change nothing.
     new_c: CommentRecord = {**c}
     if isinstance(event, CommentEdited):
-        edited_at = iso(event.data.edited_at)
-        stale = c["edited_at"] is not None and (
-            micros(event.data.edited_at) <= _micros_of(c["edited_at"]))
-        if not stale and event.data.body != c["body"]:
-            new_c = {**c, "body": event.data.body, "edited_at": edited_at}
+        # Edits apply in log order, not by their clocks: two ingest processes may disagree
+        # on the time, and a replay is already caught by the event id above.
+        if event.data.body != c["body"]:
+            new_c = {**c, "body": event.data.body, "edited_at": iso(event.data.edited_at)}
             if c["status"] == "visible":
                 emitter.article("comment.updated", comment_view(new_c))
                 emitter.fact("upsert", new_c, pos.offset)
@@ -463,10 +462,6 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
     st.put_comment(new_c)
     st.put_article(new_a)
     return emitter.out
-
-
-def _micros_of(stamp: str) -> int:
-    return micros(datetime.fromisoformat(stamp))
 
 
 def _became_visible(emitter: _Emitter, c: CommentRecord, pos: Position) -> None:
