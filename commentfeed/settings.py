@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     data_dir: str = "./var/streams"
     #: Site served on the bare ``recent`` channel.
     default_site: str = "demo"
+    #: How long comment events for an article not published yet wait for it before they go to
+    #: ``comments.dlq`` as ``unknown_article`` (docs/operations.md, "Limits of the worker").
+    park_grace_s: float = Field(default=60.0, gt=0, le=86_400)
+    #: How often the worker looks for parked comments that waited too long, also on partitions
+    #: no record reaches any more.
+    park_sweep_s: float = Field(default=5.0, gt=0, le=3_600)
 
     log_level: str = "INFO"
 

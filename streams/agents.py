@@ -10,25 +10,28 @@ are appended to the producer first, then the table writes, each partition's batc
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commentfeed import codec
 from commentfeed.channels import ChannelUpdate
 from commentfeed.errors import EventDecodeError
 from commentfeed.events import InputEvent
-from streams.faust_compat import last_changelog, writing_for
+from streams.faust_compat import last_changelog, writing_for, writing_to
 from streams.fold import (
+    PARK_GRACE,
     CountChanged,
     Emit,
     Failed,
     RecentFact,
     fold_batch,
     iso,
+    sweep_parked,
 )
 from streams.recent import FACT_FIELDS, fold_facts
 from streams.records import (
@@ -85,17 +88,48 @@ class _Packed:
 
 class Handlers:
     def __init__(self, *, state: RecordTable, sites: RecordTable, outputs: Outputs,
-                 articles_topic: str, comments_topic: str, namespace: str) -> None:
+                 articles_topic: str, comments_topic: str, namespace: str,
+                 park_grace: timedelta = PARK_GRACE) -> None:
         self.state = state
         self.sites = sites
         self.outputs = outputs
         self.namespace = namespace
         self.tags = {articles_topic: ARTICLES, comments_topic: COMMENTS}
         self.comments_topic = comments_topic
+        self.park_grace = park_grace
         self.stats = Stats()
+        # The sweep of parked comments runs between batches, never inside one.
+        self.folding = asyncio.Lock()
 
     async def on_inputs(self, events: Sequence[Any]) -> None:
         """One fetched batch of ``articles`` and ``comments`` records."""
+        async with self.folding:
+            await self._fold_inputs(events)
+
+    async def on_sweep(self, partitions: Sequence[int], now_ms: int,
+                       still_owned: Callable[[], bool]) -> int:
+        """Dead-letter parked comments of ``partitions`` that waited past the grace; returns
+        how many. Letters go first, then the table writes (as a batch's), and only while this
+        worker still owns the partitions (``still_owned``): another owner sweeps again."""
+        async with self.folding:
+            outcome = sweep_parked(partitions, now_ms, self.state.get,
+                                   park_grace=self.park_grace)
+            for expired in outcome.expired:
+                r = expired.rejected
+                assert r.raw_b64 is not None
+                assert r.key is not None
+                self.stats.dead_lettered += 1
+                await self.outputs.send(self.outputs.dlq, r.key.encode(), dead_letter_record(
+                    r, raw=base64.b64decode(r.raw_b64), topic=self.comments_topic,
+                    partition=expired.partition, offset=r.offset or 0, key=r.key.encode()))
+            if not still_owned():
+                return 0
+            for partition, writes in outcome.writes.items():
+                with writing_to(self.comments_topic, partition):
+                    self.state.apply(writes)
+            return len(outcome.expired)
+
+    async def _fold_inputs(self, events: Sequence[Any]) -> None:
         inputs: list[tuple[InputEvent | Exception, Position, bytes]] = []
         by_pos: dict[Position, Any] = {}
         for event in events:
@@ -111,7 +145,8 @@ class Handlers:
                 decoded = exc
             inputs.append((decoded, pos, raw))
             by_pos[pos] = event
-        outcome = fold_batch(inputs, self.state.get, namespace=self.namespace)
+        outcome = fold_batch(inputs, self.state.get, namespace=self.namespace,
+                             park_grace=self.park_grace)
         stats = self.stats
         stats.batches += 1
         stats.superseded += len(outcome.landed)

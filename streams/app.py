@@ -16,6 +16,8 @@ the app id. Faust reads no environment variables here (``env={}``): settings com
 from __future__ import annotations
 
 import socket
+import time
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -155,7 +157,23 @@ def build_app(settings: Settings) -> StreamsApp:
     handlers = app.handlers = Handlers(
         state=app.state_table, sites=app.site_table, outputs=outputs, articles_topic=articles,
         comments_topic=comments, namespace=app.namespace,
+        park_grace=timedelta(seconds=settings.park_grace_s),
     )
+
+    def owned() -> list[int]:
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == comments)
+
+    async def sweep_parked() -> None:
+        # Parked comments expire by the worker's clock too, so they leave on a partition no
+        # newer record reaches. Only on recovered, settled tables this worker owns.
+        if not app.ready():
+            return
+        partitions = owned()
+        if partitions:
+            await handlers.on_sweep(partitions, round(time.time() * 1000),
+                                    lambda: app.ready() and owned() == partitions)
+
+    app.timer(settings.park_sweep_s)(sweep_parked)
 
     @app.agent(inputs, name="fold")
     async def fold(stream: Any) -> None:

@@ -13,7 +13,8 @@ when the version is outside the tested range):
 - the scheduler that hands out the records of one fetch in timestamp order across topics, so
   an article published just before its first comment is folded first;
 - a table manager without Faust's one-second grace for tables declared late;
-- the current-event context variable Faust uses to pick a table write's changelog partition;
+- the current-event context variable Faust uses to pick a table write's changelog partition
+  (also outside any event, for the worker's sweep of parked comments);
 - the tail of the changelog buffer's queue (a future of the newest table write's ack);
 - the queue behind an agent's stream, to hand out what one fetch delivered as one batch.
 """
@@ -27,6 +28,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
+from types import SimpleNamespace
 from typing import Any, Final
 
 from faust import tables as faust_tables
@@ -184,6 +186,22 @@ def writing_for(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+class _Source:
+    """Stands for an event of ``topic``/``partition`` where Faust looks for one."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
+
+
+@contextmanager
+def writing_to(topic: str, partition: int) -> Iterator[None]:
+    """Table writes inside this block go to changelog ``partition`` (of a table fed by
+    ``topic``), outside any event: the worker's sweep of parked comments."""
+    source = _Source(topic, partition)
+    with writing_for(source):
+        yield
 
 
 def last_changelog(producer: Any) -> Any | None:

@@ -35,6 +35,7 @@ from streams.shapes import (
     ArticleMeta,
     ArticleRecord,
     CommentRecord,
+    ParkedRecord,
     ParkIndex,
     Position,
     Reader,
@@ -43,6 +44,7 @@ from streams.shapes import (
     article_key,
     comment_key,
     park_key,
+    parked_key,
     vote_key,
 )
 from streams.tx import BatchTx, EventTx
@@ -56,7 +58,14 @@ REMEMBER_VOTE_IDS: Final = 16
 #: ``comments`` are separate topics, so a comment can be read before the article published
 #: just before it.
 PARK_GRACE: Final = timedelta(seconds=60)
+#: Comments parked per article; more are refused at once (``unknown_article``).
 MAX_PARKED: Final = 100
+#: Articles with parked comments per partition; a comment for one more is refused at once.
+#: Bounds the park index: 1,000 x (64-character id + arrival) is about 85 KB, twice that with
+#: its undo copy, well under the broker's 1 MiB record limit. Each parked comment is a record
+#: of its own (at most one 64 KiB input event, base64), so no record the fold writes can grow
+#: with the number of comments waiting.
+MAX_PARKED_ARTICLES: Final = 1_000
 
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -152,14 +161,29 @@ class Failed:
     error: Exception
 
 
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A parked comment that waited for its article in vain (found by the worker's sweep)."""
+
+    partition: int
+    rejected: Rejected
+
+
 @dataclass(slots=True)
 class BatchOutcome:
-    #: Per partition, records to write in order (the partition's batch mark last).
-    writes: dict[int, dict[str, Record]]
+    #: Per partition, records to write in order (the partition's batch mark, then deletes).
+    writes: dict[int, dict[str, Record | None]]
     #: Per folded event, in input order: its position and what it emitted.
     emits: list[tuple[Position, list[Emit] | Failed]] = field(default_factory=list)
     #: Events skipped because an earlier batch fully applied and emitted them.
     landed: list[Position] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SweepOutcome:
+    #: Per partition, records to write in order (as :attr:`BatchOutcome.writes`).
+    writes: dict[int, dict[str, Record | None]]
+    expired: list[Expired]
 
 
 # -- views built from records ------------------------------------------------------------------
@@ -224,6 +248,15 @@ class _State:
     def put_vote(self, article_id: str, comment_id: str, voter_id: str, v: VoteRecord) -> None:
         self.tx.put(vote_key(article_id, comment_id, voter_id), v)
 
+    def parked(self, article_id: str, offset: int) -> ParkedRecord | None:
+        return cast(ParkedRecord | None, self.tx.get(parked_key(article_id, offset)))
+
+    def put_parked(self, article_id: str, offset: int, p: ParkedRecord) -> None:
+        self.tx.put(parked_key(article_id, offset), p)
+
+    def drop_parked(self, article_id: str, offset: int) -> None:
+        self.tx.delete(parked_key(article_id, offset))
+
     def park_index(self) -> ParkIndex | None:
         return cast(ParkIndex | None, self.tx.get(park_key(self.pos.partition)))
 
@@ -269,7 +302,7 @@ class _Emitter:
 
 
 def fold_batch(events: Sequence[tuple[InputEvent | Exception, Position, bytes]], read: Reader,
-               *, namespace: str) -> BatchOutcome:
+               *, namespace: str, park_grace: timedelta = PARK_GRACE) -> BatchOutcome:
     """Fold the events of one fetch, in order, reading each key once.
 
     An event that could not be decoded comes as its exception and leaves as :class:`Failed`
@@ -289,7 +322,8 @@ def fold_batch(events: Sequence[tuple[InputEvent | Exception, Position, bytes]],
             continue
         tx = EventTx(batch, pos)
         try:
-            emits = fold_event(event, _State(tx), namespace=namespace, raw=raw)
+            emits = fold_event(event, _State(tx), namespace=namespace, raw=raw,
+                               park_grace=park_grace)
         except Exception as exc:  # a bug must not stop the worker; the event goes to the DLQ
             outcome.emits.append((pos, Failed(exc)))
             continue
@@ -299,15 +333,40 @@ def fold_batch(events: Sequence[tuple[InputEvent | Exception, Position, bytes]],
     return outcome
 
 
+def sweep_parked(partitions: Sequence[int], now_ms: int, read: Reader, *,
+                 park_grace: timedelta = PARK_GRACE) -> SweepOutcome:
+    """Parked comments of ``partitions`` that waited longer than the grace by ``now_ms`` (the
+    worker's clock), for partitions no newer record reaches.
+
+    Not an input event: its writes are stamped with the partition's current mark, so they
+    count as landed with the batches before them (the worker sweeps between batches and sends
+    after them, so they reach the broker after those batches' records). A sweep lost in a crash
+    is simply done again; a dead letter may then be sent twice.
+    """
+    batch = BatchTx(read)
+    expired: list[Expired] = []
+    for partition in partitions:
+        hi = batch.mark(partition).get(COMMENTS)
+        if hi is None:
+            continue  # nothing of ``comments`` folded here, so nothing parked
+        tx = EventTx(batch, Position(COMMENTS, hi, partition, now_ms))
+        emits = _expire_parked(_State(tx), keep=None, grace=park_grace)
+        tx.commit()
+        expired += [Expired(partition, e) for e in emits if isinstance(e, Rejected)]
+    writes = batch.writes() if expired else {}
+    return SweepOutcome(writes, expired)
+
+
 # -- one event ---------------------------------------------------------------------------------
 
 
-def fold_event(event: InputEvent, st: _State, *, namespace: str, raw: bytes = b"") -> list[Emit]:
+def fold_event(event: InputEvent, st: _State, *, namespace: str, raw: bytes = b"",
+               park_grace: timedelta = PARK_GRACE) -> list[Emit]:
     """Fold one ``articles``/``comments`` event into the records ``st`` holds."""
     pos = st.pos
     article_id = event.data.article_id
     publishing = isinstance(event, ArticlePublished | ArticleUpdated)
-    emits = _expire_parked(st, keep=article_id if publishing else None)
+    emits = _expire_parked(st, keep=article_id if publishing else None, grace=park_grace)
     if isinstance(event, ArticlePublished | ArticleUpdated | ArticleClosed | ArticleDeleted):
         emits += _fold_article(event, st, namespace)
     else:
@@ -324,33 +383,43 @@ def _park(event: CommentEvent, a: ArticleRecord | None, st: _State, raw: bytes,
     data = event.data
     base = a if a is not None else new_article(data.article_id, data.site, namespace)
     if len(base["parked"]) >= MAX_PARKED:
-        return [Rejected("unknown_article", f"article {data.article_id!r} was never published",
-                         "data.article_id")]
-    at = pos.arrived_ms
-    entry = [pos.offset, base64.b64encode(raw).decode("ascii"), at]
-    st.put_article({**base, "parked": [*base["parked"], entry]})
+        return [Rejected("unknown_article", f"article {data.article_id!r} is not published and "
+                         f"already has {MAX_PARKED} comments waiting for it", "data.article_id")]
     index = st.park_index() or {"articles": {}}
-    if data.article_id not in index["articles"]:
-        st.put_park_index({"articles": {**index["articles"], data.article_id: at}})
+    waiting = index["articles"]
+    if data.article_id not in waiting and len(waiting) >= MAX_PARKED_ARTICLES:
+        return [Rejected("unknown_article", f"article {data.article_id!r} is not published and "
+                         f"{MAX_PARKED_ARTICLES} other articles of its partition already have "
+                         "comments waiting", "data.article_id")]
+    at = pos.arrived_ms
+    st.put_parked(data.article_id, pos.offset,
+                  {"raw": base64.b64encode(raw).decode("ascii"), "at": at})
+    st.put_article({**base, "parked": [*base["parked"], [pos.offset, at]]})
+    if data.article_id not in waiting:
+        st.put_park_index({"articles": {**waiting, data.article_id: at}})
     return []
 
 
-def _expire_parked(st: _State, *, keep: str | None) -> list[Emit]:
-    """Send comments that waited too long for their article to the DLQ."""
+def _expire_parked(st: _State, *, keep: str | None, grace: timedelta) -> list[Emit]:
+    """Send comments that waited too long for their article to the DLQ, under its key."""
     index = st.park_index()
     if not index or not index["articles"]:
         return []
-    cutoff = st.pos.arrived_ms - PARK_GRACE // timedelta(milliseconds=1)
+    cutoff = st.pos.arrived_ms - grace // timedelta(milliseconds=1)
     due = [aid for aid, since in index["articles"].items() if since < cutoff and aid != keep]
     emits: list[Emit] = []
     for aid in due:
         a = st.article(aid)
         if a is None:
             continue
-        for offset, raw_b64, _at in a["parked"]:
+        for offset, _at in a["parked"]:
+            p = st.parked(aid, offset)
+            if p is None:
+                continue
             emits.append(Rejected("unknown_article", f"article {aid!r} was not published within "
-                                  f"{PARK_GRACE.total_seconds():.0f} s", "data.article_id",
-                                  offset, raw_b64, aid))
+                                  f"{grace.total_seconds():g} s", "data.article_id",
+                                  offset, p["raw"], aid))
+            st.drop_parked(aid, offset)
         st.put_article({**a, "parked": []})
     if due:
         left = {k: v for k, v in index["articles"].items() if k not in due}
@@ -361,14 +430,18 @@ def _expire_parked(st: _State, *, keep: str | None) -> list[Emit]:
 def _release_parked(a: ArticleRecord, st: _State) -> list[Emit]:
     """Fold the comment events that arrived before their article, in their order."""
     emits: list[Emit] = []
-    for offset, raw_b64, _at in a["parked"]:
-        comment = codec.decode_comment_event(base64.b64decode(raw_b64))
+    for offset, _at in a["parked"]:
+        p = st.parked(a["id"], offset)
+        if p is None:
+            continue
+        st.drop_parked(a["id"], offset)
+        comment = codec.decode_comment_event(base64.b64decode(p["raw"]))
         current = st.article(a["id"])
         assert current is not None
         for emit in _fold_comment(comment, current, st,
                                   Position(COMMENTS, offset, st.pos.partition)):
             if isinstance(emit, Rejected):
-                emit = Rejected(emit.reason, emit.detail, emit.field, offset, raw_b64, a["id"])
+                emit = Rejected(emit.reason, emit.detail, emit.field, offset, p["raw"], a["id"])
             emits.append(emit)
     index = st.park_index()
     if index is not None and a["id"] in index["articles"]:

@@ -7,7 +7,10 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
 
 - ``a/<article>`` :class:`ArticleRecord`: article meta, visible count, comment counter, newest
   comment id (the head of a backwards chain through the comment records), epoch and offset of
-  ``article:<id>`` and ``count:<id>``, recent article event ids, comments parked for it;
+  ``article:<id>`` and ``count:<id>``, recent article event ids, the comments parked for it
+  (offsets and arrival times only: at most ``MAX_PARKED``);
+- ``p/<article>/<offset>`` :class:`ParkedRecord`: one parked comment event, as received (at
+  most one input event, so far below the broker's record limit);
 - ``c/<article>/<comment>`` :class:`CommentRecord`: one comment;
 - ``v/<article>/<comment>/<voter>`` :class:`VoteRecord`: one voter's vote;
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
@@ -73,8 +76,9 @@ class ArticleRecord(TypedDict):
     oc: int
     #: Recent article event ids (duplicate detection).
     ev: list[str]
-    #: Comment events waiting for the article: ``[offset, raw base64, arrived ms]``.
-    parked: list[list[Any]]
+    #: Comment events waiting for the article, oldest first: ``[offset, arrived ms]`` (each
+    #: one's bytes in its own :class:`ParkedRecord`).
+    parked: list[list[int]]
 
 
 class AuthorRef(TypedDict):
@@ -102,6 +106,13 @@ class CommentRecord(TypedDict):
 class VoteRecord(TypedDict):
     value: int
     ev: list[str]
+
+
+class ParkedRecord(TypedDict):
+    #: The comment event as received, base64.
+    raw: str
+    #: Its arrival (the record's Kafka timestamp, ms).
+    at: int
 
 
 class ParkIndex(TypedDict):
@@ -144,6 +155,10 @@ def comment_key(article_id: str, comment_id: str) -> str:
 
 def vote_key(article_id: str, comment_id: str, voter_id: str) -> str:
     return f"v/{article_id}/{comment_id}/{voter_id}"
+
+
+def parked_key(article_id: str, offset: int) -> str:
+    return f"p/{article_id}/{offset}"
 
 
 def park_key(partition: int) -> str:

@@ -23,6 +23,10 @@ exact:
 
 Events of one batch are applied one after the other on an in-memory overlay; an event that
 fails leaves the overlay as it was (:class:`EventTx`).
+
+Deletes (a parked comment once folded or dead-lettered) come after the batch mark: a record
+deleted by a batch whose mark did not land is still there for the replay, and a delete lost
+in a crash after the mark leaves a record nothing points at any more.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class BatchTx:
         self._partition: dict[str, int] = {}
         #: Per partition, the highest offset per topic this batch folded.
         self._hi: dict[int, dict[str, int]] = {}
+        #: Keys to delete after the marks, with their partition.
+        self._gone: dict[str, int] = {}
 
     def mark(self, partition: int) -> dict[str, int]:
         """How far the batches fully written for ``partition`` reached (stored, read once)."""
@@ -66,6 +72,8 @@ class BatchTx:
         hi[pos.topic] = max(pos.offset, hi.get(pos.topic, -1))
 
     def get(self, key: str, partition: int) -> Record | None:
+        if key in self._gone:
+            return None
         if key in self._cur:
             return self._cur[key]
         if key not in self._pre:
@@ -87,15 +95,23 @@ class BatchTx:
         pre.update(undo)
         return pre
 
-    def commit(self, pos: Position, news: Mapping[str, Record]) -> None:
+    def commit(self, pos: Position, news: Mapping[str, Record | None]) -> None:
         for key, value in news.items():
+            if value is None:
+                self._cur.pop(key, None)
+                self._gone[key] = pos.partition
+                continue
+            self._gone.pop(key, None)
+            if key not in self._pre:  # written without being read (a new parked comment)
+                self._pre[key] = self._rewind(self._read(key), pos.partition)
             self._cur[key] = value
             self._last[key] = pos.marker()
             self._partition[key] = pos.partition
 
-    def writes(self) -> dict[int, dict[str, Record]]:
-        """Per partition, the records to write in order: changed keys, then the mark last."""
-        out: dict[int, dict[str, Record]] = {}
+    def writes(self) -> dict[int, dict[str, Record | None]]:
+        """Per partition, the records to write in order: changed keys, the mark, then deletes
+        (``None``)."""
+        out: dict[int, dict[str, Record | None]] = {}
         for key, value in self._cur.items():
             pre = self._pre[key]
             record = dict(value)
@@ -103,9 +119,13 @@ class BatchTx:
             record["_undo"] = None if pre is None else {
                 k: pre.get(k) for k in pre.keys() | value.keys() if pre.get(k) != value.get(k)}
             out.setdefault(self._partition[key], {})[key] = record
+        for partition in self._gone.values():
+            out.setdefault(partition, {})
         for partition, batch in out.items():
             mark: BatchMark = {"hi": {**self.mark(partition), **self._hi.get(partition, {})}}
             batch[mark_key(partition)] = cast(Record, mark)
+        for key, partition in self._gone.items():
+            out.setdefault(partition, {})[key] = None
         return out
 
 
@@ -115,7 +135,7 @@ class EventTx:
     def __init__(self, batch: BatchTx, pos: Position) -> None:
         self._batch = batch
         self.pos = pos
-        self._new: dict[str, Record] = {}
+        self._new: dict[str, Record | None] = {}
 
     def get(self, key: str) -> Record | None:
         if key in self._new:
@@ -124,6 +144,9 @@ class EventTx:
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         self._new[key] = dict(value)
+
+    def delete(self, key: str) -> None:
+        self._new[key] = None
 
     def commit(self) -> None:
         self._batch.commit(self.pos, self._new)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +44,8 @@ from commentfeed.events import (
 )
 from streams import queries
 from streams.fold import (
+    MAX_PARKED,
+    MAX_PARKED_ARTICLES,
     PARK_GRACE,
     CountChanged,
     Emit,
@@ -52,6 +55,7 @@ from streams.fold import (
     channel_epoch,
     excerpt,
     fold_batch,
+    sweep_parked,
 )
 from streams.recent import KEEP_RECENT, SiteOutcome, fold_facts
 from streams.shapes import (
@@ -63,6 +67,8 @@ from streams.shapes import (
     article_key,
     comment_key,
     fields,
+    park_key,
+    parked_key,
     site_key,
 )
 
@@ -122,8 +128,9 @@ def closed_event(aid: str) -> ArticleClosed:
 
 @dataclass
 class Outcome:
-    #: Every partition's writes of the batch, in order (batch marks included).
-    writes: dict[str, Record]
+    #: Every partition's writes of the batch, in order (batch marks included; ``None``
+    #: deletes).
+    writes: dict[str, Record | None]
     emits: list[Emit]
 
 
@@ -133,7 +140,8 @@ class Sim:
 
     store: dict[str, Record] = field(default_factory=dict)
     #: Per processed batch: its changelog writes and its emits, in the order they were made.
-    per_event: list[tuple[list[tuple[str, Record]], list[Emit]]] = field(default_factory=list)
+    per_event: list[tuple[list[tuple[str, Record | None]], list[Emit]]] = field(
+        default_factory=list)
 
     def feed(self, event: InputEvent, pos: Position) -> Outcome:
         return self.feed_batch([(event, pos)])
@@ -142,7 +150,7 @@ class Sim:
         out = fold_batch([(e, p, codec.encode(e)) for e, p in batch], self.store.get,
                          namespace=NS)
         writes = {k: v for part in out.writes.values() for k, v in part.items()}
-        self.store.update(writes)
+        apply(self.store, writes.items())
         emits: list[Emit] = []
         for _, made in out.emits:
             assert not isinstance(made, Failed), made
@@ -152,6 +160,14 @@ class Sim:
 
     def updates(self) -> list[ChannelUpdate]:
         return [e for _, emits in self.per_event for e in emits if isinstance(e, ChannelUpdate)]
+
+
+def apply(store: dict[str, Record], writes: Iterable[tuple[str, Record | None]]) -> None:
+    for key, value in writes:
+        if value is None:
+            store.pop(key, None)
+        else:
+            store[key] = value
 
 
 #: Records of the simulated partition arrive this far apart (the parking clock).
@@ -344,6 +360,61 @@ def test_comments_for_an_article_that_never_comes_go_to_the_dlq_after_the_grace(
     assert codec.decode_input(base64.b64decode(rejected[0].raw_b64)) == codec.decode_input(raw)
     assert sim.store[article_key("a1")]["count"] == 2
     assert sim.store[article_key("ghost")]["parked"] == []
+
+
+#: The broker's record limit (and aiokafka's max_request_size), which no state record may reach.
+RECORD_LIMIT = 1024 * 1024
+
+
+def test_parked_comments_are_records_of_their_own_and_none_grows_past_the_limit() -> None:
+    sim = run([published("a1")])
+    body = "\U0001F600" * 5_000  # 20 KB of UTF-8, the longest body allowed
+    for n in range(MAX_PARKED + 1):
+        out = sim.feed(posted("ghost", f"c{n}", body=body), Position(COMMENTS, n, 0, 1_000 + n))
+        for key, value in out.writes.items():
+            assert len(codec.dumps(value)) < 2 * codec.MAX_EVENT_BYTES, key
+    # The article record lists offsets only; each comment's bytes are in its own record.
+    assert len(sim.store[article_key("ghost")]["parked"]) == MAX_PARKED
+    assert sum(1 for k in sim.store if k.startswith("p/ghost/")) == MAX_PARKED
+    # One more than the bound is refused at once, as itself (so under its own article's key).
+    assert [(type(e), e.reason, e.offset) for e in out.emits
+            if isinstance(e, Rejected)] == [(Rejected, "unknown_article", None)]
+
+
+def test_articles_waiting_per_partition_are_bounded() -> None:
+    sim = Sim()
+    for n in range(MAX_PARKED_ARTICLES):
+        assert sim.feed(posted(f"ghost{n}", "c1"), Position(COMMENTS, n, 0, 1_000)).emits == []
+    over = sim.feed(posted("one-more", "c1"), Position(COMMENTS, MAX_PARKED_ARTICLES, 0, 1_000))
+    assert [getattr(e, "reason", None) for e in over.emits] == ["unknown_article"]
+    index = sim.store[park_key(0)]
+    assert len(index["articles"]) == MAX_PARKED_ARTICLES
+    assert len(codec.dumps(index)) < RECORD_LIMIT // 4
+
+
+def test_the_sweep_expires_parked_comments_of_an_idle_partition_under_their_own_key() -> None:
+    sim = run([published("a1")])
+    raw = codec.encode(posted("ghost", "c1"))
+    sim.feed(posted("ghost", "c1"), Position(COMMENTS, 7, 0, 1_000))
+    sim.feed(posted("ghost", "c2"), Position(COMMENTS, 8, 0, 2_000))
+    grace_ms = PARK_GRACE // timedelta(milliseconds=1)
+    assert sweep_parked([0], 1_000 + grace_ms, sim.store.get).expired == []
+    out = sweep_parked([0, 1], 2_000 + grace_ms + 1, sim.store.get)
+    assert [(x.partition, x.rejected.reason, x.rejected.offset, x.rejected.key)
+            for x in out.expired] == [(0, "unknown_article", 7, "ghost"),
+                                      (0, "unknown_article", 8, "ghost")]
+    first = out.expired[0].rejected.raw_b64
+    assert first is not None
+    assert base64.b64decode(first) == raw
+    apply(sim.store, [(k, v) for part in out.writes.values() for k, v in part.items()])
+    assert not any(k.startswith("p/") for k in sim.store)
+    assert sim.store[article_key("ghost")]["parked"] == []
+    assert sim.store[park_key(0)]["articles"] == {}
+    # Swept once: nothing is left for the next sweep, and the article may still come.
+    assert sweep_parked([0], 10 * grace_ms, sim.store.get).expired == []
+    late = sim.feed(published("ghost"), Position(ARTICLES, 1, 0, 10 * grace_ms))
+    assert sim.store[article_key("ghost")]["count"] == 0
+    assert not any(isinstance(e, Rejected) for e in late.emits)
 
 
 def test_excerpt_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
@@ -565,8 +636,12 @@ def cut(items: list[Any], sizes: list[int]) -> list[list[Any]]:
 
 
 def plain(store: dict[str, Record]) -> dict[str, Record | None]:
-    """The state without bookkeeping or batch marks (which depend on where batches were cut)."""
-    return {k: fields(v) for k, v in store.items() if not k.startswith("b/")}
+    """The state without bookkeeping or batch marks (which depend on where batches were cut),
+    nor parked comments no article lists any more (a delete a crash lost after the mark)."""
+    listed = {parked_key(v["id"], o) for k, v in store.items() if k.startswith("a/")
+              for o, _ in v["parked"]}
+    return {k: fields(v) for k, v in store.items()
+            if not k.startswith("b/") and (not k.startswith("p/") or k in listed)}
 
 
 batch_sizes = st.lists(st.integers(1, 8), min_size=1, max_size=4)
@@ -617,7 +692,7 @@ def test_a_crash_anywhere_in_a_batch_and_replay_loses_nothing_and_counts_nothing
         crashed.feed_batch(batch)
     # One ordered log: each batch's feed updates, then its writes (its batch mark last). The
     # broker kept a prefix of it.
-    log: list[tuple[int, tuple[str, Record] | Emit]] = []
+    log: list[tuple[int, tuple[str, Record | None] | Emit]] = []
     for n, (writes, emits) in enumerate(crashed.per_event):
         log += [(n, e) for e in emits]
         log += [(n, w) for w in writes]
@@ -626,7 +701,7 @@ def test_a_crash_anywhere_in_a_batch_and_replay_loses_nothing_and_counts_nothing
     landed: list[Emit] = []
     for _, item in kept:
         if isinstance(item, tuple):
-            restarted.store[item[0]] = item[1]
+            apply(restarted.store, [item])
         else:
             landed.append(item)
     # Faust commits only after flushing, and acknowledges a batch's events after the batch:
