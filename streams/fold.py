@@ -524,6 +524,7 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
         new_c = {**c, "status": "deleted"}
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
+        _unlink(new_c, new_a, st)
     elif event.data.status != c["status"]:
         status = event.data.status
         new_c = {**c, "status": status}
@@ -535,6 +536,24 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
     st.put_comment(new_c)
     st.put_article(new_a)
     return emitter.out
+
+
+def _unlink(c: CommentRecord, a: ArticleRecord, st: _State) -> None:
+    """Take a deleted comment out of its article's chain: snapshots and history pages walk
+    the chain, and a deleted comment never shows again."""
+    before, after = c["prev"], c.get("next")
+    if after is None:
+        if a["head"] == c["id"]:
+            a["head"] = before
+    else:
+        newer = st.comment(c["aid"], after)
+        if newer is not None:
+            st.put_comment({**newer, "prev": before})
+    if before is not None:
+        older = st.comment(c["aid"], before)
+        if older is not None:
+            st.put_comment({**older, "next": after})
+    c["next"] = None
 
 
 def _became_visible(emitter: _Emitter, c: CommentRecord, pos: Position) -> None:
@@ -573,8 +592,13 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
         "id": data.comment_id, "aid": data.article_id, "parent": data.parent_id,
         "author": {"id": data.author.id, "name": data.author.name}, "body": data.body,
         "posted_at": iso(data.posted_at), "edited_at": None, "status": data.status,
-        "score": 0, "depth": depth, "seq": a["n"], "prev": a["head"], "ev": [event.id],
+        "score": 0, "depth": depth, "seq": a["n"], "prev": a["head"], "next": None,
+        "ev": [event.id],
     }
+    if a["head"] is not None:
+        older = st.comment(data.article_id, a["head"])
+        if older is not None:
+            st.put_comment({**older, "next": data.comment_id})
     new_a: ArticleRecord = {**a, "n": a["n"] + 1, "head": data.comment_id}
     emitter = _Emitter(new_a, iso(event.time))
     if data.status == "visible":

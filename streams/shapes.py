@@ -11,7 +11,8 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
   (offsets and arrival times only: at most ``MAX_PARKED``);
 - ``p/<article>/<offset>`` :class:`ParkedRecord`: one parked comment event, as received (at
   most one input event, so far below the broker's record limit);
-- ``c/<article>/<comment>`` :class:`CommentRecord`: one comment;
+- ``c/<article>/<comment>`` :class:`CommentRecord`: one comment, linked to its article's
+  previous and next (not deleted) comments;
 - ``v/<article>/<comment>/<voter>`` :class:`VoteRecord`: one voter's vote;
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
 - ``b/<partition>`` :class:`BatchMark`: how far the last fully written batch reached;
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 Record = dict[str, Any]
 Reader = Callable[[str], Record | None]
@@ -98,8 +99,12 @@ class CommentRecord(TypedDict):
     score: int
     depth: int
     seq: int
-    #: The previous comment of the article (a backwards chain from ``ArticleRecord.head``).
+    #: The previous and the next comment of the article: a chain from ``ArticleRecord.head``
+    #: backwards. A deleted comment is unlinked from it (its neighbours point past it), so
+    #: walking the chain costs the same however many comments were deleted; it keeps its own
+    #: ``prev``, so a cursor naming it still pages on to older comments.
     prev: str | None
+    next: NotRequired[str | None]
     ev: list[str]
 
 

@@ -443,6 +443,30 @@ def test_history_pages_backwards_with_a_cursor() -> None:
     assert last["cursor"] is None
 
 
+def test_snapshots_and_history_read_the_same_records_however_many_comments_were_deleted(
+) -> None:
+    def reads(removed: int) -> tuple[int, int, list[str]]:
+        events: list[InputEvent] = [published("a1"), posted("a1", "old", minute=0)]
+        events += [posted("a1", f"d{i}", minute=1) for i in range(removed)]
+        events += [deleted("a1", f"d{i}", f"del{i}") for i in range(removed)]
+        events += [posted("a1", "new", minute=2)]
+        store = run(events).store
+        keys: list[str] = []
+
+        def read(key: str) -> Record | None:
+            keys.append(key)
+            return store.get(key)
+
+        _, _, snap = queries.article_snapshot("a1", read, limit=50, namespace=NS)
+        snapshot_reads = len(keys)
+        keys.clear()
+        page = queries.history("a1", read, before="new", limit=50)
+        return snapshot_reads, len(keys), [c["comment_id"] for c in
+                                           [*snap["comments"], *page["comments"]]]
+
+    assert reads(0) == reads(300) == (3, 2, ["old", "new", "old"])
+
+
 def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None:
     sim = Sim()
     epoch, offset, snap = queries.article_snapshot("a9", sim.store.get, limit=50, namespace=NS)
