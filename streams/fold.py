@@ -485,10 +485,42 @@ def _fold_article(
     view = article_view(new)
     if view is not None:
         emitter.article("article", view)
+    if isinstance(event, ArticleDeleted):
+        _delete_comments(new, emitter, st)
     st.put_article(new)
     if a is not None and a["parked"] and new["meta"] is not None:
         return emitter.out + _release_parked(a, st)
     return emitter.out
+
+
+#: The recent-list version of a removal that nothing can undo (an article's deletion): it
+#: is an ``articles`` offset, not comparable with the ``comments`` offsets of other facts.
+FINAL_VERSION: Final = 2**53 - 1
+
+
+def _delete_comments(a: ArticleRecord, emitter: _Emitter, st: _State) -> None:
+    """An article's deletion deletes its comments, as a ``comment.deleted`` of each would: they
+    leave snapshots, history, counts and the recent list. Ingest publishes those deletions
+    first; this catches comments posted through another process at the same moment."""
+    removed = 0
+    cid = a["head"]
+    while cid is not None:
+        c = st.comment(a["id"], cid)
+        if c is None:
+            break
+        if c["status"] != "deleted":
+            if c["status"] == "visible":
+                removed += 1
+                a["count"] -= 1
+                emitter.article("comment.removed", {"comment_id": c["id"], "article_id": c["aid"],
+                                                    "reason": "deleted"})
+                emitter.fact("remove", c, FINAL_VERSION)
+            st.put_comment({**c, "status": "deleted", "next": None})
+        cid = c["prev"]
+    # Every comment is deleted now: the chain is empty (see CommentRecord.prev).
+    a["head"] = None
+    if removed:
+        emitter.counts()
 
 
 def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,

@@ -24,6 +24,7 @@ from commentfeed.demo_data import LEAD_ARTICLE_ID, demo_events
 from commentfeed.events import (
     ArticleClosed,
     ArticleData,
+    ArticleDeleted,
     ArticlePublished,
     ArticleRef,
     ArticleUpdated,
@@ -311,6 +312,26 @@ def test_an_event_that_changed_nothing_changes_nothing_when_delivered_again() ->
     assert (c["score"], c["status"]) == (1, "hidden")
 
 
+def test_an_article_deletion_deletes_its_comments_everywhere() -> None:
+    sim = run([published("a1"), posted("a1", "c1"), posted("a1", "c2", status="pending"),
+               posted("a1", "c3", parent="c1")])
+    gone = sim.feed(ArticleDeleted(id="drop-a1", subject="a1", data=ArticleRef(
+        article_id="a1", site=SITE)), Position(ARTICLES, 1))
+    assert [(u.channel, u.kind, u.payload.get("comment_id"), u.payload.get("count"))
+            for u in gone.emits if isinstance(u, ChannelUpdate)] == [
+        ("article:a1", "article", None, None), ("article:a1", "comment.removed", "c3", None),
+        ("article:a1", "comment.removed", "c1", None), ("article:a1", "count", None, 0),
+        ("count:a1", "count", None, 0)]
+    assert [(f.fact["op"], f.fact["comment_id"]) for f in gone.emits
+            if isinstance(f, RecentFact)] == [("remove", "c3"), ("remove", "c1")]
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert (snap["count"], snap["comments"]) == (0, [])
+    assert queries.history("a1", sim.store.get, before=None, limit=50)["comments"] == []
+    assert {sim.store[comment_key("a1", c)]["status"] for c in ("c1", "c2", "c3")} == {"deleted"}
+    # The pending one cannot come back by moderation.
+    assert sim.feed(moderated("a1", "c2", "visible", "m1"), Position(COMMENTS, 9)).emits == []
+
+
 def test_bad_references_are_rejected_with_a_reason() -> None:
     sim = run([published("a1"), posted("a1", "c1")])
     cases: list[tuple[InputEvent, str]] = [
@@ -502,6 +523,7 @@ op = st.one_of(
     st.tuples(st.just("dup"), st.integers(1, 12)),
     st.tuples(st.just("retitle"), st.sampled_from(EARLY_ARTICLES), st.sampled_from(["T1", "T2"])),
     st.tuples(st.just("publish"), st.integers(0, 500)),
+    st.tuples(st.just("drop"), st.sampled_from(EARLY_ARTICLES)),
 )
 
 
@@ -524,6 +546,9 @@ def build(ops: list[tuple[Any, ...]]) -> list[InputEvent]:
             events.append(voted(o[1], o[2], o[3], o[4], eid))
         elif kind == "dup":
             events.append(events[max(0, len(events) - o[1])])
+        elif kind == "drop":
+            events.append(ArticleDeleted(id=eid, subject=o[1],
+                                         data=ArticleRef(article_id=o[1], site=SITE)))
         elif kind == "publish":
             late = published("late", eid=eid)
             events.append(late.model_copy(update={"time": T0 + timedelta(minutes=o[1])}))
@@ -555,6 +580,7 @@ def recount(events: list[InputEvent]) -> Truth:
     comments: dict[tuple[str, str], dict[str, Any]] = {}
     order: dict[str, list[str]] = defaultdict(list)
     published_ids: set[str] = set(EARLY_ARTICLES)
+    dropped: set[str] = set()
     waiting: dict[str, tuple[int, list[InputEvent]]] = {}
     grace = PARK_GRACE // timedelta(milliseconds=1)
 
@@ -565,9 +591,16 @@ def recount(events: list[InputEvent]) -> Truth:
         key = (d.article_id, getattr(d, "comment_id", ""))
         c = comments.get(key)
         done = False
-        if isinstance(e, CommentPosted):
+        if isinstance(e, ArticleDeleted):
+            # Its comments go with it, as if each were deleted.
+            dropped.add(d.article_id)
+            for (aid, _), other in comments.items():
+                if aid == d.article_id:
+                    other["status"] = "deleted"
+            done = True
+        elif isinstance(e, CommentPosted):
             parent_ok = e.data.parent_id is None or (d.article_id, e.data.parent_id) in comments
-            if c is None and parent_ok:
+            if c is None and parent_ok and d.article_id not in dropped:
                 comments[key] = {"status": e.data.status, "body": e.data.body, "edited": None,
                                  "votes": {}}
                 order[d.article_id].append(e.data.comment_id)
