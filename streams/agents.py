@@ -40,7 +40,7 @@ from streams.records import (
     feed_count_record,
     feed_updates_record,
 )
-from streams.shapes import ARTICLES, COMMENTS, FACTS, Position
+from streams.shapes import ARTICLES, COMMENTS, FACTS, Position, site_key
 from streams.tables import PartitionCache, RecordTable
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ class Handlers:
                     self.sites.get, namespace=self.namespace)
                 if outcome.write is not None:
                     with writing_for(batch[-1][0]):
-                        self.sites.apply({f"s/{outcome.write['site']}": dict(outcome.write)})
+                        self.sites.apply({site_key(outcome.write["site"]): dict(outcome.write)})
                     written = last_changelog(self.outputs.producer) or written
             except Exception as exc:
                 for event, _ in batch:
