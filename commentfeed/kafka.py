@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
@@ -164,3 +166,39 @@ async def _align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
                 ",".join(f"{k}={v}" for k, v in changes.items()))
         else:
             log.info("topic %s: set %s", spec.name, changes)
+
+
+async def end_offsets(settings: Settings, partitions: Sequence[TopicPartition],
+                      listed: Mapping[TopicPartition, int],
+                      timeout_s: float = 5.0) -> dict[TopicPartition, int]:
+    """The end offsets of ``partitions`` (one past the last record), given the ones the broker
+    listed (``ListOffsets``, e.g. aiokafka's ``end_offsets``).
+
+    Tansu lists one past the *first* offset of a partition's last record batch, not one past its
+    last record (a batch of 137 records at 0-136 lists 1). A fetch of that last batch carries
+    the true high watermark, so this fetches it, once per partition with records, and keeps
+    whichever is higher: on Kafka the two agree and nothing changes.
+    """
+    out = dict(listed)
+    probe = [tp for tp in partitions if out.get(tp)]
+    if not probe:
+        return out
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False, fetch_max_wait_ms=100)
+    try:
+        await consumer.start()
+        consumer.assign(probe)
+        for tp in probe:
+            consumer.seek(tp, out[tp] - 1)
+        async with asyncio.timeout(timeout_s):
+            while any(consumer.highwater(tp) is None for tp in probe):
+                await consumer.getmany(timeout_ms=100)
+    except TimeoutError:
+        pass  # keep what the broker listed for partitions that did not answer
+    finally:
+        await consumer.stop()
+    for tp in probe:
+        seen = consumer.highwater(tp)
+        if seen is not None and seen > out[tp]:
+            out[tp] = seen
+    return out

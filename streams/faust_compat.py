@@ -10,6 +10,9 @@ when the version is outside the tested range):
   idempotence from settings and drains the changelog buffer completely before a commit
   (Faust's own flush gives up after 0.1 s without progress, which would let a commit run ahead
   of changelog records), and its buffer holds many records before stream processing is paused;
+- the highwaters table recovery reads (end offsets of changelog partitions) made true on
+  Tansu, whose ``ListOffsets`` understates them (else ``ConsistencyError`` once a worker that
+  kept a partition through a rebalance had read past the understated end);
 - the scheduler that hands out the records of one fetch in timestamp order across topics, so
   an article published just before its first comment is folded first;
 - a table manager without Faust's one-second grace for tables declared late;
@@ -31,13 +34,14 @@ from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any, Final
 
+from aiokafka import TopicPartition
 from faust import tables as faust_tables
 from faust.streams import _current_event
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
 from faust.transport.utils import DefaultSchedulingStrategy
 
-from commentfeed.kafka import backoff_idle_fetches
+from commentfeed.kafka import backoff_idle_fetches, end_offsets
 from commentfeed.settings import Settings
 
 #: The faust-streaming and aiokafka releases whose internals this module was checked against.
@@ -92,6 +96,25 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         # Faust's one consumer reads every input, internal and changelog topic: when they are
         # all quiet it need not ask the broker every few milliseconds.
         backoff_idle_fetches(self._consumer, app_settings(self.app).fetch_wait_idle_ms)
+
+    async def _highwaters(self, partitions: Any) -> Mapping[Any, int]:
+        # Faust's table recovery raises ConsistencyError when an offset it has read is past
+        # the highwater, and stops reading a changelog at the highwater: both need the true
+        # end, which Tansu's ListOffsets understates (see commentfeed.kafka.end_offsets).
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed
+        tps = list(partitions)
+        true = await end_offsets(app_settings(self.app),
+                                 [TopicPartition(tp.topic, tp.partition) for tp in tps],
+                                 {TopicPartition(tp.topic, tp.partition): v
+                                  for tp, v in listed.items() if v is not None})
+        out = dict(listed)
+        for tp in tps:
+            found = true.get(TopicPartition(tp.topic, tp.partition))
+            if found is not None:
+                out[tp] = found
+        return out
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
