@@ -4,7 +4,7 @@ Runs :func:`gateway.server.serve` (the same object ``commentfeed gateway`` runs,
 defaults) in this process, with a stub streams API for the one snapshot fetch
 (:mod:`bench.stub_streams`) and a real broker for its ``feed.updates`` consumer. On
 ``{"cmd": "blast", ...}`` it hands pre-encoded ``feed.updates`` record values to the code its
-consumer loop runs for each record (channel check, ``parse_update``, ``Core.receive_update``,
+consumer loop runs for each record (channel check, ``parse_updates``, ``Core.receive_update``,
 the shell's ``websockets.broadcast``), so the fan-out is measured without Kafka's pacing.
 Commands and answers match :mod:`bench.raw_server`.
 """
@@ -23,7 +23,7 @@ from bench.stub_streams import start_stub
 from bench.updates import feed_updates, synthetic_updates
 from bench.wsclient import raise_nofile_limit
 from commentfeed.settings import Settings
-from gateway.frames import parse_update
+from gateway.frames import parse_updates
 from gateway.server import Gateway, serve
 
 CHANNEL = "article:bench"
@@ -51,7 +51,8 @@ async def blast(gateway: Gateway, records: list[tuple[bytes, bytes]], every: int
     now = time.monotonic()
     for i, (key, value) in enumerate(records, 1):
         if core.tracks(key.decode("utf-8", "replace")):
-            run(core.receive_update(parse_update(value), now))
+            for update in parse_updates(value):
+                run(core.receive_update(update, now))
         if i % every == 0:
             await asyncio.sleep(0)
             now = time.monotonic()

@@ -22,7 +22,8 @@ from producers.publisher import Publisher
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()  # the broker and topics come from COMMENTFEED_* like any producer
     plan = LoadPlan(rate=args.rate, duration_s=args.duration, articles=args.articles,
-                    viewers=args.viewers, site=args.site, seed=args.seed, run_id=args.run_id)
+                    viewers=args.viewers, site=args.site, seed=args.seed, run_id=args.run_id,
+                    vote_share=args.vote_share, edit_share=args.edit_share)
     async with Publisher(settings, client_id="bench-load") as publisher:
         stats = await run_load(publisher, plan)
     return {"event": "done", "sent": stats.sent, "acked": stats.acked, "failed": stats.failed,
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--site", default="load")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--vote-share", type=float, default=0.10)
+    parser.add_argument("--edit-share", type=float, default=0.05)
     emit(asyncio.run(main_async(parser.parse_args())))
 
 

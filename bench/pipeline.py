@@ -57,6 +57,12 @@ GOAL_P50_MS = 15.0
 GOAL_P99_MS = 50.0
 SUSTAINED_RATE = 5000.0
 PLOT = report.DOC.parent / "bench-pipeline-latency.png"
+#: Load mixes: ``mixed`` is the load generator's default (~85% posts, 10% votes, 5% edits);
+#: ``posts`` publishes only ``comment.posted`` (30% of them replies).
+MIXES: dict[str, list[str]] = {
+    "mixed": [],
+    "posts": ["--vote-share", "0", "--edit-share", "0"],
+}
 
 
 @dataclass
@@ -179,6 +185,7 @@ async def pipeline_hop(settings: Settings, rate: float, args: argparse.Namespace
         busy_before = machine_busy()
         load = await Child.start(f"load-{tag}", python_argv(
             "bench.loadgen", "--rate", f"{rate:g}", "--duration", f"{args.duration:g}",
+            *MIXES[args.mix],
             "--articles", str(args.articles), "--viewers", str(args.viewers),
             "--run-id", plan.run_id), log_dir=out, env=env)
         children.append(load)
@@ -300,6 +307,7 @@ def render(results: list[RateResult], args: argparse.Namespace, load: tuple[str,
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.pipeline "
         f"--rates {','.join(f'{r:g}' for r in args.rates)} --duration {args.duration:g} "
+        f"--mix {args.mix} "
         f"--articles {args.articles} --viewers {args.viewers}` (load average {load[0]} at the "
         f"start, {load[1]} at the end; the first {args.warmup:g} s of each run left out).",
         "",
@@ -468,6 +476,8 @@ def main() -> None:
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
                         default=[250.0, 500.0, 1000.0, GOAL_RATE, SUSTAINED_RATE])
     parser.add_argument("--goal-rate", type=float, default=GOAL_RATE)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="mixed",
+                        help="mixed: posts, votes and edits; posts: comment.posted only")
     parser.add_argument("--duration", type=float, default=12.0,
                         help="seconds of pipeline load per rate")
     parser.add_argument("--raw-duration", type=float, default=8.0,

@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commentfeed import codec
-from commentfeed.events import Author, CommentView, CountPayload, FeedUpdate, FeedUpdateData
+from commentfeed.events import (
+    Author,
+    CommentView,
+    CountPayload,
+    FeedUpdate,
+    FeedUpdateData,
+    FeedUpdateItem,
+)
 
 WORDS = ("river", "council", "budget", "ferry", "night", "market", "tram", "summer", "vote")
 
@@ -58,14 +65,10 @@ def feed_updates(updates: list[SyntheticUpdate]) -> list[tuple[bytes, bytes]]:
     """``(key, value)`` of the ``feed.updates`` record of each update."""
     records = []
     for u in updates:
-        event = FeedUpdate(
-            type=f"feed.{u.kind}",
-            subject=u.channel,
-            data=FeedUpdateData(channel=u.channel, epoch=u.epoch, offset=u.offset,
-                                kind=u.kind,
-                                payload=u.payload,
-                                source_time=datetime.fromisoformat(u.source_time)),
-        )
+        item = FeedUpdateItem(offset=u.offset, kind=u.kind, payload=u.payload,
+                              source_time=datetime.fromisoformat(u.source_time))
+        event = FeedUpdate(subject=u.channel, data=FeedUpdateData(
+            channel=u.channel, epoch=u.epoch, updates=[item]))
         records.append((u.channel.encode(), codec.encode(event)))
     return records
 

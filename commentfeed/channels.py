@@ -38,7 +38,7 @@ CHANNEL_PATTERN: Final = (
 MODERATION_CHANNEL_PATTERN: Final = rf"^moderation:{ID_PATTERN}$"
 ARTICLE_CHANNEL_PATTERN: Final = rf"^article:{ID_PATTERN}$"
 
-#: What a channel update changes; ``feed.`` + kind is the CloudEvents type on ``feed.updates``.
+#: What a channel update changes (``kind`` of each entry of a ``feed.updates`` record).
 UpdateKind = Literal[
     "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
     "article", "queue.item", "queue.removed",
@@ -122,11 +122,12 @@ def parse_channel(name: str, default_site: str) -> Channel:
 
 @dataclass(frozen=True, slots=True)
 class ChannelUpdate:
-    """One update of one channel: the ``data`` of a ``feed.updates`` record.
+    """One update of one channel: an entry of a ``feed.updates`` record's ``data.updates``.
 
     ``offset`` grows by one per update of the channel; ``epoch`` changes only when the channel's
     state was rebuilt from nothing; ``source_time`` is the input event's time (RFC 3339), carried
-    for end-to-end latency. :class:`commentfeed.events.FeedUpdateData` is its wire schema.
+    for end-to-end latency. :class:`commentfeed.events.FeedUpdateData` (channel and epoch) and
+    :class:`commentfeed.events.FeedUpdateItem` (the rest) are its wire schema.
     """
 
     channel: str

@@ -66,6 +66,12 @@ def _validate(adapter: TypeAdapter[T], raw: bytes, max_bytes: int) -> T:
             "too_large", f"{len(raw)} bytes, limit {max_bytes}", field=None, raw=raw
         )
     try:
+        # Parsing and validating in one pass (pydantic-core reads the bytes itself) is the fast
+        # path; an error takes the slow path below, which names it as the DLQ reasons do.
+        return adapter.validate_json(raw)
+    except ValidationError:
+        pass
+    try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise EventDecodeError("invalid_json", str(exc), field=None, raw=raw) from None

@@ -418,36 +418,36 @@ class ModerationSnapshot(_Model):
     queue: list[QueueItem]
 
 
-class FeedUpdateData(_Model):
-    """One change to one channel, in the channel's order.
+class FeedUpdateItem(_Model):
+    """One change to one channel.
 
-    ``offset`` increases by one per update of the channel; ``epoch`` changes only when the
-    channel's state was rebuilt from nothing. ``source_time`` is the input event's ``time``,
-    carried so every hop can measure end-to-end latency.
+    ``offset`` increases by one per update of the channel; ``source_time`` is the input
+    event's ``time``, carried so every hop can measure end-to-end latency.
     """
 
-    channel: str
-    epoch: str
     offset: int
     kind: FeedUpdateType
     payload: dict[str, Any]
     source_time: Timestamp | None = None
 
 
-class FeedUpdate(_Envelope):
-    """A record of ``feed.updates``: key = channel, type = ``feed.`` + kind."""
+class FeedUpdateData(_Model):
+    """Consecutive updates of one channel, in the channel's order (offsets ascending).
 
-    type: Literal[
-        "feed.comment.added",
-        "feed.comment.updated",
-        "feed.comment.removed",
-        "feed.comment.score",
-        "feed.count",
-        "feed.recent",
-        "feed.article",
-        "feed.queue.item",
-        "feed.queue.removed",
-    ]
+    The streams worker writes one record per channel per processed batch. ``epoch`` changes
+    only when the channel's state was rebuilt from nothing. A replay after a crash may re-send
+    updates with offsets a consumer already has, packed differently: drop those.
+    """
+
+    channel: str
+    epoch: str
+    updates: Annotated[list[FeedUpdateItem], Field(min_length=1)]
+
+
+class FeedUpdate(_Envelope):
+    """A record of ``feed.updates``: key = channel, type ``feed.updates``."""
+
+    type: Literal["feed.updates"] = "feed.updates"
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/streams"
     data: FeedUpdateData
 

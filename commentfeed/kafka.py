@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
@@ -44,7 +46,44 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafk
         "enable_auto_commit": False,
     }
     options.update(overrides)
-    return AIOKafkaConsumer(*topics, **options)
+    return IdleBackoffConsumer(*topics, idle_wait_ms=settings.fetch_wait_idle_ms, **options)
+
+
+class IdleBackoffConsumer(AIOKafkaConsumer):  # type: ignore[misc]
+    """An aiokafka consumer whose fetch wait grows while fetches come back empty."""
+
+    def __init__(self, *topics: str, idle_wait_ms: int, **options: Any) -> None:
+        super().__init__(*topics, **options)
+        self._idle_wait_ms = idle_wait_ms
+
+    async def start(self) -> None:
+        await super().start()
+        backoff_idle_fetches(self, self._idle_wait_ms)
+
+
+def backoff_idle_fetches(consumer: Any, idle_wait_ms: int) -> None:
+    """Make a started aiokafka consumer double its fetch wait after each empty fetch, up to
+    ``idle_wait_ms``, and return to its configured wait on the first record.
+
+    A broker that holds every Fetch for the full wait (Tansu) makes an idle consumer cost a
+    request every few milliseconds, on both sides. aiokafka reads ``_fetch_max_wait_ms`` each
+    time it builds a Fetch, and its per-request task reports whether records came back.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    base = getattr(fetcher, "_fetch_max_wait_ms", None)
+    proc = getattr(fetcher, "_proc_fetch_request", None)
+    if fetcher is None or not isinstance(base, int) or proc is None:
+        raise RuntimeError("aiokafka changed: cannot adapt the consumer fetch wait")
+    if idle_wait_ms <= base:
+        return
+
+    async def proc_fetch_request(assignment: Any, node_id: int, request: Any) -> bool:
+        got = bool(await proc(assignment, node_id, request))
+        wait = fetcher._fetch_max_wait_ms
+        fetcher._fetch_max_wait_ms = base if got else min(idle_wait_ms, max(1, wait) * 2)
+        return got
+
+    fetcher._proc_fetch_request = proc_fetch_request
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -127,3 +166,39 @@ async def _align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
                 ",".join(f"{k}={v}" for k, v in changes.items()))
         else:
             log.info("topic %s: set %s", spec.name, changes)
+
+
+async def end_offsets(settings: Settings, partitions: Sequence[TopicPartition],
+                      listed: Mapping[TopicPartition, int],
+                      timeout_s: float = 5.0) -> dict[TopicPartition, int]:
+    """The end offsets of ``partitions`` (one past the last record), given the ones the broker
+    listed (``ListOffsets``, e.g. aiokafka's ``end_offsets``).
+
+    Tansu lists one past the *first* offset of a partition's last record batch, not one past its
+    last record (a batch of 137 records at 0-136 lists 1). A fetch of that last batch carries
+    the true high watermark, so this fetches it, once per partition with records, and keeps
+    whichever is higher: on Kafka the two agree and nothing changes.
+    """
+    out = dict(listed)
+    probe = [tp for tp in partitions if out.get(tp)]
+    if not probe:
+        return out
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False, fetch_max_wait_ms=100)
+    try:
+        await consumer.start()
+        consumer.assign(probe)
+        for tp in probe:
+            consumer.seek(tp, out[tp] - 1)
+        async with asyncio.timeout(timeout_s):
+            while any(consumer.highwater(tp) is None for tp in probe):
+                await consumer.getmany(timeout_ms=100)
+    except TimeoutError:
+        pass  # keep what the broker listed for partitions that did not answer
+    finally:
+        await consumer.stop()
+    for tp in probe:
+        seen = consumer.highwater(tp)
+        if seen is not None and seen > out[tp]:
+            out[tp] = seen
+    return out

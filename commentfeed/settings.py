@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     #: Consumer fetch wait. Tansu holds every Fetch for the full wait even when data is ready, so
     #: the embedded default is tiny; on Apache Kafka 100-500 ms costs nothing and saves requests.
     fetch_wait_ms: int = Field(default=5, ge=0, le=60_000)
+    #: After fetches that return nothing, each consumer doubles its fetch wait up to this, and
+    #: drops back to ``fetch_wait_ms`` on the first record: an idle consumer then asks a few
+    #: times a second instead of every ``fetch_wait_ms``. The first record after a quiet spell
+    #: waits up to this long; under load nothing changes. 0 (or <= fetch_wait_ms) disables it.
+    fetch_wait_idle_ms: int = Field(default=100, ge=0, le=60_000)
     #: Consumer-group rebalance timeout. Tansu waits all of it on every join.
     rebalance_timeout_ms: int = Field(default=3_000, ge=500)
     #: Idempotent producers need InitProducerId, which Tansu does not implement: on for Kafka.
@@ -83,6 +88,12 @@ class Settings(BaseSettings):
     data_dir: str = "./var/streams"
     #: Site served on the bare ``recent`` channel.
     default_site: str = "demo"
+    #: How long comment events for an article not published yet wait for it before they go to
+    #: ``comments.dlq`` as ``unknown_article`` (docs/operations.md, "Limits of the worker").
+    park_grace_s: float = Field(default=60.0, gt=0, le=86_400)
+    #: How often the worker looks for parked comments that waited too long, also on partitions
+    #: no record reaches any more.
+    park_sweep_s: float = Field(default=5.0, gt=0, le=3_600)
 
     log_level: str = "INFO"
 

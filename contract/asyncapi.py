@@ -169,10 +169,12 @@ TOPICS: tuple[TopicDoc, ...] = (
         "Key: the channel name (`article:<id>`, `count:<id>`, `recent:<site>`), so one "
         "channel stays in one partition, in order. Gateways read every partition without a "
         "shared consumer group.\n\n"
-        "Delivery: at-least-once. Each record carries the channel's `data.offset` (one more per "
-        "update of the channel) and `data.epoch` (changes only when the channel's state was "
-        "rebuilt from nothing). After a worker crash the same updates are sent again with the "
-        "same offsets (and the same CloudEvents `id`, `<channel>@<epoch>:<offset>`): drop any "
+        "One record per channel per batch the worker folded: `data.updates` lists that "
+        "batch's updates of the channel in offset order.\n\n"
+        "Delivery: at-least-once. Each update carries the channel's `offset` (one more per "
+        "update of the channel) and the record its `data.epoch` (changes only when the "
+        "channel's state was rebuilt from nothing). After a worker crash the same updates are "
+        "sent again with the same offsets, possibly packed into records differently: drop any "
         "update at or below the offset you already applied.",
     ),
     TopicDoc(
@@ -208,7 +210,7 @@ TOPICS: tuple[TopicDoc, ...] = (
 MESSAGE_KEYS: dict[str, str] = {"user.banned": "siteKey"}
 
 #: The streams worker's consumer group (its Faust app id) before the topic prefix.
-STREAMS_GROUP = "commentfeed-streams"
+STREAMS_GROUP = "commentfeed-streams-v2"
 
 #: Message component name -> one-line summary.
 MESSAGE_SUMMARIES: dict[str, str] = {
@@ -223,7 +225,7 @@ MESSAGE_SUMMARIES: dict[str, str] = {
     "comment.voted": "A reader voted on a comment: +1, -1, or 0 to withdraw.",
     "comment.reported": "A reader reported a comment to the site's moderators, with a reason.",
     "user.banned": "A moderator banned a user from writing on a site until `until`.",
-    "feed.update": "One update of one websocket channel.",
+    "feed.update": "A batch's updates of one websocket channel.",
     "feed.count": "An article's visible-comment count.",
     "dead-letter": "A record that could not be processed, with its reason and original bytes.",
 }
@@ -253,15 +255,16 @@ MESSAGE_BINDINGS: dict[str, dict[str, Any]] = {
 
 def _feed_update_description() -> str:
     rows = "\n".join(
-        f"| `{protocol.update_type(frame)}` | `feed.{protocol.update_type(frame)}` "
+        f"| `{protocol.update_type(frame)}` "
         f"| [{_schema_name(protocol.update_payload(frame))}]"
         f"({SCHEMA_REF}{_schema_name(protocol.update_payload(frame))}) |"
         for frame in protocol.UPDATE_FRAMES
     )
     return (
-        "`data.kind` names the update and `data.payload` holds it; the websocket `update` "
-        "frame carries the same `type` (the kind) and `data` (the payload).\n\n"
-        "| kind | CloudEvents type | payload |\n|---|---|---|\n" + rows
+        "Each entry of `data.updates` is one update: `kind` names it and `payload` holds it; "
+        "the websocket `update` frame carries the same `type` (the kind) and `data` (the "
+        "payload), one frame per update.\n\n"
+        "| kind | payload |\n|---|---|\n" + rows
     )
 
 
@@ -315,10 +318,15 @@ def _kafka_examples() -> dict[str, BaseModel]:
                 user_id="u-troll", site="demo", until=_T, hide_comments=True,
                 moderator="m-ines", reason="spam")),
         "feed.update": events.FeedUpdate(
-            id="up-0001", time=_T, subject=f"article:{_ARTICLE}", type="feed.comment.added",
-            data=events.FeedUpdateData(
-                channel=f"article:{_ARTICLE}", epoch="e1", offset=21, kind="comment.added",
-                payload=_comment_view().model_dump(mode="json"), source_time=_T)),
+            id=f"article:{_ARTICLE}@e1:21-22", time=_T, subject=f"article:{_ARTICLE}",
+            data=events.FeedUpdateData(channel=f"article:{_ARTICLE}", epoch="e1", updates=[
+                events.FeedUpdateItem(offset=21, kind="comment.added",
+                                      payload=_comment_view().model_dump(mode="json"),
+                                      source_time=_T),
+                events.FeedUpdateItem(offset=22, kind="count",
+                                      payload={"article_id": _ARTICLE, "count": 4},
+                                      source_time=_T),
+            ])),
         "feed.count": events.FeedCount(
             id="cnt-0001", time=_T, subject=_ARTICLE,
             data=events.FeedCountData(article_id=_ARTICLE, site="demo", count=4, offset=22)),

@@ -204,12 +204,13 @@ def history_frame(channel: str, rid: RequestId | None, comments: list[Any],
 
 # -- what the gateway reads from upstream ------------------------------------------------------
 
-def parse_update(raw: bytes) -> ChannelUpdate:
-    """The channel update in a ``feed.updates`` record value.
+def parse_updates(raw: bytes) -> list[ChannelUpdate]:
+    """The channel updates in a ``feed.updates`` record value, in the record's order.
 
-    Checks only what the gateway relies on, with orjson alone: this runs once per record on
-    the fan-out path, where a full pydantic validation of the envelope would cost more than
-    the fan-out itself. Raises :class:`BadUpdateError`.
+    A record carries one channel's updates of one worker batch. Checks only what the gateway
+    relies on, with orjson alone: this runs once per record on the fan-out path, where a full
+    pydantic validation of the envelope would cost more than the fan-out itself. Raises
+    :class:`BadUpdateError`; a record with one unusable update is refused whole.
     """
     try:
         doc = loads(raw)
@@ -218,19 +219,27 @@ def parse_update(raw: bytes) -> ChannelUpdate:
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict):
         raise BadUpdateError("record has no 'data' object")
-    channel, epoch, offset = data.get("channel"), data.get("epoch"), data.get("offset")
-    kind, payload, source_time = data.get("kind"), data.get("payload"), data.get("source_time")
+    channel, epoch, items = data.get("channel"), data.get("epoch"), data.get("updates")
     if not isinstance(channel, str) or not isinstance(epoch, str) or not epoch:
         raise BadUpdateError("'data.channel' and 'data.epoch' must be strings")
-    if not _is_int(offset) or offset < 1:
-        raise BadUpdateError("'data.offset' must be an integer >= 1")
-    if kind not in UPDATE_KINDS:
-        raise BadUpdateError(f"unknown update kind {kind!r}")
-    if not isinstance(payload, dict):
-        raise BadUpdateError("'data.payload' must be an object")
-    if source_time is not None and not isinstance(source_time, str):
-        source_time = None
-    return ChannelUpdate(channel, epoch, offset, kind, payload, source_time)
+    if not isinstance(items, list) or not items:
+        raise BadUpdateError("'data.updates' must be a non-empty list")
+    out: list[ChannelUpdate] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise BadUpdateError("each of 'data.updates' must be an object")
+        offset, kind = item.get("offset"), item.get("kind")
+        payload, source_time = item.get("payload"), item.get("source_time")
+        if not _is_int(offset) or offset < 1:
+            raise BadUpdateError("'offset' must be an integer >= 1")
+        if kind not in UPDATE_KINDS:
+            raise BadUpdateError(f"unknown update kind {kind!r}")
+        if not isinstance(payload, dict):
+            raise BadUpdateError("'payload' must be an object")
+        if source_time is not None and not isinstance(source_time, str):
+            source_time = None
+        out.append(ChannelUpdate(channel, epoch, offset, kind, payload, source_time))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ from gateway.frames import (
     check_moderation_snapshot,
     parse_history,
     parse_snapshot,
-    parse_update,
+    parse_updates,
 )
 from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
@@ -448,13 +448,14 @@ class Gateway:
                     if key is not None and not core.tracks(key.decode("utf-8", "replace")):
                         continue
                     try:
-                        update = parse_update(value)
+                        updates = parse_updates(value)
                     except BadUpdateError as exc:
                         metrics.bad_updates += 1
                         log.warning("skipping %s record at %s/%s: %s", self.topic,
                                     record.partition, record.offset, exc)
                         continue
-                    run(core.receive_update(update, now))
+                    for update in updates:  # one frame per update, as before batching
+                        run(core.receive_update(update, now))
             await self._update_lag(consumer, tps)
 
     async def _update_lag(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:

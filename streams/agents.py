@@ -1,47 +1,49 @@
-"""What the agents do with one record: decode, fold, write the tables, send the results.
+"""What the agents do with one fetched batch: decode, fold, send the results, write the tables.
 
-The agents themselves (in ``app``) are a loop over Faust events calling these handlers. A
-handler never raises on bad input: undecodable or refused records go to ``comments.dlq`` with
-a reason and their original bytes, and the worker carries on.
+The agents themselves (in ``app``) are loops over batches of Faust events calling these
+handlers. A handler never raises on bad input: undecodable or refused records go to
+``comments.dlq`` with a reason and their original bytes, and the worker carries on.
+
+Order within a batch (the crash reasoning in :mod:`streams.tx` rests on it): output records
+are appended to the producer first, then the table writes, each partition's batch mark last.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commentfeed import codec
+from commentfeed.channels import ChannelUpdate
 from commentfeed.errors import EventDecodeError
 from commentfeed.events import InputEvent
-from streams.logic import (
-    ARTICLES,
-    COMMENTS,
-    FACTS,
-    ChannelUpdate,
+from streams.faust_compat import last_changelog, writing_for, writing_to
+from streams.fold import (
+    PARK_GRACE,
     CountChanged,
     Emit,
-    Outcome,
-    Position,
+    Failed,
     RecentFact,
-    Rejected,
-    fold_event,
-    fold_facts,
+    fold_batch,
+    iso,
+    sweep_parked,
 )
+from streams.recent import FACT_FIELDS, fold_facts
 from streams.records import (
     dead_letter_record,
-    fact_record,
+    facts_record,
     feed_count_record,
-    feed_update_record,
+    feed_updates_record,
 )
-from streams.tables import RecordTable, writing_for
+from streams.shapes import ARTICLES, COMMENTS, FACTS, Position, site_key
+from streams.tables import PartitionCache, RecordTable
 
 log = logging.getLogger(__name__)
-
-_FACT_FIELDS = ("op", "site", "article_id", "comment_id", "posted_at", "version")
 
 
 @dataclass
@@ -49,32 +51,21 @@ class Outputs:
     """Where the handlers send: topic names and the app's producer.
 
     Records go straight to Faust's producer rather than through Faust topic objects, which
-    wrap every record in futures and callbacks; that was most of the worker's CPU per event.
+    wrap every record in futures and callbacks. Partitions are computed here, once per key.
     """
 
     producer: Any
+    partitions: PartitionCache
     feed_updates: str
     feed_counts: str
     facts: str
     dlq: str
 
-    def last_changelog(self) -> Any | None:
-        """The newest table write still in Faust's changelog buffer (a future of its ack).
-
-        The buffer is one FIFO queue, so right after a synchronous table write its tail is
-        that write. Waiting for the whole buffer to empty instead would also wait for the
-        ``fold`` agent's writes, which under load keep coming.
-        """
-        pending = self.producer.buffer.pending
-        queue = getattr(pending, "_queue", None)
-        if queue is None:
-            raise RuntimeError("asyncio.Queue changed: cannot find the changelog buffer")
-        return queue[-1] if queue else None
-
     async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Awaiting the send means the record is appended to the producer's batch (not yet
-        # acknowledged): an event's updates are queued before the next event's table writes.
-        await self.producer.send(topic, key, value, None, None, None)
+        # acknowledged): a batch's outputs are queued before its table writes.
+        partition = self.partitions.partition(topic, key)
+        await self.producer.send(topic, key, value, partition, None, None)
 
 
 @dataclass
@@ -83,43 +74,103 @@ class Stats:
     dead_lettered: int = 0
     replayed: int = 0
     superseded: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _Packed:
+    """A batch's outputs, packed: one record per channel, per article, per site."""
+
+    updates: dict[str, list[ChannelUpdate]] = field(default_factory=dict)
+    counts: dict[str, CountChanged] = field(default_factory=dict)
+    facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Handlers:
     def __init__(self, *, state: RecordTable, sites: RecordTable, outputs: Outputs,
-                 articles_topic: str, comments_topic: str, namespace: str) -> None:
+                 articles_topic: str, comments_topic: str, namespace: str,
+                 park_grace: timedelta = PARK_GRACE) -> None:
         self.state = state
         self.sites = sites
         self.outputs = outputs
         self.namespace = namespace
         self.tags = {articles_topic: ARTICLES, comments_topic: COMMENTS}
         self.comments_topic = comments_topic
+        self.park_grace = park_grace
         self.stats = Stats()
+        # The sweep of parked comments runs between batches, never inside one.
+        self.folding = asyncio.Lock()
 
-    async def on_input(self, message: Any) -> None:
-        """One record of ``articles`` or ``comments``."""
-        raw: bytes = message.value if message.value is not None else b""
-        key: bytes | None = message.key
-        tag = self.tags[message.topic]
-        try:
-            event = self._decode(tag, raw, key)
-        except EventDecodeError as exc:
-            await self._dead_letter(message, codec.encode(codec.dead_letter(
-                exc, raw=raw, topic=message.topic, partition=message.partition,
-                offset=message.offset, key=key)))
-            return
-        try:
+    async def on_inputs(self, events: Sequence[Any]) -> None:
+        """One fetched batch of ``articles`` and ``comments`` records."""
+        async with self.folding:
+            await self._fold_inputs(events)
+
+    async def on_sweep(self, partitions: Sequence[int], now_ms: int,
+                       still_owned: Callable[[], bool]) -> int:
+        """Dead-letter parked comments of ``partitions`` that waited past the grace; returns
+        how many. Letters go first, then the table writes (as a batch's), and only while this
+        worker still owns the partitions (``still_owned``): another owner sweeps again."""
+        async with self.folding:
+            outcome = sweep_parked(partitions, now_ms, self.state.get,
+                                   park_grace=self.park_grace)
+            for expired in outcome.expired:
+                r = expired.rejected
+                assert r.raw_b64 is not None
+                assert r.key is not None
+                self.stats.dead_lettered += 1
+                await self.outputs.send(self.outputs.dlq, r.key.encode(), dead_letter_record(
+                    r, raw=base64.b64decode(r.raw_b64), topic=self.comments_topic,
+                    partition=expired.partition, offset=r.offset or 0, key=r.key.encode()))
+            if not still_owned():
+                return 0
+            for partition, writes in outcome.writes.items():
+                with writing_to(self.comments_topic, partition):
+                    self.state.apply(writes)
+            return len(outcome.expired)
+
+    async def _fold_inputs(self, events: Sequence[Any]) -> None:
+        inputs: list[tuple[InputEvent | Exception, Position, bytes]] = []
+        by_pos: dict[Position, Any] = {}
+        for event in events:
+            message = event.message
+            raw: bytes = message.value if message.value is not None else b""
+            tag = self.tags[message.topic]
             pos = Position(tag, message.offset, message.partition,
                            round(message.timestamp * 1000))
-            outcome = fold_event(event, pos, self.state.get, namespace=self.namespace, raw=raw)
-            self.state.apply(outcome.writes)
-        except Exception as exc:  # a bug must not stop the worker; keep the record
-            log.exception("folding %s@%d failed", message.topic, message.offset)
-            await self._dead_letter(message, codec.encode(codec.dead_letter(
-                exc, raw=raw, topic=message.topic, partition=message.partition,
-                offset=message.offset, key=key)))
-            return
-        await self._emit(outcome, message, raw)
+            decoded: InputEvent | Exception
+            try:
+                decoded = self._decode(tag, raw, message.key)
+            except EventDecodeError as exc:
+                decoded = exc
+            inputs.append((decoded, pos, raw))
+            by_pos[pos] = event
+        outcome = fold_batch(inputs, self.state.get, namespace=self.namespace,
+                             park_grace=self.park_grace)
+        stats = self.stats
+        stats.batches += 1
+        stats.superseded += len(outcome.landed)
+        now = iso(datetime.now(UTC))
+        packed = _Packed()
+        for pos, emits in outcome.emits:
+            message = by_pos[pos].message
+            stats.processed += 1
+            if isinstance(emits, Failed):
+                if not isinstance(emits.error, EventDecodeError):
+                    log.error("folding %s@%d failed: %r", message.topic, message.offset,
+                              emits.error)
+                await self._dead_letter(message, codec.encode(codec.dead_letter(
+                    emits.error, raw=message.value or b"", topic=message.topic,
+                    partition=message.partition, offset=message.offset, key=message.key)))
+                continue
+            for emit in emits:
+                await self._pack(emit, packed, message)
+        await self._send_packed(packed, now)
+        # Each partition's writes go to its own changelog partition, the batch mark last.
+        events_of = {pos.partition: event for pos, event in by_pos.items()}
+        for partition, writes in outcome.writes.items():
+            with writing_for(events_of[partition]):
+                self.state.apply(writes)
 
     def _decode(self, tag: str, raw: bytes, key: bytes | None) -> InputEvent:
         event: InputEvent
@@ -134,84 +185,86 @@ class Handlers:
                                    field="data.article_id", raw=raw)
         return event
 
+    async def _pack(self, emit: Emit, packed: _Packed, message: Any) -> None:
+        if isinstance(emit, ChannelUpdate):
+            packed.updates.setdefault(emit.channel, []).append(emit)
+        elif isinstance(emit, CountChanged):
+            packed.counts[emit.article_id] = emit  # the latest value per article and batch
+        elif isinstance(emit, RecentFact):
+            packed.facts.setdefault(emit.site, []).append(emit.fact)
+        elif emit.raw_b64 is not None:
+            # A parked comment that waited for its article in vain: its own record goes.
+            await self._dead_letter(message, dead_letter_record(
+                emit, raw=base64.b64decode(emit.raw_b64), topic=self.comments_topic,
+                partition=message.partition, offset=emit.offset or 0,
+                key=emit.key.encode() if emit.key else message.key))
+        else:
+            await self._dead_letter(message, dead_letter_record(
+                emit, raw=message.value or b"", topic=message.topic,
+                partition=message.partition, offset=message.offset, key=message.key))
+
+    async def _send_packed(self, packed: _Packed, now: str) -> None:
+        out = self.outputs
+        for channel, updates in packed.updates.items():
+            await out.send(out.feed_updates, channel.encode(), feed_updates_record(updates, now))
+        for article_id, count in packed.counts.items():
+            await out.send(out.feed_counts, article_id.encode(), feed_count_record(count, now))
+        for site, facts in packed.facts.items():
+            await out.send(out.facts, site.encode(), facts_record(site, facts))
+
     async def on_facts(self, events: Sequence[Any]) -> None:
         """A batch of records of the internal recent-list topic (keyed by site).
 
         Each site's facts are folded together: one site record write and at most one
         ``recent`` update per site and batch. The updates are queued only once the broker has
-        acknowledged the batch's table writes (see :func:`streams.logic.fold_facts`).
+        acknowledged the batch's table writes (see :mod:`streams.recent`).
         """
-        by_site: dict[str, list[tuple[Any, dict[str, Any], bytes]]] = {}
+        by_site: dict[str, list[tuple[Any, list[dict[str, Any]]]]] = {}
         for event in events:
             message = event.message
             raw: bytes = message.value if message.value is not None else b""
             try:
-                fact = codec.loads(raw)
-                if not isinstance(fact, dict) or any(f not in fact for f in _FACT_FIELDS):
-                    raise ValueError("not a recent-list fact")
+                record = codec.loads(raw)
+                facts = record.get("facts") if isinstance(record, dict) else None
+                if not isinstance(facts, list) or not facts or any(
+                        not isinstance(f, dict) or any(k not in f for k in FACT_FIELDS)
+                        or f["site"] != record.get("site") for f in facts):
+                    raise ValueError("not a record of recent-list facts")
             except Exception as exc:
                 await self._bad_fact(message, raw, exc)
                 continue
-            by_site.setdefault(str(fact["site"]), []).append((event, fact, raw))
-        done: list[tuple[Outcome, Any, bytes]] = []
+            by_site.setdefault(str(record["site"]), []).append((event, facts))
+        updates: list[ChannelUpdate] = []
         written: Any | None = None
         for batch in by_site.values():
             try:
                 outcome = fold_facts(
-                    [(fact, Position(FACTS, event.message.offset)) for event, fact, _ in batch],
+                    [(facts, Position(FACTS, event.message.offset)) for event, facts in batch],
                     self.sites.get, namespace=self.namespace)
-                with writing_for(batch[-1][0]):
-                    self.sites.apply(outcome.writes)
-                if outcome.writes:
-                    written = self.outputs.last_changelog() or written
+                if outcome.write is not None:
+                    with writing_for(batch[-1][0]):
+                        self.sites.apply({site_key(outcome.write["site"]): dict(outcome.write)})
+                    written = last_changelog(self.outputs.producer) or written
             except Exception as exc:
-                for event, _, raw in batch:
-                    await self._bad_fact(event.message, raw, exc)
+                for event, _ in batch:
+                    await self._bad_fact(event.message, event.message.value or b"", exc)
                 continue
-            last_event, _, last_raw = batch[-1]
-            done.append((outcome, last_event.message, last_raw))
-            self.stats.processed += len(batch) - 1
+            self.stats.replayed += outcome.replayed
+            updates += outcome.emits
         if written is not None:
-            # A landed update must imply a landed site record (see fold_facts).
+            # A landed update must imply a landed site record (see streams.recent).
             await written
-        for outcome, message, raw in done:
-            await self._emit(outcome, message, raw)
+        now = iso(datetime.now(UTC))
+        out = self.outputs
+        for update in updates:
+            await out.send(out.feed_updates, update.channel.encode(),
+                           feed_updates_record([update], now))
 
     async def _bad_fact(self, message: Any, raw: bytes, exc: Exception) -> None:
         log.error("recent-list fact %s@%d failed: %r", message.topic, message.offset, exc)
         await self._dead_letter(message, codec.encode(codec.dead_letter(
             exc, raw=raw, topic=message.topic, partition=message.partition,
             offset=message.offset, key=message.key)))
-
-    async def _emit(self, outcome: Outcome, message: Any, raw: bytes) -> None:
-        stats = self.stats
-        stats.processed += 1
-        stats.replayed += outcome.replayed
-        stats.superseded += outcome.superseded
-        now = datetime.now(UTC)
-        for emit in outcome.emits:
-            await self._send(emit, now, message, raw)
-
-    async def _send(self, emit: Emit, now: datetime, message: Any, raw: bytes) -> None:
-        out = self.outputs
-        if isinstance(emit, ChannelUpdate):
-            await out.send(out.feed_updates, emit.channel.encode(),
-                           feed_update_record(emit, now))
-        elif isinstance(emit, CountChanged):
-            await out.send(out.feed_counts, emit.article_id.encode(),
-                           feed_count_record(emit, now))
-        elif isinstance(emit, RecentFact):
-            await out.send(out.facts, emit.site.encode(), fact_record(emit.fact))
-        elif isinstance(emit, Rejected) and emit.raw_b64 is not None:
-            # A parked comment that waited for its article in vain: its own record goes.
-            await self._dead_letter(message, dead_letter_record(
-                emit, raw=base64.b64decode(emit.raw_b64), topic=self.comments_topic,
-                partition=message.partition, offset=emit.offset or 0,
-                key=emit.key.encode() if emit.key else message.key))
-        elif isinstance(emit, Rejected):
-            await self._dead_letter(message, dead_letter_record(
-                emit, raw=raw, topic=message.topic, partition=message.partition,
-                offset=message.offset, key=message.key))
 
     async def _dead_letter(self, message: Any, value: bytes) -> None:
         self.stats.dead_lettered += 1

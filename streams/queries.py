@@ -19,17 +19,9 @@ from commentfeed.channels import (
 )
 from commentfeed.channels import parse_channel as _parse_channel
 from commentfeed.errors import HttpError
-from streams.logic import (
-    Reader,
-    Record,
-    article_key,
-    article_view,
-    channel_epoch,
-    comment_key,
-    comment_view,
-    recent_items,
-    site_key,
-)
+from streams.fold import article_view, channel_epoch, comment_view
+from streams.recent import read_site, recent_items
+from streams.shapes import Reader, Record, article_key, comment_key
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
@@ -126,10 +118,10 @@ def count_snapshot(article_id: str, read: Reader, *,
 
 def recent_snapshot(site: str, read: Reader, *,
                     namespace: str) -> tuple[str, int, dict[str, Any]]:
-    s = read(site_key(site))
+    s = read_site(read, site)
     if s is None:
         return channel_epoch(namespace, recent_channel(site)), 0, {"site": site, "items": []}
-    return s["e"], s["o"], {"site": site, "items": recent_items(s, read)}
+    return s["e"], s["o"], {"site": site, "items": list(recent_items(s))}
 
 
 def history(article_id: str, read: Reader, *, before: str | None,

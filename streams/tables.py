@@ -1,23 +1,20 @@
-"""Faust tables holding the fold's records: JSON values under string keys.
+"""Faust tables holding the fold's records: JSON values under string keys; output partitions.
 
 Keys and values travel as raw bytes (keys UTF-8, values orjson), so a recovered table and a
-live one hold the same types. Writes must happen inside an agent: Faust sends each key's
-changelog record to the partition of the event being processed, which keeps the state
-co-partitioned with its input.
+live one hold the same types. Writes must happen inside an agent (or
+:func:`streams.faust_compat.writing_for`): Faust sends each key's changelog record to the
+partition of the event being processed, which keeps the state co-partitioned with its input.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.partitioner import murmur2
-from faust.streams import _current_event
 
 from commentfeed import codec
-from streams.logic import Record
+from streams.shapes import Record
 
 
 class RecordTable:
@@ -41,7 +38,7 @@ class RecordTable:
         record: Record = codec.loads(raw)
         return record
 
-    def apply(self, writes: dict[str, Record | None]) -> None:
+    def apply(self, writes: Mapping[str, Record | None]) -> None:
         """Write in order; ``None`` deletes."""
         for key, value in writes.items():
             raw_key = key.encode()
@@ -52,20 +49,33 @@ class RecordTable:
                 self.table[raw_key] = codec.dumps(value)
 
 
-@contextmanager
-def writing_for(event: Any) -> Iterator[None]:
-    """Table writes inside this block go to the changelog partition of ``event``.
-
-    A batch handed out by ``Stream.take_events`` is processed outside Faust's per-event
-    context, and one batch may hold events of several partitions.
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
-def partition_for(key: str, partitions: int) -> int:
+def partition_for(key: str | bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives ``key`` (how producers key records)."""
-    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    raw = key.encode() if isinstance(key, str) else key
+    return int(murmur2(raw) & 0x7FFFFFFF) % partitions
+
+
+class PartitionCache:
+    """Output partitions per key, computed once: the pure-Python ``murmur2`` and the metadata
+    lookup aiokafka would otherwise do for every record were a few % of the worker's CPU.
+
+    ``counts`` are the partition counts the stack creates its topics with; a topic not in it
+    (``None``) is left to the producer.
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = dict(counts)
+        self._cache: dict[tuple[str, bytes], int] = {}
+
+    def partition(self, topic: str, key: bytes | None) -> int | None:
+        count = self._counts.get(topic)
+        if key is None or count is None:
+            return None
+        found = self._cache.get((topic, key))
+        if found is None:
+            if len(self._cache) >= self.LIMIT:
+                self._cache.clear()  # channels come and go; a bound, not an LRU
+            found = self._cache[(topic, key)] = partition_for(key, count)
+        return found

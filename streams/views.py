@@ -11,20 +11,47 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 import aiohttp
 from faust.web import View
 
 from commentfeed import codec
 from commentfeed.errors import CommentfeedError
+from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from streams import queries
 from streams.queries import QueryError
 from streams.tables import RecordTable, partition_for
 
-if TYPE_CHECKING:
-    from streams.app import StreamsApp
+
+class StreamsHost(Protocol):
+    """What the views need of the Faust app (``streams.app.StreamsApp``), without importing it:
+    the app registers the views, so the views must not import the app."""
+
+    settings: Settings
+    state_table: RecordTable
+    site_table: RecordTable
+    handlers: Any
+
+    @property
+    def router(self) -> Any: ...
+
+    @property
+    def conf(self) -> Any: ...
+
+    @property
+    def consumer(self) -> Any: ...
+
+    @property
+    def http_client(self) -> Any: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    def ready(self) -> bool: ...
+
+    def page(self, path: str) -> Any: ...
 
 ROUTED_HEADER = "X-Commentfeed-Routed"
 _FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -34,7 +61,7 @@ class NotReady(CommentfeedError):
     """Tables are recovering or partitions are moving: retry shortly."""
 
 
-def _owner(app: StreamsApp, table: RecordTable, key: str) -> str | None:
+def _owner(app: StreamsHost, table: RecordTable, key: str) -> str | None:
     """Base URL of the worker owning ``key`` in ``table``; ``None`` when it is this one."""
     partition = partition_for(key, app.settings.partitions)
     metadata = app.router.table_metadata(table.name)
@@ -46,7 +73,9 @@ def _owner(app: StreamsApp, table: RecordTable, key: str) -> str | None:
 
 
 class ApiView(View):
-    app: StreamsApp
+    @property
+    def host(self) -> StreamsHost:
+        return cast(StreamsHost, self.app)
 
     def answer(self, body: Any, status: int = 200) -> Any:
         return self.bytes(codec.dumps(body), content_type="application/json", status=status)
@@ -58,9 +87,9 @@ class ApiView(View):
                      local: Callable[[], Any]) -> Any:
         """Answer ``local()`` here if this worker owns ``key``, else forward the request."""
         try:
-            if not self.app.ready():
+            if not self.host.ready():
                 raise NotReady("tables are recovering")
-            owner = None if request.headers.get(ROUTED_HEADER) else _owner(self.app, table, key)
+            owner = None if request.headers.get(ROUTED_HEADER) else _owner(self.host, table, key)
             if owner is None:
                 return self.answer(local())
             status, body = await self.forward(owner, request.path_qs)
@@ -71,13 +100,13 @@ class ApiView(View):
             return self.problem(503, "unavailable", str(exc) or type(exc).__name__)
 
     async def forward(self, base: str, path_qs: str) -> tuple[int, bytes]:
-        session = self.app.http_client
+        session = self.host.http_client
         async with session.get(f"{base}{path_qs}", headers={ROUTED_HEADER: "1"},
                                timeout=_FORWARD_TIMEOUT) as response:
             return response.status, await response.read()
 
 
-def register_views(app: StreamsApp) -> None:
+def register_views(app: StreamsHost) -> None:
     settings = app.settings
     state, sites = app.state_table, app.site_table
 
@@ -89,11 +118,11 @@ def register_views(app: StreamsApp) -> None:
     @app.page("/readyz")
     class Ready(ApiView):
         async def get(self, request: Any) -> Any:
-            ready = self.app.ready()
+            ready = self.host.ready()
             comments = topic_name(settings, Topic.COMMENTS)
-            owned = sorted(tp.partition for tp in self.app.consumer.assignment()
+            owned = sorted(tp.partition for tp in self.host.consumer.assignment()
                            if tp.topic == comments)
-            stats = vars(self.app.handlers.stats)
+            stats = vars(self.host.handlers.stats)
             return self.answer({"ready": ready, "partitions": owned, **stats},
                                200 if ready else 503)
 
@@ -105,7 +134,7 @@ def register_views(app: StreamsApp) -> None:
                 limit = queries.parse_limit(request.query.get("limit"))
             except QueryError as exc:
                 return self.problem(400, "bad_channel", exc.message)
-            ns = self.app.namespace
+            ns = self.host.namespace
 
             def local() -> dict[str, Any]:
                 if parsed.kind == "article":
@@ -163,13 +192,13 @@ def register_views(app: StreamsApp) -> None:
         async def get(self, request: Any) -> Any:
             try:
                 ids = queries.parse_ids(request.query.get("ids"))
-                if not self.app.ready():
+                if not self.host.ready():
                     raise NotReady("tables are recovering")
                 if request.headers.get(ROUTED_HEADER):
                     return self.answer({"counts": queries.counts(ids, state.get)})
                 by_owner: dict[str | None, list[str]] = defaultdict(list)
                 for article_id in ids:
-                    by_owner[_owner(self.app, state, article_id)].append(article_id)
+                    by_owner[_owner(self.host, state, article_id)].append(article_id)
                 local = queries.counts(by_owner.pop(None, []), state.get)
                 answers = await asyncio.gather(*(
                     self.forward(owner, f"/v1/counts?ids={','.join(part)}")

@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from commentfeed.broker import free_port
 from commentfeed.codec import encode
-from commentfeed.events import FeedUpdate, FeedUpdateData, utc_now
+from commentfeed.events import FeedUpdate, FeedUpdateData, FeedUpdateItem, utc_now
 from commentfeed.kafka import make_producer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
@@ -141,11 +141,10 @@ class FeedWriter:
             log.offset += skip
             for payload in payloads:
                 log.offset += 1
-                data = FeedUpdateData(channel=channel, epoch=log.epoch, offset=log.offset,
-                                      kind=kind,
-                                      payload=payload, source_time=utc_now())
-                records.append(FeedUpdate(type=f"feed.{kind}",
-                                          subject=channel, data=data))
+                item = FeedUpdateItem(offset=log.offset, kind=kind, payload=payload,
+                                      source_time=utc_now())
+                data = FeedUpdateData(channel=channel, epoch=log.epoch, updates=[item])
+                records.append(FeedUpdate(subject=channel, data=data))
             log.state = state if state is not None else payloads[-1]
             last = log.offset
         # send() only enqueues, in call order: the partition keeps this order.

@@ -28,7 +28,6 @@ from commentfeed.events import (
     CommentPostedData,
     CommentVoted,
     CommentVotedData,
-    FeedUpdate,
     InputEvent,
 )
 from commentfeed.kafka import make_consumer, make_producer
@@ -119,15 +118,46 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
             await consumer._client.force_metadata_update()
 
 
-def feed_by_channel(tail: Tail) -> dict[str, dict[int, FeedUpdate]]:
-    """``feed.updates`` records per channel and offset; a repeated offset must repeat the update."""
-    out: dict[str, dict[int, FeedUpdate]] = defaultdict(dict)
-    for key, value in tail.records:
-        update = codec.decode_feed_update(value)
+@dataclass(frozen=True)
+class FlatData:
+    channel: str
+    epoch: str
+    offset: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlatUpdate:
+    """One update of a ``feed.updates`` record, with the record's envelope fields."""
+
+    type: str
+    subject: str
+    record_id: str
+    data: FlatData
+
+
+def flatten(value: bytes) -> list[FlatUpdate]:
+    record = codec.decode_feed_update(value)
+    d = record.data
+    return [FlatUpdate(f"feed.{u.kind}", record.subject, record.id,
+                       FlatData(d.channel, d.epoch, u.offset, u.kind, u.payload))
+            for u in d.updates]
+
+
+def _index(out: dict[str, dict[int, FlatUpdate]], key: bytes | None, value: bytes) -> None:
+    for update in flatten(value):
         assert key == update.data.channel.encode()
         first = out[update.data.channel].setdefault(update.data.offset, update)
         assert (first.data.kind, first.data.payload, first.data.epoch) == (
             update.data.kind, update.data.payload, update.data.epoch), "offset re-used"
+
+
+def feed_by_channel(tail: Tail) -> dict[str, dict[int, FlatUpdate]]:
+    """``feed.updates`` per channel and offset; a repeated offset must repeat the update."""
+    out: dict[str, dict[int, FlatUpdate]] = defaultdict(dict)
+    for key, value in tail.records:
+        _index(out, key, value)
     return out
 
 
@@ -137,16 +167,12 @@ class FeedIndex:
     def __init__(self, tail: Tail) -> None:
         self.tail = tail
         self.seen = 0
-        self.channels: dict[str, dict[int, FeedUpdate]] = defaultdict(dict)
+        self.channels: dict[str, dict[int, FlatUpdate]] = defaultdict(dict)
 
     def refresh(self) -> FeedIndex:
         records = self.tail.records
         for key, value in records[self.seen:]:
-            update = codec.decode_feed_update(value)
-            assert key == update.data.channel.encode()
-            first = self.channels[update.data.channel].setdefault(update.data.offset, update)
-            assert (first.data.kind, first.data.payload, first.data.epoch) == (
-                update.data.kind, update.data.payload, update.data.epoch), "offset re-used"
+            _index(self.channels, key, value)
         self.seen = len(records)
         return self
 

@@ -27,7 +27,7 @@ from commentfeed.events import (
 from commentfeed.kafka import make_producer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
-from streams.logic import PARK_GRACE
+from streams.fold import PARK_GRACE
 from streams.process import WorkerProcess
 from streams.tables import partition_for
 from tests.conftest import make_settings
@@ -167,7 +167,7 @@ async def test_edit_vote_hide_and_delete_each_emit_the_right_update(
     assert tail[1].data.payload == {"comment_id": "m10", "article_id": aid, "score": 1}
     assert tail[2].data.payload == {"comment_id": "m09", "article_id": aid, "reason": "hidden"}
     assert tail[4].data.payload == {"comment_id": "m08", "article_id": aid, "reason": "deleted"}
-    assert all(u.subject == channel and u.id.endswith(f":{u.data.offset}") for u in tail)
+    assert all(u.subject == channel and u.record_id.startswith(f"{channel}@") for u in tail)
     assert [(o, u.data.payload["count"]) for o, u in sorted(updates[count_channel].items())][-2:] \
         == [(13, 11), (14, 10)]
     await counts.wait_for(lambda: last_counts(counts).get(aid) == 10)

@@ -180,11 +180,12 @@ def test_feed_update_kinds_match_the_websocket_update_types(document: dict[str, 
     kinds = set(get_args(events.FeedUpdateType))
     frame_types = {protocol.update_type(f) for f in protocol.UPDATE_FRAMES}
     assert frame_types == kinds
-    cloud_types = set(get_args(events.FeedUpdate.model_fields["type"].annotation))
-    assert cloud_types == {f"feed.{kind}" for kind in kinds}
+    item_kinds = set(get_args(events.FeedUpdateItem.model_fields["kind"].annotation))
+    assert item_kinds == kinds
+    assert events.FeedUpdate.model_fields["type"].default == "feed.updates"
     description = document["components"]["messages"]["feed.update"]["description"]
     for kind in kinds:
-        assert f"| `{kind}` | `feed.{kind}` |" in description
+        assert f"| `{kind}` |" in description
 
 
 def test_websocket_operations_reply_on_the_gateway_channel(document: dict[str, Any]) -> None:
@@ -217,12 +218,13 @@ def test_operation_messages_belong_to_their_channel(document: dict[str, Any]) ->
 
 
 def test_the_documented_worker_group_is_the_streams_app_id(document: dict[str, Any]) -> None:
-    from streams.app import app_id
+    from streams.app import build_app, consumer_group
 
     binding = document["operations"]["receiveComments"]["bindings"]["kafka"]
-    assert binding["groupId"]["enum"] == [app_id(Settings.explicit())]
+    assert binding["groupId"]["enum"] == [consumer_group(Settings.explicit())]
     prefixed = Settings.explicit(topic_prefix="prod.")
-    assert app_id(prefixed) == "prod." + asyncapi.STREAMS_GROUP
+    assert consumer_group(prefixed) == "prod." + asyncapi.STREAMS_GROUP
+    assert build_app(prefixed).conf.id == consumer_group(prefixed)
 
 
 def test_every_dead_letter_reason_of_the_streams_doc_is_listed(document: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from gateway.frames import (
     parse_history,
     parse_request,
     parse_snapshot,
-    parse_update,
+    parse_updates,
     resume_frame,
     snapshot_frame,
     update_frame,
@@ -118,28 +118,42 @@ def test_subscribed_frames_embed_preencoded_parts() -> None:
     assert [u["offset"] for u in resumed["missed"]] == [4, 5]
 
 
-def record(**data: Any) -> bytes:
-    base: dict[str, Any] = {"channel": "count:1", "epoch": "e1", "offset": 1, "kind": "count",
-                            "payload": {"article_id": "1", "count": 1},
+def record(updates: list[dict[str, Any]] | None = None, **data: Any) -> bytes:
+    item: dict[str, Any] = {"offset": 1, "kind": "count", "payload": {"article_id": "1",
+                                                                      "count": 1},
                             "source_time": "2026-01-01T00:00:00Z"}
-    base.update(data)
-    return orjson.dumps({"specversion": "1.0", "type": "feed.count", "data": base})
+    item.update({k: v for k, v in data.items() if k in item})
+    base: dict[str, Any] = {"channel": "count:1", "epoch": "e1",
+                            "updates": updates if updates is not None else [item]}
+    base.update({k: v for k, v in data.items() if k not in item})
+    return orjson.dumps({"specversion": "1.0", "type": "feed.updates", "data": base})
 
 
-def test_parse_update_reads_a_feed_update_record() -> None:
-    update = parse_update(record(offset=5))
+def test_parse_updates_reads_a_feed_updates_record() -> None:
+    [update] = parse_updates(record(offset=5))
     assert (update.channel, update.epoch, update.offset, update.kind) == ("count:1", "e1", 5,
                                                                           "count")
     assert update.source_time == "2026-01-01T00:00:00Z"
 
 
+def test_parse_updates_keeps_the_record_order_of_a_batch() -> None:
+    items = [{"offset": n, "kind": "count", "payload": {"article_id": "1", "count": n}}
+             for n in (7, 8, 9)]
+    updates = parse_updates(record(items))
+    assert [(u.channel, u.offset, u.payload["count"]) for u in updates] == [
+        ("count:1", 7, 7), ("count:1", 8, 8), ("count:1", 9, 9)]
+    assert all(u.source_time is None for u in updates)
+
+
 @pytest.mark.parametrize("raw", [
     b"not json", b"[]", b'{"data": 1}', record(offset=0), record(offset="1"),
     record(epoch=""), record(kind="comment.exploded"), record(payload=[1]), record(channel=None),
+    record([]), record([1]),  # type: ignore[list-item]
+    record([{"offset": 2, "kind": "count"}]),
 ])
-def test_parse_update_refuses_unusable_records(raw: bytes) -> None:
+def test_parse_updates_refuses_unusable_records(raw: bytes) -> None:
     with pytest.raises(BadUpdateError):
-        parse_update(raw)
+        parse_updates(raw)
 
 
 def test_parse_snapshot_and_history_answers() -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from commentfeed.channels import UPDATE_KINDS, ChannelUpdate
 from gateway.core import Action, Broadcast, Close, Config, Core, FetchSnapshot, Limits, Send
 from gateway.exceptions import BadUpdateError
-from gateway.frames import Snapshot, parse_update
+from gateway.frames import Snapshot, parse_updates
 from gateway.protocol import ErrorCode
 
 SERVER_OPS = {"subscribed", "unsubscribed", "update", "history", "pong", "error"}
@@ -106,9 +106,11 @@ def test_any_upstream_input_keeps_the_core_running(
 @given(st.binary(max_size=200) | json_value.map(orjson.dumps))
 def test_any_record_parses_or_raises_bad_update(raw: bytes) -> None:
     try:
-        update = parse_update(raw)
+        parsed = parse_updates(raw)
     except BadUpdateError:
         return
-    assert update.offset >= 1
-    assert update.kind in UPDATE_KINDS
-    assert isinstance(update.payload, dict)
+    assert parsed
+    for update in parsed:
+        assert update.offset >= 1
+        assert update.kind in UPDATE_KINDS
+        assert isinstance(update.payload, dict)

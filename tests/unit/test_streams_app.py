@@ -10,14 +10,14 @@ from typing import Any
 from commentfeed.settings import Settings
 from streams.app import build_app
 from streams.cli import CLEAN_MARKER, prepare_table_dir
-from streams.process import settings_env
-from streams.transport import (
+from streams.faust_compat import (
     Consumer,
     Producer,
     TimeOrderedScheduler,
     Transport,
     broker_url,
 )
+from streams.process import settings_env
 
 
 def settings(**overrides: Any) -> Settings:
@@ -49,13 +49,13 @@ async def test_faust_consumers_take_the_fetch_wait_from_settings() -> None:
 
 def test_every_topic_of_the_app_carries_the_prefix_and_settings_reach_faust() -> None:
     app = build_app(settings(idempotent_producer=True, table_store="memory://"))
-    assert app.conf.id == "px.commentfeed-streams"
+    assert app.conf.id == "px.commentfeed-streams-v2"
     changelogs = {t.changelog_topic.get_topic_name() for t in app.tables.values()}
-    assert changelogs == {"px.commentfeed-streams-state-changelog",
-                          "px.commentfeed-streams-sites-changelog"}
+    assert changelogs == {"px.commentfeed-streams-v2-state-changelog",
+                          "px.commentfeed-streams-v2-sites-changelog"}
     topics = {name for agent in app.agents.values()
               for name in agent.channel.topics}
-    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-recent-facts"}
+    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v2-recent-facts"}
     assert app.conf.web_port == 16999
     assert app.conf.web_tables_enabled is False
     assert app.conf.broker_rebalance_timeout == 2.5

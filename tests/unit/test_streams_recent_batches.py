@@ -1,8 +1,8 @@
 """Recent-list facts folded in batches: same list as one by one, exact across crashes.
 
-A batch writes its items, then its site record, then queues its one ``recent`` update. A crash
-keeps a prefix of that sequence; the
-replay starts at a committed offset and may cut the facts into different batches.
+A batch writes its site record (the list with its items), then queues its one ``recent``
+update. A crash keeps a prefix of that sequence; the replay starts at a committed offset and
+may cut the fact records into different batches.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commentfeed.channels import ChannelUpdate
 from commentfeed.events import InputEvent
 from streams import queries
-from streams.logic import FACTS, ChannelUpdate, Position, Record, fold_facts
+from streams.recent import fold_facts
+from streams.shapes import FACTS, Position, Record, site_key
 from tests.unit.test_streams_logic import (
     NS,
     SITE,
@@ -50,15 +52,14 @@ class Site:
         self.batches: list[tuple[list[tuple[str, Record | None]], list[ChannelUpdate], int]] = []
 
     def feed(self, batch: list[tuple[Fact, int]]) -> None:
-        out = fold_facts([(f, Position(FACTS, o)) for f, o in batch], self.store.get,
+        # Each fact record here holds one fact; the agent packs a batch's facts per site.
+        out = fold_facts([([f], Position(FACTS, o)) for f, o in batch], self.store.get,
                          namespace=NS)
-        for key, value in out.writes.items():
-            if value is None:
-                self.store.pop(key, None)
-            else:
-                self.store[key] = value
-        updates = [e for e in out.emits if isinstance(e, ChannelUpdate)]
-        self.batches.append((list(out.writes.items()), updates, batch[-1][1]))
+        writes: list[tuple[str, Record | None]] = []
+        if out.write is not None:
+            writes.append((site_key(out.write["site"]), dict(out.write)))
+            self.store.update(writes)  # type: ignore[arg-type]
+        self.batches.append((writes, list(out.emits), batch[-1][1]))
 
     def served(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = queries.recent_snapshot(

@@ -1,0 +1,279 @@
+"""Every Faust and aiokafka internal the streams worker relies on, in one place.
+
+The worker uses faust-streaming as an engine but needs a few things its public API does not
+offer. Each one is here, so a Faust upgrade is checked in one module (and refused at import
+when the version is outside the tested range):
+
+- the transport registered as ``commentfeed://``: consumers take the fetch wait from settings
+  (faust-streaming's aiokafka driver hard-codes ``fetch_max_wait_ms=1500`` and the embedded
+  broker holds every Fetch for that long) and back off while idle, the producer takes
+  idempotence from settings and drains the changelog buffer completely before a commit
+  (Faust's own flush gives up after 0.1 s without progress, which would let a commit run ahead
+  of changelog records), and its buffer holds many records before stream processing is paused;
+- the highwaters table recovery reads (end offsets of changelog partitions) made true on
+  Tansu, whose ``ListOffsets`` understates them (else ``ConsistencyError`` once a worker that
+  kept a partition through a rebalance had read past the understated end);
+- the scheduler that hands out the records of one fetch in timestamp order across topics, so
+  an article published just before its first comment is folded first;
+- a table manager without Faust's one-second grace for tables declared late;
+- the current-event context variable Faust uses to pick a table write's changelog partition
+  (also outside any event, for the worker's sweep of parked comments);
+- the tail of the changelog buffer's queue (a future of the newest table write's ack);
+- the queue behind an agent's stream, to hand out what one fetch delivered as one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import re
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from importlib.metadata import version
+from types import SimpleNamespace
+from typing import Any, Final
+
+from aiokafka import TopicPartition
+from faust import tables as faust_tables
+from faust.streams import _current_event
+from faust.transport.drivers import TRANSPORTS
+from faust.transport.drivers import aiokafka as driver
+from faust.transport.utils import DefaultSchedulingStrategy
+
+from commentfeed.kafka import backoff_idle_fetches, end_offsets
+from commentfeed.settings import Settings
+
+#: The faust-streaming and aiokafka releases whose internals this module was checked against.
+FAUST_TESTED: Final = ((0, 15), (0, 16))
+AIOKAFKA_TESTED: Final = ((0, 12), (0, 15))
+
+
+def _release(dist: str) -> tuple[int, int]:
+    found = re.match(r"(\d+)\.(\d+)", version(dist))
+    if found is None:
+        raise ImportError(f"cannot read the version of {dist}: {version(dist)!r}")
+    return int(found[1]), int(found[2])
+
+
+def check_versions() -> None:
+    """Refuse to run on releases whose internals were not checked (see the module doc)."""
+    for dist, (low, high) in (("faust-streaming", FAUST_TESTED),
+                              ("aiokafka", AIOKAFKA_TESTED)):
+        found = _release(dist)
+        if not low <= found < high:
+            raise ImportError(
+                f"streams.faust_compat was checked against {dist} >= {low[0]}.{low[1]}, "
+                f"< {high[0]}.{high[1]}; found {version(dist)}: re-check the internals it uses")
+
+
+check_versions()
+
+SCHEME = "commentfeed"
+
+
+def app_settings(app: Any) -> Settings:
+    settings = getattr(app, "settings", None)
+    if not isinstance(settings, Settings):
+        raise TypeError("the commentfeed transport needs a streams.app.StreamsApp")
+    return settings
+
+
+# -- transport ---------------------------------------------------------------------------------
+
+
+def _apply_fetch_wait(consumer: Any, settings: Settings) -> Any:
+    # aiokafka keeps the value until start() builds its fetcher; fail loudly if that changes.
+    if not hasattr(consumer, "_fetch_max_wait_ms"):
+        raise RuntimeError("aiokafka changed: cannot set the consumer fetch wait")
+    consumer._fetch_max_wait_ms = settings.fetch_wait_ms
+    return consumer
+
+
+class ConsumerThread(driver.AIOKafkaConsumerThread):
+    async def on_start(self) -> None:
+        await super().on_start()
+        # Faust's one consumer reads every input, internal and changelog topic: when they are
+        # all quiet it need not ask the broker every few milliseconds.
+        backoff_idle_fetches(self._consumer, app_settings(self.app).fetch_wait_idle_ms)
+
+    async def _highwaters(self, partitions: Any) -> Mapping[Any, int]:
+        # Faust's table recovery raises ConsistencyError when an offset it has read is past
+        # the highwater, and stops reading a changelog at the highwater: both need the true
+        # end, which Tansu's ListOffsets understates (see commentfeed.kafka.end_offsets).
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed
+        tps = list(partitions)
+        true = await end_offsets(app_settings(self.app),
+                                 [TopicPartition(tp.topic, tp.partition) for tp in tps],
+                                 {TopicPartition(tp.topic, tp.partition): v
+                                  for tp, v in listed.items() if v is not None})
+        out = dict(listed)
+        for tp in tps:
+            found = true.get(TopicPartition(tp.topic, tp.partition))
+            if found is not None:
+                out[tp] = found
+        return out
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        return _apply_fetch_wait(consumer, app_settings(self.app))
+
+    def _create_client_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_client_consumer(transport)
+        return _apply_fetch_wait(consumer, app_settings(self.app))
+
+
+class Consumer(driver.Consumer):
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Producer(driver.Producer):
+    #: Faust holds stream processing whenever its changelog buffer has more than 100 records
+    #: and then waits for them one loop turn at a time; at a few records per event that ping-
+    #: pong capped the worker near 1,000 events/s. Commits still drain the buffer completely.
+    BUFFER_HIGH_WATER = 20_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer.max_messages = self.BUFFER_HIGH_WATER
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        extra = dict(super()._settings_extra())
+        extra.setdefault("enable_idempotence", app_settings(self.app).idempotent_producer)
+        return extra
+
+    async def flush(self) -> None:
+        while self.buffer.size and not self.buffer.should_stop:
+            await self.buffer.flush()
+        await super().flush()
+
+
+class Transport(driver.Transport):
+    Consumer = Consumer
+    Producer = Producer
+
+
+def register_transport() -> None:
+    """Make ``commentfeed://host:port`` resolve to :class:`Transport` (idempotent)."""
+    TRANSPORTS[SCHEME] = f"{__name__}:Transport"
+
+
+def broker_url(settings: Settings) -> str:
+    return ";".join(f"{SCHEME}://{host.strip()}"
+                    for host in settings.kafka_bootstrap.split(",") if host.strip())
+
+
+class TimeOrderedScheduler(DefaultSchedulingStrategy):
+    """Deliver the records of one fetch merged by timestamp (each partition stays in order)."""
+
+    def __init__(self) -> None:
+        pass  # stateless; the base declares __init__ abstract
+
+    def iterate(self, records: Mapping[Any, list[Any]]) -> Iterator[tuple[Any, Any]]:
+        streams = [_tagged(tp, batch) for tp, batch in records.items()]
+        return heapq.merge(*streams, key=lambda item: item[1].timestamp)
+
+
+def _tagged(tp: Any, batch: list[Any]) -> Iterator[tuple[Any, Any]]:
+    return ((tp, record) for record in batch)
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+class TableManager(faust_tables.TableManager):
+    """Faust's table manager without its one-second grace for tables declared late.
+
+    Every table here exists before the app starts, so the grace only delays readiness. The body
+    is Faust's ``on_start`` without the sleep.
+    """
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
+@contextmanager
+def writing_for(event: Any) -> Iterator[None]:
+    """Table writes inside this block go to the changelog partition of ``event``.
+
+    A batch handed out by ``Stream.take_events`` is processed outside Faust's per-event
+    context, and one batch may hold events of several partitions.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class _Source:
+    """Stands for an event of ``topic``/``partition`` where Faust looks for one."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
+
+
+@contextmanager
+def writing_to(topic: str, partition: int) -> Iterator[None]:
+    """Table writes inside this block go to changelog ``partition`` (of a table fed by
+    ``topic``), outside any event: the worker's sweep of parked comments."""
+    source = _Source(topic, partition)
+    with writing_for(source):
+        yield
+
+
+def last_changelog(producer: Any) -> Any | None:
+    """The newest table write still in Faust's changelog buffer (a future of its ack).
+
+    The buffer is one FIFO queue, so right after a synchronous table write its tail is that
+    write. Waiting for the whole buffer to empty instead would also wait for other agents'
+    writes, which under load keep coming.
+    """
+    pending = producer.buffer.pending
+    queue = getattr(pending, "_queue", None)
+    if queue is None:
+        raise RuntimeError("asyncio.Queue changed: cannot find the changelog buffer")
+    return queue[-1] if queue else None
+
+
+async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[Any]]:
+    """The events of an agent's stream in batches: whatever is queued when the first arrives.
+
+    A batch is what one fetch delivered (or several, up to ``max_events``, when folding falls
+    behind), with no timer: unlike ``Stream.take_events`` it adds no fixed wait and wakes
+    nobody while idle. Events are
+    acknowledged only after the caller has taken the next batch, i.e. once their batch is done.
+    """
+    manual = stream.noack()
+    queue = manual.channel.queue
+    batch: list[Any] = []
+    async for event in manual.events():
+        batch.append(event)
+        if len(batch) < max_events and queue.empty():
+            await _let_the_fetch_land(queue)
+        if len(batch) >= max_events or queue.empty():
+            yield batch
+            for done in batch:
+                await manual.ack(done)
+            batch = []
+
+
+#: Loop turns without a new record after which the consumer is taken to be done with a fetch.
+#: Between fetches it waits for the broker, so a batch ends there; when the worker is behind,
+#: fetches follow each other and batches grow to their maximum, which is how it catches up.
+FETCH_SETTLE_TURNS: Final = 6
+
+
+async def _let_the_fetch_land(queue: Any) -> None:
+    """Faust's consumer puts a fetch's records into the queue one at a time, a few loop turns
+    apart (each goes through ``Service.wait_first``): yield until it stops adding."""
+    quiet = 0
+    while quiet < FETCH_SETTLE_TURNS:
+        size = queue.qsize()
+        await asyncio.sleep(0)
+        quiet = quiet + 1 if queue.qsize() == size else 0
