@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -513,12 +514,39 @@ async def test_the_demo_page_is_served_with_security_headers(api: Api) -> None:
     assert "unsafe-inline" not in csp
     assert f"ws://127.0.0.1:{api.settings.gateway_port}" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
-    # Only the interactive API docs (Swagger UI from a CDN) get a looser policy.
+    # Only the interactive API docs (Swagger UI) may set inline styles; no page runs inline
+    # script or names another host.
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
-    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    docs_csp = docs.headers["content-security-policy"]
+    assert "style-src 'self' 'unsafe-inline'" in docs_csp
+    assert "script-src 'self';" in docs_csp
+    assert "http" not in docs_csp
     assert "unsafe-inline" not in (await api.client.get("/config.json")).headers[
         "content-security-policy"]
+
+
+async def test_the_api_docs_work_offline(api: Api) -> None:
+    # Swagger UI comes from this process: no other host in the page, every asset answers.
+    page = await api.client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<script>" not in page.text  # no inline script
+    assert "://" not in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css",
+            "/docs/assets/start.js"} <= set(assets)
+    for asset in assets:
+        answer = await api.client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 0, asset
+    start = (await api.client.get("/docs/assets/start.js")).text
+    assert '"/openapi.json"' in start
+    assert "validatorUrl: null" in start
+    assert (await api.client.get("/openapi.json")).status_code == 200
+    # FastAPI's CDN-backed pages are gone.
+    assert (await api.client.get("/redoc")).status_code == 404
 
 
 async def test_health_and_readiness(api: Api) -> None:
