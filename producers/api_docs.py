@@ -1,9 +1,11 @@
 """The interactive API docs at ``/docs``, served whole from this process: no CDN, no network.
 
 FastAPI's own ``/docs`` and ``/redoc`` fetch Swagger UI / ReDoc from a CDN and start it with an
-inline script, so they are blank offline and need a looser CSP. Here the Swagger UI files come
-from the ``swagger-ui-bundle`` package (pinned in requirements.lock) at ``/docs/assets/``, and
-the page starts Swagger UI from a script file of its own, so no inline script runs.
+inline script, so they are blank offline and need a looser CSP. Here the Swagger UI files
+(Swagger UI 5, which reads the OpenAPI 3.1 that FastAPI writes) come from the static folder of
+the ``fastapi-offline`` package (pinned in requirements.lock; only its files are used) at
+``/docs/assets/``, and the page starts Swagger UI from a script file of its own, so no inline
+script runs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import Response
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 #: Pages that run Swagger UI (the security headers give them their own policy).
 PAGES = frozenset({"/docs"})
@@ -23,7 +24,7 @@ _PAGE = f"""<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>commentfeed ingest API</title>
-  <link rel="icon" type="image/png" href="{ASSETS}/favicon-32x32.png">
+  <link rel="icon" type="image/png" href="{ASSETS}/favicon.png">
   <link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
   <script src="{ASSETS}/swagger-ui-bundle.js" defer></script>
   <script src="{ASSETS}/start.js" defer></script>
@@ -60,4 +61,5 @@ def mount(app: FastAPI) -> None:
     async def docs_start() -> Response:
         return Response(_START, media_type="text/javascript; charset=utf-8")
 
-    app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="api-docs-assets")
+    app.mount(ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]),
+              name="api-docs-assets")

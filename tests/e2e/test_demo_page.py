@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from commentfeed.demo_data import ARTICLES, LEAD_ARTICLE_ID, SECTIONS, SITE, demo_events
 from commentfeed.events import ArticlePublished, CommentPosted
@@ -362,3 +362,28 @@ def test_a_hostile_body_shows_as_text_and_runs_nothing(
         "beforeend", '<div id="probe"><img src=x onerror="window.__xss = \\'img\\'"></div>')""")
     page.wait_for_function("window.__xss === 'img'", timeout=5_000)
 
+
+
+def test_the_api_docs_render_with_no_network_beyond_the_stack(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    page = open_page()
+    outside: list[str] = []
+    refused: list[str] = []
+
+    def only_local(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{stack.ingest_url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("commentfeed ingest API")
+    expect(page.locator(".opblock-summary-path",
+                        has_text="/v1/articles/{article_id}/comments").first).to_be_visible()
+    assert outside == []
+    assert refused == []
