@@ -1,10 +1,12 @@
 """The dev stack supervisor behind ``commentfeed up``.
 
 Starts each service as its own process (``python -m commentfeed <service>``), in dependency
-order, waiting for each to listen before the next starts. Every output line is prefixed with
-the service name. If any long-running child exits, the others are stopped and ``up`` exits
-non-zero; Ctrl-C (or SIGTERM) stops them all. Children die with the supervisor
-(``PR_SET_PDEATHSIG``) even if it is killed outright.
+order, waiting for each to listen before the next starts; with the demo data, "up" is printed
+only once the streams answer with every demo article's comment count (what the demo pages
+show), and a stack whose demo data does not show up within a deadline exits non-zero. Every
+output line is prefixed with the service name. If any long-running child exits, the others are
+stopped and ``up`` exits non-zero; Ctrl-C (or SIGTERM) stops them all. Children die with the
+supervisor (``PR_SET_PDEATHSIG``) even if it is killed outright.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+
+import httpx
 
 from commentfeed.children import die_with_parent
 from commentfeed.cli import available
+from commentfeed.demo_data import ARTICLES, COMMENT_COUNTS
 from commentfeed.errors import CommentfeedError
 from commentfeed.settings import Settings
 
@@ -82,13 +87,55 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+#: A check that the stack shows what it should: (holds, what is missing if it does not).
+DataCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+def demo_data_check(settings: Settings, *,
+                    transport: httpx.AsyncBaseTransport | None = None) -> DataCheck:
+    """Holds once the streams count every demo comment and the ingest knows every demo article.
+
+    The streams API is what the gateway snapshots pages from, so the demo pages show the demo
+    data from then on; the ingest's directory is what lets a reader post on the articles. At
+    least the demo counts: comments posted in an earlier run (kept state) do not block.
+    """
+    ids = ",".join(COMMENT_COUNTS)
+    counts_url = f"{settings.streams_base_url.rstrip('/')}/v1/counts?ids={ids}"
+    ingest_url = f"http://{settings.host}:{settings.ingest_port}/readyz"
+
+    async def check() -> tuple[bool, str]:
+        try:
+            async with httpx.AsyncClient(timeout=2.0, transport=transport) as client:
+                answer = await client.get(counts_url)
+                if answer.status_code != 200:
+                    return False, f"the streams API answered {answer.status_code}"
+                counts: dict[str, int] = answer.json()["counts"]
+                short = {a: f"{counts.get(a, 0)}/{n}" for a, n in COMMENT_COUNTS.items()
+                         if counts.get(a, 0) < n}
+                if short:
+                    return False, f"demo comment counts so far: {short}"
+                ready = await client.get(ingest_url)
+                articles = int(ready.json().get("articles", 0))
+                if ready.status_code != 200 or articles < len(ARTICLES):
+                    return False, (f"the ingest API knows {articles} of {len(ARTICLES)} "
+                                   "demo articles")
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            return False, f"no answer yet ({type(exc).__name__})"
+        return True, ""
+
+    return check
+
+
 class Supervisor:
     def __init__(self, services: list[Service], env: Mapping[str, str],
-                 echo: Callable[[str], None], *, ready_timeout_s: float = 60.0) -> None:
+                 echo: Callable[[str], None], *, ready_timeout_s: float = 60.0,
+                 data_check: DataCheck | None = None, data_timeout_s: float = 90.0) -> None:
         self.services = services
         self.env = dict(env)
         self.echo = echo
         self.ready_timeout_s = ready_timeout_s
+        self.data_check = data_check
+        self.data_timeout_s = data_timeout_s
         self.children: list[Child] = []
         self._stopping = asyncio.Event()
 
@@ -121,7 +168,26 @@ class Supervisor:
                 raise StackError(f"{child.service.name} exited with {child.process.returncode}")
             if time.monotonic() > deadline:
                 raise StackError(f"{child.service.name} not listening on {host}:{port}")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # polling interval of a deadline loop
+
+    async def _wait_for_data(self, check: DataCheck) -> None:
+        """Poll ``check`` until it holds; fail if a child failed or the deadline passed."""
+        deadline = time.monotonic() + self.data_timeout_s
+        while True:
+            holds, missing = await check()
+            if holds:
+                return
+            if self._stopping.is_set():
+                raise StackError("stopped before the demo data was visible")
+            for child in self.children:
+                code = child.process.returncode
+                if code is not None and (code != 0 or not child.service.one_shot):
+                    raise StackError(f"{child.service.name} exited with {code} before the demo "
+                                     "data was visible")
+            if time.monotonic() > deadline:
+                raise StackError(f"the demo data was not visible within {self.data_timeout_s:g}s "
+                                 f"({missing})")
+            await asyncio.sleep(0.2)  # polling interval of a deadline loop
 
     async def run(self, on_ready: Callable[[], None]) -> int:
         """Start everything, then wait until a child dies or a stop is asked; exit status."""
@@ -137,6 +203,8 @@ class Supervisor:
                 if service.one_shot:
                     continue
                 await self._wait_ready(child)
+            if self.data_check is not None:
+                await self._wait_for_data(self.data_check)
             on_ready()
             return await self._watch()
         except StackError as exc:
@@ -190,7 +258,7 @@ class StackError(CommentfeedError):
 def banner(settings: Settings) -> str:
     lines = ["", "commentfeed is up:"]
     if available("ingest"):
-        lines.append(f"  demo page        http://{settings.host}:{settings.ingest_port}/")
+        lines.append(f"  demo site        http://{settings.host}:{settings.ingest_port}/")
         lines.append(f"  ingest API       http://{settings.host}:{settings.ingest_port}/docs")
     if available("gateway"):
         lines.append(f"  websocket        ws://{settings.host}:{settings.gateway_port}/ws")

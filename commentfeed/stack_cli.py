@@ -8,7 +8,14 @@ import sys
 import click
 
 from commentfeed.settings import Settings
-from commentfeed.stack import Supervisor, banner, current_env, plan, stack_environment
+from commentfeed.stack import (
+    Supervisor,
+    banner,
+    current_env,
+    demo_data_check,
+    plan,
+    stack_environment,
+)
 
 
 @click.command()
@@ -23,6 +30,9 @@ def up(no_demo: bool) -> None:
         click.echo(line)
         sys.stdout.flush()
 
-    supervisor = Supervisor(services, env, echo)
+    # With the demo data, "up" means the demo pages show it (the demo job is one of the services).
+    with_demo = any(s.name == "demo" for s in services)
+    supervisor = Supervisor(services, env, echo,
+                            data_check=demo_data_check(settings) if with_demo else None)
     code = asyncio.run(supervisor.run(lambda: echo(banner(settings))))
     sys.exit(code)

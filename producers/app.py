@@ -46,7 +46,7 @@ from commentfeed.events import (
     UserBanned,
 )
 from commentfeed.settings import Settings
-from producers import cors, demo_site, rules
+from producers import api_docs, cors, demo_site, rules
 from producers.api_models import (
     BODY_ERRORS,
     Accepted,
@@ -383,7 +383,7 @@ def create_app(
         version="1",
         summary="Articles from the CMS; comments, edits, deletes, votes and moderation from "
                 "logged-in readers. Every accepted write is one event on Kafka.",
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,  # producers.api_docs serves /docs
     )
     app.state.ingest = ingest
 
@@ -416,13 +416,12 @@ def create_app(
     demo_site.mount(app, settings, jwt_secret=ingest.jwt_secret,
                     token_ttl_s=limits.demo_token_ttl_s)
     cors.mount_widgets(app, demo_site.STATIC)
+    api_docs.mount(app)
     # Last: it answers every path the routes above do not.
     app.mount("/", demo_site.static_files(page=settings.demo_mode), name="static")
 
-    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-                     if p)
     app.add_middleware(SecurityHeadersMiddleware, gateway_url=settings.gateway_public_url,
-                       api_docs_paths=docs)
+                       api_docs_paths=api_docs.PAGES)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     # Outermost: a preflight is answered before any other layer looks at the request.
     cors.add_cors(app, settings.allowed_origins)

@@ -97,17 +97,16 @@ def content_security_policy(gateway_url: str) -> str:
     ])
 
 
-#: FastAPI's interactive API docs load Swagger UI / ReDoc from a CDN and start them with an
-#: inline script; only those pages get this policy, never the demo page or the widgets.
+#: The interactive API docs (producers.api_docs): Swagger UI from this origin only, started by
+#: a script file; its components set inline styles, so only this page allows those.
 API_DOCS_POLICY = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
-    "font-src 'self' https://fonts.gstatic.com",
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
-    "worker-src 'self' blob:",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
     "object-src 'none'",
     "base-uri 'none'",
+    "form-action 'self'",
     "frame-ancestors 'none'",
 ])
 

@@ -4,7 +4,7 @@
 // script).
 
 import { CommentFeed } from "./commentfeed.js";
-import { CommentCount, ID_PATTERN, LiveThread, RecentComments, formatTime } from "./widgets.js";
+import { CommentCount, ID_PATTERN, LiveThread, RecentComments, el, formatTime } from "./widgets.js";
 
 const SESSION_KEY = "commentfeed.session";
 
@@ -16,6 +16,7 @@ const ui = {};
 function collectElements() {
   for (const id of [
     "article-title", "article-author", "article-date", "article-body", "article-placeholder",
+    "article-section", "article-standfirst",
     "connection", "thread", "comments-heading", "recent", "respond", "login-area", "login-form",
     "login-name", "login-role", "login-status", "viewer-bar", "viewer-name", "viewer-role",
     "logout", "comment-form", "replying", "replying-to", "cancel-reply", "comment-body",
@@ -112,9 +113,44 @@ function newKey() {
   return globalThis.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
 }
 
+/** The article of /articles/<id> (or the older ?article=<id>); the lead article otherwise. */
 function articleIdFromUrl(fallback) {
-  const wanted = new URLSearchParams(location.search).get("article");
+  const match = location.pathname.match(/^\/articles\/([^/]+)\/?$/);
+  let wanted = new URLSearchParams(location.search).get("article");
+  if (match) {
+    try {
+      wanted = decodeURIComponent(match[1]);
+    } catch {
+      wanted = null;
+    }
+  }
   return wanted && ID_PATTERN.test(wanted) ? wanted : fallback;
+}
+
+/** The site's own content (sections, text); null where the page is served without it. */
+async function loadSiteContent() {
+  try {
+    const answer = await fetch("/site/articles.json");
+    return answer.ok ? await answer.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The story as the site's CMS has it: section, standfirst and body, all set as text. */
+function showStory(story) {
+  const section = ui["article-section"];
+  section.textContent = story ? story.section : "The Daily Demo";
+  section.setAttribute("href", story ? story.section_url : "/");
+  ui["article-standfirst"].textContent = story ? story.standfirst : "";
+  ui["article-standfirst"].hidden = !story;
+  ui["article-body"].replaceChildren(...(story ? story.body.map((text) => el("p", {}, text)) : []));
+  ui["article-body"].hidden = !story;
+  ui["article-placeholder"].hidden = Boolean(story);
+  if (story && ui["article-title"].textContent === "Loading the article…") {
+    ui["article-title"].textContent = story.title;
+    ui["article-author"].textContent = story.author;
+  }
 }
 
 function showConnection(detail) {
@@ -129,7 +165,7 @@ function showConnection(detail) {
   } else node.textContent = "Offline — reload the page to reconnect";
 }
 
-function showArticle(article, articleId, leadArticleId) {
+function showArticle(article) {
   if (!article) {
     ui["article-title"].textContent = "This article is not in the feed (yet)";
     return;
@@ -140,9 +176,6 @@ function showArticle(article, articleId, leadArticleId) {
   const date = ui["article-date"];
   date.textContent = article.published_at ? formatTime(article.published_at) : "";
   date.setAttribute("datetime", article.published_at || "");
-  const isLead = articleId === leadArticleId;
-  ui["article-body"].hidden = !isLead;
-  ui["article-placeholder"].hidden = isLead;
 }
 
 async function main() {
@@ -151,7 +184,8 @@ async function main() {
   if (!answer.ok) throw new Error(`/config.json answered ${answer.status}`);
   const config = await answer.json();
   const articleId = articleIdFromUrl(config.article_id);
-  const leadArticleId = ui["article-body"].dataset.articleId;
+  const site = await loadSiteContent();
+  showStory(site?.articles?.find((a) => a.article_id === articleId) ?? null);
   let current = session.load();
   let replyTo = null;
   let postKey = null;
@@ -183,13 +217,13 @@ async function main() {
     linkFor: (item) =>
       item.article_id === articleId
         ? `#comment-${item.comment_id}`
-        : `/?article=${encodeURIComponent(item.article_id)}#comment-${item.comment_id}`,
+        : `/articles/${encodeURIComponent(item.article_id)}#comment-${item.comment_id}`,
   });
 
   // The article meta rides on the same channel as the thread.
   const articleChannel = `article:${articleId}`;
   function articleChanged(article) {
-    showArticle(article, articleId, leadArticleId);
+    showArticle(article);
     closed = Boolean(article && (article.closed || article.deleted));
     showForms();
   }

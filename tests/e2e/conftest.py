@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
+from producers.demo_site import site_content
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -82,12 +84,17 @@ def page(open_page: PageFactory) -> Page:
 
 
 def serve_static(page: Page, config: dict[str, Any]) -> None:
-    """Answer TEST_ORIGIN from gateway/static, plus a canned /config.json, inside the browser."""
+    """Answer TEST_ORIGIN from gateway/static, plus a canned /config.json and the demo site's
+    /site/articles.json, inside the browser."""
 
     def handle(route: Route) -> None:
         path = route.request.url.removeprefix(TEST_ORIGIN).split("?")[0].split("#")[0]
         if path == "/config.json":
             route.fulfill(status=200, content_type="application/json", body=json.dumps(config))
+            return
+        if path == "/site/articles.json":
+            route.fulfill(status=200, content_type="application/json",
+                          body=site_content().model_dump_json())
             return
         if path == "/blank":
             route.fulfill(status=200, content_type="text/html", body=BLANK_PAGE)

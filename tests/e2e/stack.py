@@ -23,6 +23,7 @@ import httpx
 from commentfeed.broker import free_port, wait_for_port
 from commentfeed.children import die_with_parent
 from commentfeed.cli import available
+from commentfeed.demo_data import LEAD_ARTICLE_ID
 from commentfeed.stack import stack_environment
 
 #: Commands that finish by design; every other process exiting means the stack is broken.
@@ -60,8 +61,17 @@ class StackProcesses:
     # -- addresses --
 
     @property
-    def page_url(self) -> str:
+    def front_url(self) -> str:
+        """The demo site's front page: every article with its live count."""
         return f"http://127.0.0.1:{self.ports['ingest']}/"
+
+    @property
+    def page_url(self) -> str:
+        """The lead demo article's page."""
+        return self.article_url(LEAD_ARTICLE_ID)
+
+    def article_url(self, article_id: str) -> str:
+        return f"http://127.0.0.1:{self.ports['ingest']}/articles/{article_id}"
 
     @property
     def ingest_url(self) -> str:

@@ -1,4 +1,5 @@
-"""The demo page in Chromium against the whole stack (``commentfeed up`` with the demo data).
+"""The demo site in Chromium against the whole stack (``commentfeed up`` with the demo data):
+the front page, section pages and article pages.
 
 Comments go in through the real ingest API, through Kafka and the streams worker, and out
 through the gateway to the page. One stack serves the module; tests read the state they start
@@ -11,11 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
-from commentfeed.demo_data import LEAD_ARTICLE_ID, SITE, demo_events
+from commentfeed.demo_data import ARTICLES, LEAD_ARTICLE_ID, SECTIONS, SITE, demo_events
 from commentfeed.events import ArticlePublished, CommentPosted
+from producers.demo_site import front_page_order
 from tests.e2e.conftest import ROOT, PageFactory
 from tests.e2e.stack import StackProcesses, missing_services
 
@@ -26,6 +29,7 @@ pytestmark = [
 ]
 
 SCREENSHOT = ROOT / "docs" / "demo-page.png"
+FRONT_SCREENSHOT = ROOT / "docs" / "demo-front-page.png"
 LEAD_TITLE = next(e.data.title for e in demo_events()
                   if isinstance(e, ArticlePublished) and e.data.article_id == LEAD_ARTICLE_ID)
 DEMO_COMMENTS = [e.data for e in demo_events() if isinstance(e, CommentPosted)]
@@ -94,6 +98,119 @@ def test_the_page_shows_the_demo_thread_count_and_sidebar(
     expect(page.locator("#comment-form")).to_be_hidden()
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def open_listing(open_page: PageFactory, url: str) -> Page:
+    page = open_page()
+    page.goto(url)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+    return page
+
+
+def teaser_count(page: Page, article_id: str) -> int:
+    count = page.locator(f".teaser[data-article-id='{article_id}'] .teaser-count")
+    return int(count.get_attribute("data-count") or "-1")
+
+
+def test_the_front_page_lists_every_article_with_a_live_count(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    page = open_listing(open_page, stack.front_url)
+    expect(page.locator("#listing-title")).to_have_text("Latest news")
+    teasers = page.locator("#articles .teaser")
+    expect(teasers).to_have_count(len(ARTICLES))
+    # The lead story on top, then the rest newest first.
+    assert teasers.evaluate_all("ts => ts.map(t => t.dataset.articleId)") == [
+        a.article_id for a in front_page_order()]
+    for article in ARTICLES:
+        teaser = page.locator(f".teaser[data-article-id='{article.article_id}']")
+        title = teaser.locator(".teaser-title a")
+        expect(title).to_have_text(article.title)
+        expect(title).to_have_attribute("href", f"/articles/{article.article_id}")
+        expect(teaser.locator(".kicker")).to_have_text(article.section)
+        count = stack.article_count(article.article_id)
+        noun = "Comment" if count == 1 else "Comments"
+        expect(teaser.locator(".teaser-count")).to_have_text(f"{count} {noun}")
+        expect(teaser.locator(".teaser-count")).to_have_attribute("data-count", str(count))
+    expect(page.locator("#recent li")).to_have_count(5)
+    page.screenshot(path=str(FRONT_SCREENSHOT), full_page=True)
+    assert FRONT_SCREENSHOT.stat().st_size > 10_000
+
+    # A comment on a non-lead article changes its count on the open front page, live.
+    other = next(a for a in ARTICLES if a.article_id != LEAD_ARTICLE_ID)
+    before = teaser_count(page, other.article_id)
+    lead_before = teaser_count(page, LEAD_ARTICLE_ID)
+    token = stack.login("Vera Lind")
+    posted = stack.post_comment(token, other.article_id, "Counted on the front page, I hope.")
+    counter = page.locator(f".teaser[data-article-id='{other.article_id}'] .teaser-count")
+    expect(counter).to_have_attribute("data-count", str(before + 1))
+    expect(page.locator("#recent li").first).to_have_attribute(
+        "data-comment-id", posted["comment_id"])
+    assert teaser_count(page, LEAD_ARTICLE_ID) == lead_before
+
+
+def test_every_section_link_leads_to_a_page_listing_its_articles(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    page = open_listing(open_page, stack.front_url)
+    links = page.locator(".sections a")
+    expect(links).to_have_text(list(SECTIONS))
+    for name in SECTIONS:
+        page.locator(".sections a", has_text=name).click()
+        expect(page).to_have_url(f"{stack.front_url}sections/{name.lower()}")
+        expect(page.locator("#listing-title")).to_have_text(name)
+        expect(page.locator(".sections a[aria-current=page]")).to_have_text(name)
+        mine = [a for a in ARTICLES if a.section == name]
+        assert mine, f"section {name} has no demo article"
+        expect(page.locator("#articles .teaser")).to_have_count(len(mine))
+        for article in mine:
+            expect(page.locator(f".teaser[data-article-id='{article.article_id}'] "
+                                ".teaser-count")).to_have_attribute(
+                "data-count", str(stack.article_count(article.article_id)))
+    # No dead links: every link of every page of the site answers 200.
+    for url in (stack.front_url, stack.page_url):
+        page.goto(url)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live",
+                                                              timeout=15_000)
+        hrefs = page.locator(".masthead a, .teaser a, .kicker a").evaluate_all(
+            "links => links.map(a => a.href)")
+        for href in set(hrefs):
+            assert httpx.get(href.split("#")[0], timeout=5).status_code == 200, href
+    assert httpx.get(f"{stack.front_url}sections/sport", timeout=5).status_code == 404
+
+
+def test_a_non_lead_article_page_shows_its_story_thread_and_takes_comments(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    article = next(a for a in ARTICLES if a.section == "Opinion")
+    page = open_listing(open_page, stack.front_url)
+    page.locator(f".teaser[data-article-id='{article.article_id}'] .teaser-title a").click()
+    expect(page).to_have_url(stack.article_url(article.article_id))
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+    expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=15_000)
+    expect(page.locator("#article-title")).to_have_text(article.title)
+    expect(page.locator("#article-author")).to_have_text(article.author)
+    expect(page.locator("#article-section")).to_have_text(article.section)
+    expect(page.locator("#article-standfirst")).to_have_text(article.standfirst)
+    expect(page.locator("#article-body p")).to_have_text(list(article.body))
+    expect(page.locator("#article-placeholder")).to_be_hidden()
+    count = stack.article_count(article.article_id)
+    expect(page.locator("#comments-heading")).to_have_text(f"{count} Comments on “{article.title}”")
+    ours = [c for c in DEMO_COMMENTS if c.article_id == article.article_id]
+    for comment in ours:
+        expect(page.locator(f"#comment-{comment.comment_id} > .cf-card .cf-text")).to_have_text(
+            comment.body)
+    reply = next(c for c in ours if c.parent_id)
+    expect(page.locator(f"#comment-{reply.parent_id} > .cf-replies > "
+                        f"#comment-{reply.comment_id}")).to_have_count(1)
+
+    log_in(page, "Otto Rask")
+    body = "A parking space I do not need still shows up in my rent."
+    page.locator("#comment-body").fill(body)
+    page.locator("#post-comment").click()
+    expect(page.locator("#thread .cf-comments > .cf-comment", has_text=body)).to_have_count(1)
+    expect(page.locator("#comments-heading")).to_have_attribute("data-count", str(count + 1))
+    assert stack.article_count(article.article_id) == count + 1
 
 
 def test_a_comment_posted_through_the_api_reaches_the_page_within_a_second(
@@ -245,3 +362,28 @@ def test_a_hostile_body_shows_as_text_and_runs_nothing(
         "beforeend", '<div id="probe"><img src=x onerror="window.__xss = \\'img\\'"></div>')""")
     page.wait_for_function("window.__xss === 'img'", timeout=5_000)
 
+
+
+def test_the_api_docs_render_with_no_network_beyond_the_stack(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    page = open_page()
+    outside: list[str] = []
+    refused: list[str] = []
+
+    def only_local(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{stack.ingest_url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("commentfeed ingest API")
+    expect(page.locator(".opblock-summary-path",
+                        has_text="/v1/articles/{article_id}/comments").first).to_be_visible()
+    assert outside == []
+    assert refused == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from commentfeed.demo_data import demo_events
+from commentfeed.demo_data import ARTICLES, COMMENT_COUNTS, demo_events
 from commentfeed.events import ArticlePublished, CommentPosted, CommentVoted
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic
@@ -87,7 +87,8 @@ async def test_demo_publishes_articles_then_comments_and_replays_harmlessly(
     for _ in range(2):
         code, out, err = await commentfeed(kafka_settings, "demo")
         assert code == 0, err
-        assert "published 3 articles and 6 comments" in out
+        assert f"published {len(ARTICLES)} articles and {sum(COMMENT_COUNTS.values())} " \
+            "comments" in out
     articles = await read_topic(kafka_settings, Topic.ARTICLES)
     comments = await read_topic(kafka_settings, Topic.COMMENTS)
     expected = demo_events()

@@ -11,9 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from commentfeed.broker import free_port, pid_exists
+from commentfeed.demo_data import ARTICLES, COMMENT_COUNTS, LEAD_ARTICLE_ID
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.integration
 class Stack:
     """``commentfeed up`` in a subprocess, its output collected line by line."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, demo: bool = False, data_dir: str | None = None) -> None:
         self.ports = {name: free_port() for name in ("KAFKA", "GATEWAY", "INGEST", "STREAMS")}
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTFEED_")}
         env.update({
@@ -29,10 +31,11 @@ class Stack:
             "COMMENTFEED_GATEWAY_PORT": str(self.ports["GATEWAY"]),
             "COMMENTFEED_INGEST_PORT": str(self.ports["INGEST"]),
             "COMMENTFEED_STREAMS_PORT": str(self.ports["STREAMS"]),
-            "COMMENTFEED_DATA_DIR": f"/tmp/commentfeed-test-{os.getpid()}",
+            "COMMENTFEED_DATA_DIR": data_dir or f"/tmp/commentfeed-test-{os.getpid()}",
         })
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "commentfeed", "up", "--no-demo"], env=env,
+            [sys.executable, "-m", "commentfeed", "up", *([] if demo else ["--no-demo"])],
+            env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
@@ -93,6 +96,25 @@ def test_up_prints_urls_and_ctrl_c_stops_every_process() -> None:
         while pid_exists(tansu) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not pid_exists(tansu)
+    finally:
+        stack.close()
+
+
+def test_up_is_printed_only_once_the_demo_data_is_visible(tmp_path: Path) -> None:
+    stack = Stack(demo=True, data_dir=str(tmp_path / "streams"))
+    try:
+        stack.wait_for("commentfeed is up", timeout_s=180)
+        # At once, no polling: what the demo pages read is already there.
+        counts = httpx.get(f"http://127.0.0.1:{stack.ports['STREAMS']}/v1/counts",
+                           params={"ids": ",".join(COMMENT_COUNTS)}, timeout=5).json()["counts"]
+        assert counts == COMMENT_COUNTS
+        ingest = httpx.get(f"http://127.0.0.1:{stack.ports['INGEST']}/readyz", timeout=5).json()
+        assert ingest["articles"] == len(ARTICLES)
+        lead = httpx.get(f"http://127.0.0.1:{stack.ports['STREAMS']}/v1/channels/"
+                         f"article:{LEAD_ARTICLE_ID}/snapshot", timeout=5).json()
+        assert len(lead["snapshot"]["comments"]) == COMMENT_COUNTS[LEAD_ARTICLE_ID]
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=60) == 0
     finally:
         stack.close()
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from commentfeed.demo_data import LEAD_ARTICLE_ID
+from commentfeed.demo_data import ARTICLES, LEAD_ARTICLE_ID, SECTIONS
 from commentfeed.events import (
     ArticleClosed,
     ArticleDeleted,
@@ -493,6 +494,30 @@ async def test_page_config_comes_from_settings_never_from_the_host_header(api: A
         assert "evil" not in r.headers["content-security-policy"]
 
 
+async def test_the_demo_site_serves_its_pages_and_content(api: Api) -> None:
+    front = await api.client.get("/")
+    assert front.status_code == 200
+    assert '<script type="module" src="/front.js">' in front.text
+    content = (await api.client.get("/site/articles.json")).json()
+    assert [s["name"] for s in content["sections"]] == list(SECTIONS)
+    assert content["articles"][0]["article_id"] == LEAD_ARTICLE_ID  # the lead story on top
+    assert {a["article_id"] for a in content["articles"]} == {a.article_id for a in ARTICLES}
+    for section in content["sections"]:
+        page = await api.client.get(section["url"])
+        assert page.status_code == 200, section
+        assert page.text == front.text
+        assert any(a["section_url"] == section["url"] for a in content["articles"]), section
+    assert (await api.client.get("/sections/sport")).status_code == 404
+    for article in content["articles"]:
+        page = await api.client.get(article["url"])
+        assert page.status_code == 200
+        assert '<script type="module" src="/app.js">' in page.text
+        assert "unsafe-inline" not in page.headers["content-security-policy"]
+    # Any article id the stream may know gets a page; a malformed one does not.
+    assert (await api.client.get("/articles/from-the-cms")).status_code == 200
+    assert (await api.client.get("/articles/no%20spaces")).status_code in (404, 422)
+
+
 async def test_public_urls_are_settings() -> None:
     settings = ingest_settings(public_gateway_url="wss://live.news.example/ws",
                                public_ingest_url="https://api.news.example")
@@ -513,12 +538,39 @@ async def test_the_demo_page_is_served_with_security_headers(api: Api) -> None:
     assert "unsafe-inline" not in csp
     assert f"ws://127.0.0.1:{api.settings.gateway_port}" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
-    # Only the interactive API docs (Swagger UI from a CDN) get a looser policy.
+    # Only the interactive API docs (Swagger UI) may set inline styles; no page runs inline
+    # script or names another host.
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
-    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    docs_csp = docs.headers["content-security-policy"]
+    assert "style-src 'self' 'unsafe-inline'" in docs_csp
+    assert "script-src 'self';" in docs_csp
+    assert "http" not in docs_csp
     assert "unsafe-inline" not in (await api.client.get("/config.json")).headers[
         "content-security-policy"]
+
+
+async def test_the_api_docs_work_offline(api: Api) -> None:
+    # Swagger UI comes from this process: no other host in the page, every asset answers.
+    page = await api.client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<script>" not in page.text  # no inline script
+    assert "://" not in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css",
+            "/docs/assets/start.js"} <= set(assets)
+    for asset in assets:
+        answer = await api.client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 0, asset
+    start = (await api.client.get("/docs/assets/start.js")).text
+    assert '"/openapi.json"' in start
+    assert "validatorUrl: null" in start
+    assert (await api.client.get("/openapi.json")).status_code == 200
+    # FastAPI's CDN-backed pages are gone.
+    assert (await api.client.get("/redoc")).status_code == 404
 
 
 async def test_health_and_readiness(api: Api) -> None:
@@ -540,6 +592,9 @@ async def test_demo_login_is_absent_outside_demo_mode() -> None:
         # The demo page and its config are demo-only; the widget assets stay for embedders.
         assert (await client.get("/")).status_code == 404
         assert (await client.get("/config.json")).status_code == 404
+        for path in ("/sections/city", f"/articles/{LEAD_ARTICLE_ID}", "/site/articles.json"):
+            assert (await client.get(path)).status_code == 404, path
+        assert (await client.get("/docs")).status_code == 200  # the API docs stay
         widgets = await client.get("/widgets.js")
         assert widgets.status_code == 200
         assert "RecentComments" in widgets.text
