@@ -232,7 +232,9 @@ async def test_out_of_open_files_accept_backs_off_quietly_and_recovers(
                   if line.startswith("commentfeed_gateway_accept_errors_total ")]
         assert failed
         # Tried again about once a second, not thousands of times (asyncio alone: ~1,500/s).
-        assert 1 <= float(failed[0].split()[1]) <= 60
+        # The gateway runs on uvloop, whose libuv sheds connections it cannot accept itself
+        # (it keeps a spare descriptor for that), so the count may well stay at 0.
+        assert 0 <= float(failed[0].split()[1]) <= 60
 
 
 async def http_get_status(url: str) -> int:

@@ -42,9 +42,16 @@ async def wait_for_counts(base_url: str, truth: dict[str, int], timeout_s: float
                 while True:
                     response = await client.get(f"{base_url}/readyz")
                     if response.status_code == 200:
-                        seen = await counts_via(client, base_url, ids)
-                        if seen == truth:
-                            return
+                        try:
+                            seen = await counts_via(client, base_url, ids)
+                        except httpx.HTTPStatusError as exc:
+                            # A rebalance may start between the two requests, or the worker
+                            # owning a key may still be recovering: ask again.
+                            if exc.response.status_code != 503:
+                                raise
+                        else:
+                            if seen == truth:
+                                return
                     await asyncio.sleep(0.2)
         except TimeoutError:
             wrong = {a: (seen.get(a), c) for a, c in truth.items() if seen.get(a) != c}
