@@ -81,7 +81,10 @@ async def hold(server: str, connections: int, clients: int, hold_s: float, out: 
             proc = await Child.start(
                 "gateway", python_argv("commentfeed", "gateway", "--port", str(port)),
                 log_dir=out, speaks=False,
-                env=service_env(settings, COMMENTFEED_STREAMS_URL=stub_url))
+                # Holders connect from four loopback addresses: the per-address cap (500) is a
+                # limit for the internet, not for this measurement.
+                env=service_env(settings, COMMENTFEED_STREAMS_URL=stub_url,
+                                COMMENTFEED_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS="none"))
             children.append(proc)
             await wait_http(f"http://127.0.0.1:{port}/readyz", 60, what="gateway")
         else:
