@@ -251,16 +251,46 @@ async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[An
     """
     manual = stream.noack()
     queue = manual.channel.queue
+    events = manual.events().__aiter__()
     batch: list[Any] = []
-    async for event in manual.events():
-        batch.append(event)
-        if len(batch) < max_events and queue.empty():
-            await _let_the_fetch_land(queue)
-        if len(batch) >= max_events or queue.empty():
-            yield batch
-            for done in batch:
-                await manual.ack(done)
-            batch = []
+    # The next event is awaited in a task of its own, kept across a timeout, so no event is
+    # lost: a partial batch must not wait on a stream that a rebalance has suspended (Faust
+    # clears its queue and then waits for every delivered event to be acknowledged, which
+    # would never happen: the worker hung in the rebalance for good).
+    coming: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if coming is None:
+                coming = asyncio.ensure_future(events.__anext__())
+            if batch:
+                await asyncio.wait({coming}, timeout=PARTIAL_BATCH_WAIT_S)
+                if not coming.done():
+                    yield batch
+                    for done in batch:
+                        await manual.ack(done)
+                    batch = []
+                    continue
+            try:
+                event = await coming
+            except StopAsyncIteration:
+                return
+            coming = None
+            batch.append(event)
+            if len(batch) < max_events and queue.empty():
+                await _let_the_fetch_land(queue)
+            if len(batch) >= max_events or queue.empty():
+                yield batch
+                for done in batch:
+                    await manual.ack(done)
+                batch = []
+    finally:
+        if coming is not None:
+            coming.cancel()
+
+
+#: How long a partial batch waits for the rest of its fetch once the queue said more was
+#: there; only reached when that rest does not come (a rebalance suspended the stream).
+PARTIAL_BATCH_WAIT_S: Final = 0.05
 
 
 #: Loop turns without a new record after which the consumer is taken to be done with a fetch.
