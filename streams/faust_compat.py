@@ -251,46 +251,36 @@ async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[An
     """
     manual = stream.noack()
     queue = manual.channel.queue
-    events = manual.events().__aiter__()
-    batch: list[Any] = []
-    # The next event is awaited in a task of its own, kept across a timeout, so no event is
-    # lost: a partial batch must not wait on a stream that a rebalance has suspended (Faust
-    # clears its queue and then waits for every delivered event to be acknowledged, which
-    # would never happen: the worker hung in the rebalance for good).
-    coming: asyncio.Future[Any] | None = None
+    # A pump moves delivered events into a local queue, and a batch is cut from that queue
+    # without ever waiting on the stream while holding events: a rebalance suspends the stream
+    # and clears its queue, then waits for every delivered event to be acknowledged, which a
+    # batch waiting for the rest of its fetch would never do (the worker hung for good). The
+    # local queue holds at most one batch, so the stream's own backpressure still holds.
+    local: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_events)
+
+    async def pump() -> None:
+        async for event in manual.events():
+            await local.put(event)
+
+    pumping = asyncio.ensure_future(pump())
     try:
         while True:
-            if coming is None:
-                coming = asyncio.ensure_future(events.__anext__())
-            if batch:
-                await asyncio.wait({coming}, timeout=PARTIAL_BATCH_WAIT_S)
-                if not coming.done():
-                    yield batch
-                    for done in batch:
-                        await manual.ack(done)
-                    batch = []
-                    continue
-            try:
-                event = await coming
-            except StopAsyncIteration:
-                return
-            coming = None
-            batch.append(event)
-            if len(batch) < max_events and queue.empty():
-                await _let_the_fetch_land(queue)
-            if len(batch) >= max_events or queue.empty():
-                yield batch
-                for done in batch:
-                    await manual.ack(done)
-                batch = []
+            batch = [await local.get()]
+            while True:
+                while len(batch) < max_events and not local.empty():
+                    batch.append(local.get_nowait())
+                if len(batch) >= max_events:
+                    break
+                await _let_the_fetch_land(queue, local)
+                if local.empty():
+                    break
+            yield batch
+            for done in batch:
+                await manual.ack(done)
     finally:
-        if coming is not None:
-            coming.cancel()
+        pumping.cancel()
 
 
-#: How long a partial batch waits for the rest of its fetch once the queue said more was
-#: there; only reached when that rest does not come (a rebalance suspended the stream).
-PARTIAL_BATCH_WAIT_S: Final = 0.05
 
 
 #: Loop turns without a new record after which the consumer is taken to be done with a fetch.
@@ -299,11 +289,12 @@ PARTIAL_BATCH_WAIT_S: Final = 0.05
 FETCH_SETTLE_TURNS: Final = 6
 
 
-async def _let_the_fetch_land(queue: Any) -> None:
+async def _let_the_fetch_land(queue: Any, local: asyncio.Queue[Any]) -> None:
     """Faust's consumer puts a fetch's records into the queue one at a time, a few loop turns
-    apart (each goes through ``Service.wait_first``): yield until it stops adding."""
+    apart (each goes through ``Service.wait_first``), and the pump moves them on: yield until
+    neither queue grows."""
     quiet = 0
     while quiet < FETCH_SETTLE_TURNS:
-        size = queue.qsize()
+        size = queue.qsize() + local.qsize()
         await asyncio.sleep(0)
-        quiet = quiet + 1 if queue.qsize() == size else 0
+        quiet = quiet + 1 if queue.qsize() + local.qsize() == size else 0
