@@ -87,9 +87,7 @@ async def test_a_third_worker_joining_and_leaving_keeps_both_workers_up_and_coun
             try:
                 await asyncio.to_thread(third.wait_ready, 90)
             finally:
-                # How it leaves is not the point here (a SIGTERM mid-batch may end in SIGKILL
-                # once Faust's shutdown waits for unacknowledged events: see the report).
-                third.stop(timeout_s=15)
+                assert third.stop(timeout_s=15) == 0, third.log_path.read_text()[-3000:]
             for w in workers:
                 assert w.process is not None
                 assert w.process.poll() is None, w.log_path.read_text()[-5000:]
@@ -105,9 +103,9 @@ async def test_a_third_worker_joining_and_leaving_keeps_both_workers_up_and_coun
             assert w.process.poll() is None, w.log_path.read_text()[-5000:]
             assert "ConsistencyError" not in w.log_path.read_text()
         if exact is not None:
-            # Known and open (docs/operations.md, Scaling): after this churn some counts end
-            # low (events lost across a partition handover). Both workers stay up and ready,
-            # which is what this test proves; it passes outright once that is fixed.
+            # Known and open (docs/operations.md, Scaling): now and then one count ends one
+            # low after this churn (1 run in 3 here). Both workers stay up and ready, which
+            # is what this test proves; it passes outright when the counts are exact.
             pytest.xfail(f"counts not exact after membership churn: {exact}")
     finally:
         if counts is not None:
