@@ -251,16 +251,36 @@ async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[An
     """
     manual = stream.noack()
     queue = manual.channel.queue
-    batch: list[Any] = []
-    async for event in manual.events():
-        batch.append(event)
-        if len(batch) < max_events and queue.empty():
-            await _let_the_fetch_land(queue)
-        if len(batch) >= max_events or queue.empty():
+    # A pump moves delivered events into a local queue, and a batch is cut from that queue
+    # without ever waiting on the stream while holding events: a rebalance suspends the stream
+    # and clears its queue, then waits for every delivered event to be acknowledged, which a
+    # batch waiting for the rest of its fetch would never do (the worker hung for good). The
+    # local queue holds at most one batch, so the stream's own backpressure still holds.
+    local: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_events)
+
+    async def pump() -> None:
+        async for event in manual.events():
+            await local.put(event)
+
+    pumping = asyncio.ensure_future(pump())
+    try:
+        while True:
+            batch = [await local.get()]
+            while True:
+                while len(batch) < max_events and not local.empty():
+                    batch.append(local.get_nowait())
+                if len(batch) >= max_events:
+                    break
+                await _let_the_fetch_land(queue, local)
+                if local.empty():
+                    break
             yield batch
             for done in batch:
                 await manual.ack(done)
-            batch = []
+    finally:
+        pumping.cancel()
+
+
 
 
 #: Loop turns without a new record after which the consumer is taken to be done with a fetch.
@@ -269,11 +289,12 @@ async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[An
 FETCH_SETTLE_TURNS: Final = 6
 
 
-async def _let_the_fetch_land(queue: Any) -> None:
+async def _let_the_fetch_land(queue: Any, local: asyncio.Queue[Any]) -> None:
     """Faust's consumer puts a fetch's records into the queue one at a time, a few loop turns
-    apart (each goes through ``Service.wait_first``): yield until it stops adding."""
+    apart (each goes through ``Service.wait_first``), and the pump moves them on: yield until
+    neither queue grows."""
     quiet = 0
     while quiet < FETCH_SETTLE_TURNS:
-        size = queue.qsize()
+        size = queue.qsize() + local.qsize()
         await asyncio.sleep(0)
-        quiet = quiet + 1 if queue.qsize() == size else 0
+        quiet = quiet + 1 if queue.qsize() + local.qsize() == size else 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import TopicPartition
 
@@ -47,6 +48,17 @@ async def test_end_offsets_are_one_past_the_last_record_even_where_the_broker_li
     assert (await end_offsets(kafka_settings, [tp], listed)) == {tp: last + 1}
 
 
+async def settled_counts(base_url: str, truth: dict[str, int], timeout_s: float) -> None:
+    """Wait until ``base_url`` answers the true counts; a 503 (a partition between owners,
+    routed to a worker still restoring) is asked again."""
+    try:
+        await wait_for_counts(base_url, truth, timeout_s)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 503:
+            raise
+        await settled_counts(base_url, truth, timeout_s)
+
+
 #: Times the third worker joins and leaves.
 VISITS = 3
 
@@ -75,9 +87,7 @@ async def test_a_third_worker_joining_and_leaving_keeps_both_workers_up_and_coun
             try:
                 await asyncio.to_thread(third.wait_ready, 90)
             finally:
-                # How it leaves is not the point here (a SIGTERM mid-batch may end in SIGKILL
-                # once Faust's shutdown waits for unacknowledged events: see the report).
-                third.stop(timeout_s=15)
+                assert third.stop(timeout_s=15) == 0, third.log_path.read_text()[-3000:]
             for w in workers:
                 assert w.process is not None
                 assert w.process.poll() is None, w.log_path.read_text()[-5000:]
@@ -85,7 +95,7 @@ async def test_a_third_worker_joining_and_leaving_keeps_both_workers_up_and_coun
         exact: AssertionError | None = None
         try:
             for w in workers:
-                await wait_for_counts(w.url, stream.counts, timeout_s=60)
+                await settled_counts(w.url, stream.counts, timeout_s=60)
         except AssertionError as exc:
             exact = exc
         for w in workers:
@@ -93,9 +103,9 @@ async def test_a_third_worker_joining_and_leaving_keeps_both_workers_up_and_coun
             assert w.process.poll() is None, w.log_path.read_text()[-5000:]
             assert "ConsistencyError" not in w.log_path.read_text()
         if exact is not None:
-            # Known and open (see docs/operations.md, Scaling): after this churn a few counts
-            # can be off by one or two, both ways. Both workers stay up, which is what this
-            # test proves; the counts check turns it into a pass once exact.
+            # Known and open (docs/operations.md, Scaling): now and then one count ends one
+            # low after this churn (1 run in 3 here). Both workers stay up and ready, which
+            # is what this test proves; it passes outright when the counts are exact.
             pytest.xfail(f"counts not exact after membership churn: {exact}")
     finally:
         if counts is not None:

@@ -72,3 +72,34 @@ async def test_records_that_keep_coming_fill_batches_to_their_maximum() -> None:
     assert [await anext(batches) for _ in range(2)] == [list(range(50)), list(range(50, 100))]
     endless.cancel()
     await batches.aclose()
+
+
+class SuspendedStream(FakeStream):
+    """A rebalance right after the first event: Faust clears the queue (the second event, which
+    the batch saw queued, is gone) and suspends the stream, then waits for every delivered event
+    to be acknowledged."""
+
+    async def events(self) -> AsyncIterator[int]:
+        yield await self.queue.get()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        await asyncio.Event().wait()  # suspended until the rebalance ends
+        yield -1
+
+
+async def test_a_partial_batch_is_handed_over_and_acked_when_a_rebalance_suspends_the_stream(
+) -> None:
+    stream = SuspendedStream()
+    stream.queue.put_nowait(1)
+    stream.queue.put_nowait(2)
+    batches = as_gen(fetched_batches(stream, 10))
+    try:
+        assert await asyncio.wait_for(anext(batches), timeout=5) == [1]
+        after = asyncio.ensure_future(anext(batches))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert stream.acked == [1]  # so Faust's wait for acknowledgements can end
+        after.cancel()
+        await asyncio.gather(after, return_exceptions=True)
+    finally:
+        await batches.aclose()
