@@ -241,6 +241,13 @@ def last_changelog(producer: Any) -> Any | None:
     return queue[-1] if queue else None
 
 
+class _PumpStopped:
+    """Put in the local queue when the stream ends: how, and with what error."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+
 async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[Any]]:
     """The events of an agent's stream in batches: whatever is queued when the first arrives.
 
@@ -259,17 +266,34 @@ async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[An
     local: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_events)
 
     async def pump() -> None:
-        async for event in manual.events():
-            await local.put(event)
+        try:
+            async for event in manual.events():
+                await local.put(event)
+        except Exception as exc:
+            # Handed on, so the agent fails (and Faust's supervisor acts) instead of waiting
+            # for events that will never come.
+            await local.put(_PumpStopped(exc))
+        else:
+            await local.put(_PumpStopped(None))
 
     pumping = asyncio.ensure_future(pump())
     try:
-        while True:
-            batch = [await local.get()]
-            while True:
+        stopped: _PumpStopped | None = None
+        while stopped is None:
+            batch: list[Any] = []
+            first = await local.get()
+            if isinstance(first, _PumpStopped):
+                stopped = first
+                break
+            batch.append(first)
+            while stopped is None:
                 while len(batch) < max_events and not local.empty():
-                    batch.append(local.get_nowait())
-                if len(batch) >= max_events:
+                    item = local.get_nowait()
+                    if isinstance(item, _PumpStopped):
+                        stopped = item
+                        break
+                    batch.append(item)
+                if stopped is not None or len(batch) >= max_events:
                     break
                 await _let_the_fetch_land(queue, local)
                 if local.empty():
@@ -277,10 +301,10 @@ async def fetched_batches(stream: Any, max_events: int) -> AsyncIterator[list[An
             yield batch
             for done in batch:
                 await manual.ack(done)
+        if stopped.error is not None:
+            raise stopped.error
     finally:
         pumping.cancel()
-
-
 
 
 #: Loop turns without a new record after which the consumer is taken to be done with a fetch.

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import pytest
+
 from streams.faust_compat import fetched_batches
 
 
@@ -103,3 +105,39 @@ async def test_a_partial_batch_is_handed_over_and_acked_when_a_rebalance_suspend
         await asyncio.gather(after, return_exceptions=True)
     finally:
         await batches.aclose()
+
+
+class FailingStream(FakeStream):
+    """The stream's own iteration fails after two events (a bug or a Faust internal error)."""
+
+    async def events(self) -> AsyncIterator[int]:
+        yield await self.queue.get()
+        yield await self.queue.get()
+        raise RuntimeError("stream broke")
+
+
+async def test_a_failing_stream_hands_over_what_it_delivered_then_raises_its_error() -> None:
+    stream = FailingStream()
+    stream.queue.put_nowait(1)
+    stream.queue.put_nowait(2)
+    batches = as_gen(fetched_batches(stream, 10))
+    try:
+        assert await asyncio.wait_for(anext(batches), timeout=5) == [1, 2]
+        with pytest.raises(RuntimeError, match="stream broke"):
+            await asyncio.wait_for(anext(batches), timeout=5)
+        assert stream.acked == [1, 2]
+    finally:
+        await batches.aclose()
+
+
+class EndingStream(FakeStream):
+    async def events(self) -> AsyncIterator[int]:
+        yield await self.queue.get()
+
+
+async def test_a_stream_that_ends_ends_the_batches() -> None:
+    stream = EndingStream()
+    stream.queue.put_nowait(7)
+    batches = as_gen(fetched_batches(stream, 10))
+    assert [b async for b in batches] == [[7]]
+    assert stream.acked == [7]
