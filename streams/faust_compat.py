@@ -8,8 +8,9 @@ when the version is outside the tested range):
   (faust-streaming's aiokafka driver hard-codes ``fetch_max_wait_ms=1500`` and the embedded
   broker holds every Fetch for that long) and back off while idle, the producer takes
   idempotence from settings and drains the changelog buffer completely before a commit
-  (Faust's own flush gives up after 0.1 s without progress, which would let a commit run ahead
-  of changelog records), and its buffer holds many records before stream processing is paused;
+  (Faust's own flush gives up after 0.1 s without progress, and counts a record its task has
+  taken but not yet handed to the client as sent, either of which lets a commit run ahead of
+  changelog records), and its buffer holds many records before stream processing is paused;
 - the highwaters table recovery reads (end offsets of changelog partitions) made true on
   Tansu, whose ``ListOffsets`` understates them (else ``ConsistencyError`` once a worker that
   kept a partition through a rebalance had read past the understated end);
@@ -139,6 +140,21 @@ class Producer(driver.Producer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.buffer.max_messages = self.BUFFER_HIGH_WATER
+        # The buffer's task takes a record off its queue and then awaits handing it to the
+        # client: between the two the queue is empty though the record is in neither place.
+        # Counting those hand-overs lets a flush wait for them (see ``flush``).
+        self.handing_over = 0
+        buffer: Any = self.buffer
+        hand_over = buffer._send_pending
+
+        async def counted(fut: Any) -> None:
+            self.handing_over += 1
+            try:
+                await hand_over(fut)
+            finally:
+                self.handing_over -= 1
+
+        buffer._send_pending = counted
 
     def _settings_extra(self) -> Mapping[str, Any]:
         extra = dict(super()._settings_extra())
@@ -146,8 +162,14 @@ class Producer(driver.Producer):
         return extra
 
     async def flush(self) -> None:
-        while self.buffer.size and not self.buffer.should_stop:
-            await self.buffer.flush()
+        # A commit follows this flush: every table write of the events it commits must be in
+        # the client before the client's own flush, or a crash right after the commit loses it
+        # for good (its event is never replayed): counts one low after ``kill -9``.
+        while (self.buffer.size or self.handing_over) and not self.buffer.should_stop:
+            if self.buffer.size:
+                await self.buffer.flush()
+            else:
+                await asyncio.sleep(0)
         await super().flush()
 
 
