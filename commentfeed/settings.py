@@ -100,11 +100,7 @@ class Settings(BaseSettings):
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(o.strip() for o in value.split(",") if o.strip())
-        if isinstance(value, list):
-            return tuple(value)
-        return value
+        return comma_list(value)
 
     @property
     def streams_base_url(self) -> str:
@@ -127,6 +123,15 @@ class Settings(BaseSettings):
         For tests and generators that must not pick up an operator's ``COMMENTFEED_*``.
         """
         return from_code(cls, **values)
+
+
+def comma_list(value: object) -> object:
+    """A comma-separated environment value as a tuple (lists too); anything else as it is."""
+    if isinstance(value, str):
+        return tuple(o.strip() for o in value.split(",") if o.strip())
+    if isinstance(value, list):
+        return tuple(value)
+    return value
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from commentfeed.settings import from_code
+from commentfeed.settings import comma_list, from_code
 from gateway.core import Config, Limits
 
 _LIMITS = Limits()
@@ -93,12 +93,8 @@ class GatewaySettings(BaseSettings):
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(o.strip() for o in value.split(",") if o.strip())
-        if isinstance(value, list):
-            return tuple(value)
-        return value
+    def _split_addresses(cls, value: object) -> object:
+        return comma_list(value)
 
     @classmethod
     def of(cls, **values: Any) -> GatewaySettings:
