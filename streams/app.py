@@ -21,6 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name, topic_specs
@@ -47,6 +49,12 @@ class StreamsApp(faust.App):
     state_table: RecordTable
     site_table: RecordTable
     handlers: Handlers
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        """Flow into stream queues; resuming running flow clears nothing (see
+        :class:`streams.faust_compat.FlowControl`)."""
+        return faust_compat.FlowControl(loop=self.loop)
 
     @property
     def namespace(self) -> str:
