@@ -58,9 +58,9 @@ async def wait_for_counts(base_url: str, truth: dict[str, int], timeout_s: float
             raise AssertionError(f"counts (seen, truth) that differ: {wrong}") from None
 
 
-# Once a rarity per run of five: the restarted worker lost the events its consumer delivered
-# while table recovery sought the inputs (counts stayed short, or one low when a single event
-# was lost, which Faust's commit then stepped over). See streams.faust_compat.FlowControl.
+# Until streams.faust_compat.FlowControl, about one run in five failed here: the restarted
+# worker lost the events its consumer delivered while table recovery sought the inputs (counts
+# stayed short, or one low when Faust's commit stepped over a single lost event).
 async def test_kill_9_mid_stream_then_restart_keeps_every_count_exact(
     broker: EmbeddedBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
