@@ -107,7 +107,7 @@ def _connection_class(gateway: Gateway, limited: bool) -> type[ServerConnection]
         def pause_writing(self) -> None:
             super().pause_writing()
             # The transport's high-water mark is the slow-consumer limit: crossing it means
-            # the client is not reading. Queue the close frame now, so every later broadcast
+            # the client is not reading. Queue the close frame now, so every later write
             # skips this connection; flushing it happens outside this transport callback.
             if limited and self.protocol.state is State.OPEN:
                 self.protocol.send_close(CloseCode.SLOW_CONSUMER, "slow_consumer")
