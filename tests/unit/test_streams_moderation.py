@@ -150,7 +150,7 @@ class Desk:
         return emitted
 
     def snapshot(self) -> dict[str, Any]:
-        epoch, offset, snap = queries.moderation_snapshot(SITE, self.sites.get, namespace=NS)
+        _, offset, snap = queries.moderation_snapshot(SITE, self.sites.get, namespace=NS)
         ModerationSnapshot.model_validate(snap)
         assert offset == self.seen
         return snap
@@ -298,11 +298,9 @@ def test_past_the_cap_items_are_counted_not_held_and_the_record_stays_under_1_mi
                                "reasons": [long[:60]] * 3, "report_count": 0,
                                "posted_at": "2026-03-14T09:00:00Z"}})
     sites: dict[str, Record] = {}
-    offset = 0
-    for at in range(0, len(facts), 32):
+    for offset, at in enumerate(range(0, len(facts), 32)):
         out = fold_queue([(facts[at:at + 32], Position(FACTS, offset))], sites.get,
                          namespace=NS)
-        offset += 1
         for chunk in out.chunks:
             assert len(orjson.dumps(chunk.write)) < 1024 * 1024
             sites[queue_key(SITE)] = dict(chunk.write)
