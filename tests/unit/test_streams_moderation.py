@@ -38,7 +38,7 @@ from commentfeed.events import (
 from streams import modqueue, queries
 from streams.fold import Failed, QueueFact, Rejected, fold_batch
 from streams.moderation import decode_comments_record
-from streams.modqueue import MAX_HIDDEN, MAX_OPEN, fold_queue, new_queue
+from streams.modqueue import MAX_HIDDEN, MAX_OPEN, fold_queue
 from streams.shapes import ARTICLES, COMMENTS, FACTS, Position, Record, article_key, queue_key
 
 NS = "unit"
@@ -178,7 +178,7 @@ def test_a_pending_post_enters_the_queue_and_approval_takes_it_out_with_one_coun
     assert kinds(emits) == []  # nothing for readers
     assert d.queue()["c1"]["status"] == "pending"
     assert d.updates[-1].channel == CHANNEL
-    assert d.updates[-1].epoch == queries.moderation_snapshot(SITE, {}.get, namespace=NS)[0]
+    assert d.updates[-1].epoch == queries.moderation_snapshot(SITE, lambda _: None, namespace=NS)[0]
     assert d.count("a1") == 0
     assert d.snapshot()["depth"] == 1
     emits = d.feed(moderated("a1", "c1", "visible", "m1", seconds=90))
@@ -284,7 +284,6 @@ def test_hidden_items_are_bounded_and_the_oldest_hidden_leaves() -> None:
 
 
 def test_past_the_cap_items_are_counted_not_held_and_the_record_stays_under_1_mib() -> None:
-    q = new_queue(SITE, NS)
     long = "\U0001F600" * 100
     facts = []
     for i in range(MAX_OPEN + 40):
