@@ -38,7 +38,7 @@ from commentfeed.events import (
 from streams import modqueue, queries
 from streams.fold import Failed, QueueFact, Rejected, fold_batch
 from streams.moderation import decode_comments_record
-from streams.modqueue import MAX_HIDDEN, MAX_OPEN, fold_queue
+from streams.modqueue import MAX_HIDDEN, MAX_OPEN, fold_queue, new_queue
 from streams.shapes import ARTICLES, COMMENTS, FACTS, Position, Record, article_key, queue_key
 
 NS = "unit"
@@ -354,3 +354,23 @@ def test_any_sequence_keeps_the_snapshot_equal_to_the_live_queue_and_counts_exac
                and v["status"] == "pending"}
     assert {c for c, i in q.items() if i["status"] == "pending"} == waiting
     assert d.snapshot()["depth"] == sum(1 for i in q.values() if i["status"] != "hidden")
+
+
+def test_the_fullest_queue_record_stays_under_the_broker_limit() -> None:
+    """Every bound at once, with the longest ids and 4-byte characters everywhere."""
+    long = "\U0001F600" * 100
+    aid, cid = "a" * 64, "c" * 64
+    item = {"comment_id": cid, "article_id": aid, "author": {"id": "u" * 64, "name": long[:80]},
+            "excerpt": long + "…", "status": "pending", "reasons": [long[:60]] * 3,
+            "report_count": 10**9, "posted_at": "2026-03-14T09:00:00.123456Z"}
+    entry = f"{aid}/{cid}"
+    row = [f"{10**19:020d}|{entry}", entry, 10**12, item, 10**16]
+    update = {"offset": 10**9, "kind": "queue.item", "payload": item,
+              "time": "2026-03-14T09:00:00.123456Z"}
+    fullest = {**new_queue("s" * 64, NS), "o": 10**9,
+               "items": [row] * (MAX_OPEN + MAX_HIDDEN),
+               "gone": [[entry, 10**12]] * modqueue.KEEP_TOMBSTONES,
+               "more": [[entry, 10**12]] * modqueue.MAX_MORE, "decided": 10**9,
+               "dt": [10**10] * modqueue.KEEP_DECISIONS, "seen": 10**12, "emit": 10**12,
+               "last": [update] * (modqueue.CHUNK_UPDATES - 1 + 2 * modqueue.FACTS_PER_RECORD)}
+    assert len(orjson.dumps(fullest)) < 1024 * 1024 - 4096
