@@ -374,3 +374,106 @@ def test_the_fullest_queue_record_stays_under_the_broker_limit() -> None:
                "dt": [10**10] * modqueue.KEEP_DECISIONS, "seen": 10**12, "emit": 10**12,
                "last": [update] * (modqueue.CHUNK_UPDATES - 1 + 2 * modqueue.FACTS_PER_RECORD)}
     assert len(orjson.dumps(fullest)) < 1024 * 1024 - 4096
+
+
+def facts_of_ops(ops: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """The queue facts a random run of posts, reports and decisions makes, in order."""
+    d = Desk()
+    d.feed(published("a1"))
+    posted_ids: set[str] = set()
+    for n, (op, c, r) in enumerate(ops):
+        cid = f"c{c}"
+        if op in ("post", "pend"):
+            if cid not in posted_ids:
+                posted_ids.add(cid)
+                d.feed(posted("a1", cid, "pending" if op == "pend" else "visible", minute=c))
+        elif cid in posted_ids:
+            d.feed({"report": reported("a1", cid, f"r{r}"),
+                    "approve": moderated("a1", cid, "visible", f"m{n}"),
+                    "hide": moderated("a1", cid, "hidden", f"m{n}"),
+                    "delete": deleted("a1", cid, f"d{n}")}[op])
+    return [f for facts, _ in d.records for f in facts]
+
+
+def cut_records(n: int, sizes: list[int], start: int = 0) -> list[list[int]]:
+    out, at, i = [], start, 0
+    while at < n:
+        size = sizes[i % len(sizes)]
+        out.append(list(range(at, min(n, at + size))))
+        at += size
+        i += 1
+    return out
+
+
+class QueueSite:
+    """The queue agent over fact records (one fact each), logging what it sends in order."""
+
+    def __init__(self, facts: list[dict[str, Any]]) -> None:
+        self.facts = facts
+        self.store: dict[str, Record] = {}
+        #: (batch number, a record write or an update), in the order the producer takes them.
+        self.log: list[tuple[int, tuple[str, Record] | ChannelUpdate]] = []
+        self.last_offset: list[int] = []
+
+    def feed(self, offsets: list[int]) -> None:
+        n = len(self.last_offset)
+        out = fold_queue([([self.facts[o]], Position(FACTS, o)) for o in offsets],
+                         self.store.get, namespace=NS)
+        self.log += [(n, u) for u in out.replay]
+        for chunk in out.chunks:
+            write = (queue_key(SITE), dict(chunk.write))
+            self.store[write[0]] = write[1]
+            self.log.append((n, write))  # written, and acknowledged before its updates
+            self.log += [(n, u) for u in chunk.emits]
+        self.last_offset.append(offsets[-1])
+
+    def snapshot(self) -> dict[str, Any]:
+        return queries.moderation_snapshot(SITE, self.store.get, namespace=NS)[2]
+
+
+@settings(max_examples=120, deadline=None)
+@given(OPS, st.data())
+def test_the_queue_is_exact_across_crashes_and_other_batch_cuts(
+        ops: list[tuple[str, int, int]], data: st.DataObject) -> None:
+    facts = facts_of_ops(ops)
+    one_by_one = QueueSite(facts)
+    for batch in cut_records(len(facts), [1]):
+        one_by_one.feed(batch)
+
+    sizes = data.draw(st.lists(st.integers(1, 40), min_size=1, max_size=4))
+    crashed = QueueSite(facts)
+    for batch in cut_records(data.draw(st.integers(0, len(facts))), sizes):
+        crashed.feed(batch)
+    kept = data.draw(st.integers(0, len(crashed.log)))
+    survivor = QueueSite(facts)
+    landed: list[ChannelUpdate] = []
+    for _, item in crashed.log[:kept]:
+        if isinstance(item, ChannelUpdate):
+            landed.append(item)
+        else:
+            survivor.store[item[0]] = item[1]
+    # Only batches whose every write and update landed are committed.
+    done = 0
+    while done < len(crashed.last_offset) and all(
+            i < kept for i, (m, _) in enumerate(crashed.log) if m == done):
+        done += 1
+    committed = crashed.last_offset[done - 1] + 1 if done else 0
+    start = data.draw(st.integers(0, committed))
+    for batch in cut_records(len(facts), data.draw(
+            st.lists(st.integers(1, 40), min_size=1, max_size=4)), start):
+        survivor.feed(batch)
+
+    assert survivor.snapshot() == one_by_one.snapshot()
+    seen: dict[int, ChannelUpdate] = {}
+    for update in [*landed, *(u for _, u in survivor.log if isinstance(u, ChannelUpdate))]:
+        first = seen.setdefault(update.offset, update)
+        assert first == update, "a replay re-used an offset for a different update"
+    assert sorted(seen) == list(range(1, len(seen) + 1)), "no gaps"
+    client: dict[str, dict[str, Any]] = {}
+    for offset in sorted(seen):
+        u = seen[offset]
+        if u.kind == "queue.item":
+            client[u.payload["comment_id"]] = u.payload
+        else:
+            client.pop(u.payload["comment_id"])
+    assert client == {i["comment_id"]: i for i in survivor.snapshot()["queue"]}
