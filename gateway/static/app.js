@@ -20,7 +20,7 @@ function collectElements() {
     "connection", "thread", "comments-heading", "recent", "respond", "login-area", "login-form",
     "login-name", "login-role", "login-status", "viewer-bar", "viewer-name", "viewer-role",
     "logout", "comment-form", "replying", "replying-to", "cancel-reply", "comment-body",
-    "post-comment", "post-status", "closed-notice",
+    "post-comment", "post-status", "closed-notice", "moderate-link",
   ]) {
     ui[id] = $(id);
   }
@@ -254,6 +254,7 @@ async function main() {
     ui["login-area"].hidden = loggedIn || closed;
     ui["viewer-bar"].hidden = !loggedIn;
     ui["comment-form"].hidden = !loggedIn || closed;
+    ui["moderate-link"].hidden = current?.user?.role !== "moderator";
     if (closed) cancelReply();
   }
 
