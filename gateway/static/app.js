@@ -333,10 +333,14 @@ async function main() {
         { body, parent_id: replyTo ? replyTo.comment_id : null },
         { idempotencyKey: postKey },
       );
-      if (answer && answer.comment_id) thread.markOwn(answer.comment_id);
+      const pending = answer?.status === "pending";
+      if (answer && answer.comment_id) {
+        if (pending) thread.markAwaiting({ comment_id: answer.comment_id, body, parent_id: replyTo ? replyTo.comment_id : null });
+        else thread.markOwn(answer.comment_id);
+      }
       ui["comment-body"].value = "";
       postKey = null;
-      ui["post-status"].textContent = "Posted.";
+      ui["post-status"].textContent = pending ? "Posted: your comment is awaiting moderation." : "Posted.";
       cancelReply();
     } catch (err) {
       ui["post-status"].textContent = err.message;
