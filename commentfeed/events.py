@@ -412,10 +412,21 @@ class QueueRemovedPayload(_Model):
 
 
 class ModerationSnapshot(_Model):
-    """The snapshot of ``moderation:<site>``: the queue, oldest post first."""
+    """The snapshot of ``moderation:<site>``: the queue, oldest post first, and its figures."""
 
     site: Id
     queue: list[QueueItem]
+    #: Pending and reported comments waiting for a decision, also those past the queue's cap.
+    depth: int = 0
+    #: Recently hidden comments in ``queue``.
+    hidden: int = 0
+    #: Waiting comments not in ``queue`` (past its cap of 250 pending or reported items).
+    not_shown: int = 0
+    #: Moderator decisions on pending or reported comments since the state was built.
+    decisions: int = 0
+    #: Time from post to decision of the latest decision, and the median of the last 100, ms.
+    last_decision_ms: int | None = None
+    median_decision_ms: int | None = None
 
 
 class FeedUpdateItem(_Model):

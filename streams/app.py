@@ -159,6 +159,7 @@ def build_app(settings: Settings) -> StreamsApp:
         state=app.state_table, sites=app.site_table, outputs=outputs, articles_topic=articles,
         comments_topic=comments, namespace=app.namespace,
         park_grace=timedelta(seconds=settings.park_grace_s),
+        report_threshold=settings.report_threshold,
     )
 
     def owned() -> list[int]:

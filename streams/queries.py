@@ -15,10 +15,12 @@ from commentfeed.channels import (
     article_channel,
     count_channel,
     is_id,
+    moderation_channel,
     recent_channel,
 )
 from commentfeed.channels import parse_channel as _parse_channel
 from commentfeed.errors import HttpError
+from streams import modqueue
 from streams.fold import article_view, channel_epoch, comment_view
 from streams.recent import read_site, recent_items
 from streams.shapes import Reader, Record, article_key, comment_key
@@ -47,7 +49,8 @@ def parse_channel(name: str, default_site: str) -> Channel:
         return _parse_channel(name, default_site)
     except ValueError:
         raise QueryError(
-            f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]") from None
+            f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>], "
+            "moderation:<site>") from None
 
 
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
@@ -122,6 +125,17 @@ def recent_snapshot(site: str, read: Reader, *,
     if s is None:
         return channel_epoch(namespace, recent_channel(site)), 0, {"site": site, "items": []}
     return s["e"], s["o"], {"site": site, "items": list(recent_items(s))}
+
+
+def moderation_snapshot(site: str, read: Reader, *,
+                        namespace: str) -> tuple[str, int, dict[str, Any]]:
+    """(epoch, offset, snapshot) of ``moderation:<site>``: the queue, oldest post first, with
+    its depth and decision times."""
+    q = modqueue.read_queue(read, site)
+    if q is None:
+        return (channel_epoch(namespace, moderation_channel(site)), 0,
+                modqueue.snapshot(None, site))
+    return q["e"], q["o"], modqueue.snapshot(q, site)
 
 
 def history(article_id: str, read: Reader, *, before: str | None,

@@ -17,7 +17,8 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
 - ``b/<partition>`` :class:`BatchMark`: how far the last fully written batch reached;
 - ``s/<site>`` :class:`SiteRecord` (in the ``sites`` table): the site's recent list, items
-  included.
+  included;
+- ``q/<site>`` (in the ``sites`` table): the site's moderation queue (:mod:`streams.modqueue`).
 """
 
 from __future__ import annotations
@@ -106,6 +107,18 @@ class CommentRecord(TypedDict):
     prev: str | None
     next: NotRequired[str | None]
     ev: list[str]
+    #: Reader reports (streams.moderation), absent until the first.
+    rp: NotRequired[ReportState]
+    #: Report and moderator reasons, newest last (bounded).
+    why: NotRequired[list[str]]
+
+
+class ReportState(TypedDict):
+    #: Reporter ids (the newest ``KEEP_REPORTERS``).
+    by: list[str]
+    #: Reports ever; ``ok``: how many of them a moderator's approval answered.
+    n: int
+    ok: int
 
 
 class VoteRecord(TypedDict):
@@ -176,6 +189,10 @@ def mark_key(partition: int) -> str:
 
 def site_key(site: str) -> str:
     return f"s/{site}"
+
+
+def queue_key(site: str) -> str:
+    return f"q/{site}"
 
 
 _META: Final = ("_last", "_undo")

@@ -143,12 +143,15 @@ def register_views(app: StreamsHost) -> None:
                 elif parsed.kind == "count":
                     epoch, offset, snap = queries.count_snapshot(parsed.key, state.get,
                                                                  namespace=ns)
+                elif parsed.kind == "moderation":
+                    epoch, offset, snap = queries.moderation_snapshot(parsed.key, sites.get,
+                                                                      namespace=ns)
                 else:
                     epoch, offset, snap = queries.recent_snapshot(parsed.key, sites.get,
                                                                   namespace=ns)
                 return {"channel": channel, "epoch": epoch, "offset": offset, "snapshot": snap}
 
-            table = sites if parsed.kind == "recent" else state
+            table = sites if parsed.kind in ("recent", "moderation") else state
             return await self.routed(request, table, parsed.key, local)
 
     @app.page("/v1/articles/{article_id}/comments")
@@ -184,6 +187,21 @@ def register_views(app: StreamsHost) -> None:
             def local() -> dict[str, Any]:
                 _, _, snap = queries.recent_snapshot(site, sites.get, namespace=app.namespace)
                 return snap
+
+            return await self.routed(request, sites, site, local)
+
+    @app.page("/v1/sites/{site}/moderation/stats")
+    class ModerationStats(ApiView):
+        async def get(self, request: Any, site: str) -> Any:
+            try:
+                queries.check_id(site, "site")
+            except QueryError as exc:
+                return self.problem(400, "bad_request", exc.message)
+
+            def local() -> dict[str, Any]:
+                _, _, snap = queries.moderation_snapshot(site, sites.get,
+                                                         namespace=app.namespace)
+                return {k: v for k, v in snap.items() if k != "queue"}
 
             return await self.routed(request, sites, site, local)
 
