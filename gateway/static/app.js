@@ -63,6 +63,7 @@ class ApiError extends Error {
 
 function describeError(status, body) {
   if (status === 401) return "Your session has expired. Please log in again.";
+  if (status === 403 && body?.code === "banned" && typeof body.detail === "string") return `Not posted: ${body.detail}.`;
   if (status === 403) return "You are not allowed to do that.";
   if (status === 429) return "Slow down a little and try again in a moment.";
   const detail = body && body.detail;

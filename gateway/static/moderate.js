@@ -126,8 +126,12 @@ async function main() {
   });
   feed.addEventListener("update", ({ detail }) => {
     if (detail.channel !== channel) return;
-    if (detail.type === "queue.stats") stats = { ...stats, ...detail.data };
-    else queue = applyQueueUpdate(queue, detail.type, detail.data);
+    const before = queue.get(detail.data?.comment_id);
+    if (detail.type === "queue.removed" && before && before.status !== "hidden" && detail.data.status !== "deleted") {
+      // A decision seen live: its time from post to decision (the snapshot has the median).
+      stats = { ...stats, last_decision_ms: Math.max(0, Date.now() - Date.parse(before.posted_at)) };
+    }
+    queue = applyQueueUpdate(queue, detail.type, detail.data);
     render();
   });
 
@@ -187,9 +191,10 @@ async function main() {
     if (selected === null && queue.size > 0) selected = queue.keys().next().value;
     const hadFocus = list.contains(document.activeElement);
     list.replaceChildren(...[...queue.values()].map(renderItem));
+    // Live from the queue itself; `not_shown` (past the queue's cap) only the snapshot knows.
     const waiting = [...queue.values()].filter((i) => i.status !== "hidden").length;
-    const depth = typeof stats?.depth === "number" ? stats.depth : waiting;
-    const hidden = typeof stats?.hidden === "number" ? stats.hidden : queue.size - waiting;
+    const depth = waiting + (typeof stats?.not_shown === "number" ? stats.not_shown : 0);
+    const hidden = queue.size - waiting;
     $("stat-depth").textContent = String(depth);
     $("stat-depth").dataset.value = String(depth);
     $("stat-hidden").textContent = String(hidden);
