@@ -233,7 +233,7 @@ async function main() {
         el("span", { class: "q-reports", "data-count": String(item.report_count ?? 0), text: `${item.report_count ?? 0} report${item.report_count === 1 ? "" : "s"}` }),
       ),
       el("p", { class: "q-excerpt", text: item.excerpt }),
-      el("p", { class: "q-reasons" }, "Why: ", el("span", { class: "q-reason-list", text: (item.reasons || []).join(", ") || "—" })),
+      el("p", { class: "q-reasons" }, "Why: ", el("span", { class: "q-reason-list", text: (item.reasons || []).join(", ") || (item.status === "pending" ? "held before publication" : "—") })),
       el("div", { class: "q-actions" }, ...actionsFor(item.status).map((action) => actionButton(item, action))),
     );
     li.addEventListener("click", () => select(item.comment_id, false));
