@@ -420,7 +420,7 @@ class ModerationSnapshot(_Model):
     depth: int = 0
     #: Recently hidden comments in ``queue``.
     hidden: int = 0
-    #: Waiting comments not in ``queue`` (past its cap of 250 pending or reported items).
+    #: Waiting comments not in ``queue`` (past its cap of 200 pending or reported items).
     not_shown: int = 0
     #: Moderator decisions on pending or reported comments since the state was built.
     decisions: int = 0

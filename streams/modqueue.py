@@ -36,16 +36,17 @@ from commentfeed.channels import ChannelUpdate, moderation_channel
 from streams.fold import channel_epoch, micros
 from streams.shapes import Position, Reader, queue_key
 
-MAX_OPEN: Final = 250
+MAX_OPEN: Final = 200
 MAX_HIDDEN: Final = 100
 MAX_MORE: Final = 1_000
 KEEP_TOMBSTONES: Final = 200
 #: Decision times kept for the median.
 KEEP_DECISIONS: Final = 100
-#: Updates one chunk emits at most (a fact makes at most two), kept in the record for replays.
-CHUNK_UPDATES: Final = 32
+#: A chunk closes once it emitted this many updates (a fact makes at most two, a record holds
+#: at most FACTS_PER_RECORD facts, so a chunk keeps fewer than 48 in the record for replays).
+CHUNK_UPDATES: Final = 16
 #: Queue facts per internal record at most (the sender cuts longer lists).
-FACTS_PER_RECORD: Final = 32
+FACTS_PER_RECORD: Final = 16
 #: Fields every queue fact has.
 QUEUE_FACT_FIELDS: Final = ("op", "site", "article_id", "comment_id", "posted_at", "version")
 

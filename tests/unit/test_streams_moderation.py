@@ -150,7 +150,7 @@ class Desk:
         return emitted
 
     def snapshot(self) -> dict[str, Any]:
-        epoch, offset, snap = queries.moderation_snapshot(SITE, self.sites.get, namespace=NS)
+        _, offset, snap = queries.moderation_snapshot(SITE, self.sites.get, namespace=NS)
         ModerationSnapshot.model_validate(snap)
         assert offset == self.seen
         return snap
@@ -178,7 +178,7 @@ def test_a_pending_post_enters_the_queue_and_approval_takes_it_out_with_one_coun
     assert kinds(emits) == []  # nothing for readers
     assert d.queue()["c1"]["status"] == "pending"
     assert d.updates[-1].channel == CHANNEL
-    assert d.updates[-1].epoch == queries.moderation_snapshot(SITE, {}.get, namespace=NS)[0]
+    assert d.updates[-1].epoch == queries.moderation_snapshot(SITE, lambda _: None, namespace=NS)[0]
     assert d.count("a1") == 0
     assert d.snapshot()["depth"] == 1
     emits = d.feed(moderated("a1", "c1", "visible", "m1", seconds=90))
@@ -284,7 +284,6 @@ def test_hidden_items_are_bounded_and_the_oldest_hidden_leaves() -> None:
 
 
 def test_past_the_cap_items_are_counted_not_held_and_the_record_stays_under_1_mib() -> None:
-    q = new_queue(SITE, NS)
     long = "\U0001F600" * 100
     facts = []
     for i in range(MAX_OPEN + 40):
@@ -298,11 +297,9 @@ def test_past_the_cap_items_are_counted_not_held_and_the_record_stays_under_1_mi
                                "reasons": [long[:60]] * 3, "report_count": 0,
                                "posted_at": "2026-03-14T09:00:00Z"}})
     sites: dict[str, Record] = {}
-    offset = 0
-    for at in range(0, len(facts), 32):
+    for offset, at in enumerate(range(0, len(facts), 32)):
         out = fold_queue([(facts[at:at + 32], Position(FACTS, offset))], sites.get,
                          namespace=NS)
-        offset += 1
         for chunk in out.chunks:
             assert len(orjson.dumps(chunk.write)) < 1024 * 1024
             sites[queue_key(SITE)] = dict(chunk.write)
@@ -357,3 +354,126 @@ def test_any_sequence_keeps_the_snapshot_equal_to_the_live_queue_and_counts_exac
                and v["status"] == "pending"}
     assert {c for c, i in q.items() if i["status"] == "pending"} == waiting
     assert d.snapshot()["depth"] == sum(1 for i in q.values() if i["status"] != "hidden")
+
+
+def test_the_fullest_queue_record_stays_under_the_broker_limit() -> None:
+    """Every bound at once, with the longest ids and 4-byte characters everywhere."""
+    long = "\U0001F600" * 100
+    aid, cid = "a" * 64, "c" * 64
+    item = {"comment_id": cid, "article_id": aid, "author": {"id": "u" * 64, "name": long[:80]},
+            "excerpt": long + "…", "status": "pending", "reasons": [long[:60]] * 3,
+            "report_count": 10**9, "posted_at": "2026-03-14T09:00:00.123456Z"}
+    entry = f"{aid}/{cid}"
+    row = [f"{10**19:020d}|{entry}", entry, 10**12, item, 10**16]
+    update = {"offset": 10**9, "kind": "queue.item", "payload": item,
+              "time": "2026-03-14T09:00:00.123456Z"}
+    fullest = {**new_queue("s" * 64, NS), "o": 10**9,
+               "items": [row] * (MAX_OPEN + MAX_HIDDEN),
+               "gone": [[entry, 10**12]] * modqueue.KEEP_TOMBSTONES,
+               "more": [[entry, 10**12]] * modqueue.MAX_MORE, "decided": 10**9,
+               "dt": [10**10] * modqueue.KEEP_DECISIONS, "seen": 10**12, "emit": 10**12,
+               "last": [update] * (modqueue.CHUNK_UPDATES - 1 + 2 * modqueue.FACTS_PER_RECORD)}
+    assert len(orjson.dumps(fullest)) < 1024 * 1024 - 4096
+
+
+def facts_of_ops(ops: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """The queue facts a random run of posts, reports and decisions makes, in order."""
+    d = Desk()
+    d.feed(published("a1"))
+    posted_ids: set[str] = set()
+    for n, (op, c, r) in enumerate(ops):
+        cid = f"c{c}"
+        if op in ("post", "pend"):
+            if cid not in posted_ids:
+                posted_ids.add(cid)
+                d.feed(posted("a1", cid, "pending" if op == "pend" else "visible", minute=c))
+        elif cid in posted_ids:
+            d.feed({"report": reported("a1", cid, f"r{r}"),
+                    "approve": moderated("a1", cid, "visible", f"m{n}"),
+                    "hide": moderated("a1", cid, "hidden", f"m{n}"),
+                    "delete": deleted("a1", cid, f"d{n}")}[op])
+    return [f for facts, _ in d.records for f in facts]
+
+
+def cut_records(n: int, sizes: list[int], start: int = 0) -> list[list[int]]:
+    out, at, i = [], start, 0
+    while at < n:
+        size = sizes[i % len(sizes)]
+        out.append(list(range(at, min(n, at + size))))
+        at += size
+        i += 1
+    return out
+
+
+class QueueSite:
+    """The queue agent over fact records (one fact each), logging what it sends in order."""
+
+    def __init__(self, facts: list[dict[str, Any]]) -> None:
+        self.facts = facts
+        self.store: dict[str, Record] = {}
+        #: (batch number, a record write or an update), in the order the producer takes them.
+        self.log: list[tuple[int, tuple[str, Record] | ChannelUpdate]] = []
+        self.last_offset: list[int] = []
+
+    def feed(self, offsets: list[int]) -> None:
+        n = len(self.last_offset)
+        out = fold_queue([([self.facts[o]], Position(FACTS, o)) for o in offsets],
+                         self.store.get, namespace=NS)
+        self.log += [(n, u) for u in out.replay]
+        for chunk in out.chunks:
+            write = (queue_key(SITE), dict(chunk.write))
+            self.store[write[0]] = write[1]
+            self.log.append((n, write))  # written, and acknowledged before its updates
+            self.log += [(n, u) for u in chunk.emits]
+        self.last_offset.append(offsets[-1])
+
+    def snapshot(self) -> dict[str, Any]:
+        return queries.moderation_snapshot(SITE, self.store.get, namespace=NS)[2]
+
+
+@settings(max_examples=120, deadline=None)
+@given(OPS, st.data())
+def test_the_queue_is_exact_across_crashes_and_other_batch_cuts(
+        ops: list[tuple[str, int, int]], data: st.DataObject) -> None:
+    facts = facts_of_ops(ops)
+    one_by_one = QueueSite(facts)
+    for batch in cut_records(len(facts), [1]):
+        one_by_one.feed(batch)
+
+    sizes = data.draw(st.lists(st.integers(1, 40), min_size=1, max_size=4))
+    crashed = QueueSite(facts)
+    for batch in cut_records(data.draw(st.integers(0, len(facts))), sizes):
+        crashed.feed(batch)
+    kept = data.draw(st.integers(0, len(crashed.log)))
+    survivor = QueueSite(facts)
+    landed: list[ChannelUpdate] = []
+    for _, item in crashed.log[:kept]:
+        if isinstance(item, ChannelUpdate):
+            landed.append(item)
+        else:
+            survivor.store[item[0]] = item[1]
+    # Only batches whose every write and update landed are committed.
+    done = 0
+    while done < len(crashed.last_offset) and all(
+            i < kept for i, (m, _) in enumerate(crashed.log) if m == done):
+        done += 1
+    committed = crashed.last_offset[done - 1] + 1 if done else 0
+    start = data.draw(st.integers(0, committed))
+    for batch in cut_records(len(facts), data.draw(
+            st.lists(st.integers(1, 40), min_size=1, max_size=4)), start):
+        survivor.feed(batch)
+
+    assert survivor.snapshot() == one_by_one.snapshot()
+    seen: dict[int, ChannelUpdate] = {}
+    for update in [*landed, *(u for _, u in survivor.log if isinstance(u, ChannelUpdate))]:
+        first = seen.setdefault(update.offset, update)
+        assert first == update, "a replay re-used an offset for a different update"
+    assert sorted(seen) == list(range(1, len(seen) + 1)), "no gaps"
+    client: dict[str, dict[str, Any]] = {}
+    for offset in sorted(seen):
+        u = seen[offset]
+        if u.kind == "queue.item":
+            client[u.payload["comment_id"]] = u.payload
+        else:
+            client.pop(u.payload["comment_id"])
+    assert client == {i["comment_id"]: i for i in survivor.snapshot()["queue"]}
