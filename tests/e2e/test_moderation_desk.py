@@ -260,7 +260,11 @@ def test_reports_from_distinct_readers_send_a_comment_to_the_queue_and_hide_remo
     expect(reader.locator("#comments-heading")).to_have_attribute("data-count", str(count - 1))
     # Recently hidden: it stays on the desk to be un-hidden.
     expect(item).to_have_attribute("data-status", "hidden", timeout=LIVE_MS)
-    expect(item.locator("button[data-action=unhide]")).to_be_visible()
+    # Un-hide by click: back for readers, live, and the count with it.
+    item.locator("button[data-action=unhide]").click()
+    expect(reader.locator("#comments-heading")).to_have_attribute(
+        "data-count", str(count), timeout=LIVE_MS)
+    expect(item).to_have_count(0, timeout=LIVE_MS)
 
 
 def test_a_ban_refuses_the_users_posts_and_hides_their_comments_live(
@@ -306,6 +310,8 @@ def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory) -> N
                        ("Omar", "Pre-moderated: does the extension reach the hospital?")]:
         stack.post_comment(stack.login(name), PREMODERATED, body)
         expect(queue_item(desk, body)).to_have_count(1, timeout=LIVE_MS)
+    # Decisions of the earlier tests: the snapshot's median time from post to decision.
+    expect(desk.locator("#stat-median")).not_to_have_text("—")
     desk.locator("#queue .queue-item").first.focus()
     desk.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
