@@ -222,7 +222,7 @@ async function main() {
       "li",
       {
         class: "queue-item", "data-comment-id": item.comment_id, "data-status": item.status,
-        tabindex: isSelected ? "0" : "-1", "aria-selected": String(isSelected),
+        tabindex: isSelected ? "0" : "-1", "aria-current": isSelected ? "true" : null,
         "aria-label": `${STATUS_LABELS[item.status] ?? item.status} comment by ${item.author?.name ?? "unknown"}`,
       },
       el("div", { class: "q-meta" },
@@ -255,7 +255,8 @@ async function main() {
     selected = commentId;
     for (const li of $("queue").children) {
       const on = li.dataset.commentId === commentId;
-      li.setAttribute("aria-selected", String(on));
+      if (on) li.setAttribute("aria-current", "true");
+      else li.removeAttribute("aria-current");
       li.tabIndex = on ? 0 : -1;
     }
     if (focus) focusSelected();

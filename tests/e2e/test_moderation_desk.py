@@ -205,12 +205,12 @@ def test_a_premoderated_comment_waits_in_the_queue_and_appears_live_once_approve
     expect(queue_item(desk, second)).to_have_count(1, timeout=LIVE_MS)
     ids = desk.locator("#queue .queue-item").evaluate_all("ls => ls.map(l => l.dataset.commentId)")
     target = queue_item(desk, second).get_attribute("data-comment-id")
-    desk.locator("#queue .queue-item[aria-selected=true]").focus()
+    desk.locator("#queue .queue-item[aria-current=true]").focus()
     for _ in range(len(ids)):
         desk.keyboard.press("k")  # to the top
     for _ in range(ids.index(target)):
         desk.keyboard.press("j")
-    expect(queue_item(desk, second)).to_have_attribute("aria-selected", "true")
+    expect(queue_item(desk, second)).to_have_attribute("aria-current", "true")
     expect(queue_item(desk, second)).to_be_focused()
     desk.keyboard.press("a")
     expect(queue_item(desk, second)).to_have_count(0, timeout=LIVE_MS)
@@ -254,7 +254,7 @@ def test_reports_from_distinct_readers_send_a_comment_to_the_queue_and_hide_remo
 
     # Hide it with the keyboard: readers lose it live, the count drops by exactly one.
     item.click()
-    expect(item).to_have_attribute("aria-selected", "true")
+    expect(item).to_have_attribute("aria-current", "true")
     desk.keyboard.press("h")
     expect(reader.locator(f"#comment-{comment_id}")).to_have_count(0, timeout=LIVE_MS)
     expect(reader.locator("#comments-heading")).to_have_attribute("data-count", str(count - 1))
