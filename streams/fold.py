@@ -595,6 +595,8 @@ def _fold_comment(event: CommentEvent | CommentReported, a: ArticleRecord, st: _
         new_c = {**c, "status": "deleted"}
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
+        elif c["status"] == "pending":
+            _withdrawn(emitter, new_c, "deleted")
         _unlink(new_c, new_a, st)
     else:
         status = event.data.status
@@ -607,6 +609,8 @@ def _fold_comment(event: CommentEvent | CommentReported, a: ArticleRecord, st: _
                 _became_visible(emitter, new_c, pos)
             elif c["status"] == "visible":
                 _became_invisible(emitter, new_c, "hidden", pos)
+            elif c["status"] == "pending":
+                _withdrawn(emitter, new_c, "hidden")
     emitter.queue(c, new_c, st, pos.offset, decided_at)
     new_c["ev"] = _remember(c["ev"], event.id, REMEMBER_EVENT_IDS)
     st.put_comment(new_c)
@@ -646,6 +650,14 @@ def _became_invisible(emitter: _Emitter, c: CommentRecord,
                     {"comment_id": c["id"], "article_id": c["aid"], "reason": reason})
     emitter.counts()
     emitter.fact("remove", c, pos.offset)
+
+
+def _withdrawn(emitter: _Emitter, c: CommentRecord,
+               reason: Literal["deleted", "hidden"]) -> None:
+    """A pending comment rejected or deleted: readers never saw it and no count changes, but
+    its author's page shows it as awaiting moderation and must learn that it went."""
+    emitter.article("comment.removed",
+                    {"comment_id": c["id"], "article_id": c["aid"], "reason": reason})
 
 
 def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -> list[Emit]:

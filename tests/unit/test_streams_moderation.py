@@ -192,6 +192,24 @@ def test_a_pending_post_enters_the_queue_and_approval_takes_it_out_with_one_coun
             snap["median_decision_ms"]) == (0, 1, 90_000, 90_000)
 
 
+def test_a_rejected_or_deleted_pending_post_tells_the_article_channel_and_counts_nothing() -> None:
+    # The author's page shows its pending comment as awaiting moderation: it must learn that
+    # the comment went. Readers never held it, so no count changes.
+    d = Desk()
+    d.feed(published("a1"), posted("a1", "c1", status="pending"),
+           posted("a1", "c2", status="pending"))
+    emits = d.feed(moderated("a1", "c1", "hidden", "m1"))
+    assert kinds(emits) == ["comment.removed"]
+    removed = next(e for e in emits if isinstance(e, ChannelUpdate))
+    assert (removed.channel, removed.payload) == (
+        "article:a1", {"comment_id": "c1", "article_id": "a1", "reason": "hidden"})
+    emits = d.feed(deleted("a1", "c2", "d1"))
+    assert kinds(emits) == ["comment.removed"]
+    assert d.count("a1") == 0
+    # Hidden already: a later deletion tells readers nothing new.
+    assert kinds(d.feed(deleted("a1", "c1", "d2"))) == []
+
+
 def test_reports_send_a_comment_to_the_queue_at_the_threshold_and_repeats_change_nothing() -> None:
     d = Desk()
     d.feed(published("a1"), posted("a1", "c1"))
