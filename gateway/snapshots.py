@@ -1,8 +1,9 @@
 """Keeping a hot channel's snapshot current by folding its updates into it (pure).
 
-A gateway serves a hot channel's snapshot from its own state. ``count`` and ``recent`` updates
-carry the whole value, so folding them is a replacement; a ``moderation`` queue item replaces
-the entry with its comment id or joins the end of the queue, and ``queue.removed`` drops it.
+A gateway serves a hot channel's snapshot from its own state. ``count``, ``presence`` and
+``recent`` updates carry the whole value, so folding them is a replacement; a ``moderation``
+queue item replaces the entry with its comment id or joins the end of the queue, and
+``queue.removed`` drops it.
 An article snapshot holds the newest comments (oldest first, in the order the updates came)
 and a ``cursor`` the streams API made for the comments before them; the gateway cannot make
 such cursors, so it never drops a comment from the list. When a fold would need to (the list
@@ -109,6 +110,11 @@ def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
             if update.kind == "count":
                 return {"article_id": update.payload["article_id"],
                         "count": update.payload["count"]}
+            return state
+        if kind == "presence":
+            if update.kind == "presence":
+                return {"article_id": update.payload["article_id"],
+                        "reading": update.payload["reading"]}
             return state
         if kind == "moderation":
             return _fold_queue(state, update)
