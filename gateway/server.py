@@ -552,14 +552,15 @@ class Gateway:
     # -- gateway.presence ----------------------------------------------------------------------
 
     async def _report_presence(self) -> None:
-        producer = make_producer(self.settings, client_id="commentfeed-gateway", acks=1)
         while True:
+            producer = make_producer(self.settings, client_id="commentfeed-gateway", acks=1)
             try:
                 await producer.start()
                 break
             except KafkaError as exc:
                 log.warning("cannot report presence yet: %s", exc)
-                await asyncio.sleep(1.0)
+            await producer.stop()
+            await asyncio.sleep(1.0)
         self._producer = producer
         while True:
             await asyncio.sleep(1.0)

@@ -226,10 +226,15 @@ def build_app(settings: Settings) -> StreamsApp:
                 raw: bytes = message.value if message.value is not None else b""
                 try:
                     report = codec.decode_gateway_presence(raw).data
+                    if message.key != report.article_id.encode():
+                        raise EventDecodeError("key_mismatch", "the record key must be "
+                                               "data.article_id", field="data.article_id",
+                                               raw=raw)
                 except EventDecodeError as exc:
                     log.warning("bad presence report %s@%d: %s", message.topic, message.offset,
                                 exc)
-                    await handlers._dead_letter(message, codec.encode(codec.dead_letter(
+                    handlers.stats.dead_lettered += 1
+                    await outputs.send(outputs.dlq, message.key, codec.encode(codec.dead_letter(
                         exc, raw=raw, topic=message.topic, partition=message.partition,
                         offset=message.offset, key=message.key)))
                     continue

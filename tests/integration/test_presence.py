@@ -9,6 +9,7 @@ gateway's readers vanish within seconds rather than the default 30.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib.util
 import itertools
@@ -20,13 +21,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from commentfeed import codec
 from commentfeed.broker import EmbeddedBroker, free_port
-from commentfeed.kafka import ensure_topics
+from commentfeed.events import GatewayPresence, GatewayPresenceData, utc_now
+from commentfeed.kafka import ensure_topics, make_producer
 from commentfeed.settings import Settings
+from commentfeed.topics import Topic, topic_name
 from tests.conftest import make_settings
 from tests.integration.gateway_harness import Client, View, eventually, http_get
 from tests.integration.test_gateway_process import start_gateway, stop, wait_ready
 from tests.integration.test_gateway_worker import start_worker
+from tests.integration.test_streams_support import Tail
 
 pytestmark = [
     pytest.mark.integration,
@@ -159,6 +164,44 @@ async def test_the_streams_snapshot_answers_presence_and_zero_for_an_unknown_art
     assert body["snapshot"] == {"article_id": "nobody-here", "reading": 0}
     assert body["offset"] == 0
     assert body["channel"] == "presence:nobody-here"
+
+
+async def test_bad_reports_go_to_the_dlq_with_their_reason_and_good_ones_count(
+        stack: Settings) -> None:
+    article_id = next(_article_ids)
+    topic = topic_name(stack, Topic.GATEWAY_PRESENCE)
+    good = codec.encode(GatewayPresence(subject=article_id, data=GatewayPresenceData(
+        gateway="gw-test", article_id=article_id, viewers=5, at=utc_now(), ttl_s=30)))
+    bad = [
+        (article_id.encode(), b"{not json", "invalid_json"),
+        (article_id.encode(), good.replace(b'"viewers":5', b'"viewers":-1'), "invalid_event"),
+        (b"another-article", good, "key_mismatch"),
+    ]
+    dlq = await Tail(stack, topic_name(stack, Topic.DLQ)).start()
+    producer = make_producer(stack)
+    await producer.start()
+    try:
+        for key, value, _ in bad:
+            await producer.send_and_wait(topic, value, key=key)
+        await producer.send_and_wait(topic, good, key=article_id.encode())
+
+        def letters() -> dict[bytes, str]:
+            found = (codec.decode_dead_letter(v) for _, v in dlq.records)
+            return {base64.b64decode(d.original_b64): d.reason
+                    for d in found if d.topic == topic}
+
+        await dlq.wait_for(lambda: len(letters()) == len(bad))
+        assert letters() == {value: reason for _, value, reason in bad}
+
+        async def counted() -> bool:
+            answer = await http_get(
+                f"{stack.streams_base_url}/v1/channels/presence:{article_id}/snapshot")
+            return answer.status_code == 200 and answer.json()["snapshot"]["reading"] == 5
+
+        await eventually(counted, within=30)
+    finally:
+        await producer.stop()
+        await dlq.stop()
 
 
 async def test_a_worker_restart_is_a_new_epoch_the_gateway_resyncs_subscribers_to(
