@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import itertools
 import os
+import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -60,15 +61,20 @@ class Gateways:
         self.settings = settings
         self.processes: dict[str, tuple[Settings, subprocess.Popen[bytes]]] = {}
 
-    def start(self, name: str) -> str:
+    def start(self, name: str, ttl_s: float = TTL_S) -> str:
         s = self.settings.model_copy(update={"gateway_port": free_port()})
-        process = start_gateway(s, COMMENTFEED_GATEWAY_PRESENCE_TTL_S=str(TTL_S))
+        process = start_gateway(s, COMMENTFEED_GATEWAY_PRESENCE_TTL_S=str(ttl_s))
         self.processes[name] = (s, process)
         wait_ready(s, process.poll, within=60)
         return f"ws://127.0.0.1:{s.gateway_port}/ws"
 
     def kill(self, name: str) -> None:
         stop(self.processes.pop(name)[1])  # SIGKILL: no goodbye report
+
+    def terminate(self, name: str) -> subprocess.Popen[bytes]:
+        process = self.processes.pop(name)[1]
+        process.send_signal(signal.SIGTERM)
+        return process
 
     def stop_all(self) -> None:
         for name in list(self.processes):
@@ -154,6 +160,21 @@ async def test_readers_on_two_gateways_add_up_and_leave_and_a_killed_gateway_exp
             async with clients(a) as (fresh,):
                 answer = await fresh.subscribe(f"presence:{article_id}")
                 assert answer["snapshot"] == {"article_id": article_id, "reading": 1}
+
+
+async def test_a_gateway_stopped_gracefully_takes_its_readers_away_at_once(
+        gateways: Gateways) -> None:
+    a = gateways.start("a")
+    b = gateways.start("b", ttl_s=300)  # were its readers left to expire, it would take 5 min
+    article_id = next(_article_ids)
+    async with clients(a, b, b) as (probe, r1, r2):
+        await probe.subscribe(f"presence:{article_id}")
+        await r1.subscribe(f"article:{article_id}")
+        await r2.subscribe(f"article:{article_id}")
+        await until_reading(probe, article_id, 2)
+        process = gateways.terminate("b")
+        await until_reading(probe, article_id, 0, within=30)
+        assert await asyncio.wait_for(asyncio.to_thread(process.wait), 30) == 0
 
 
 async def test_the_streams_snapshot_answers_presence_and_zero_for_an_unknown_article(
