@@ -358,6 +358,13 @@ class CountPayload(_Model):
     count: int
 
 
+class PresencePayload(_Model):
+    """How many read an article now: its readers' connections summed over every gateway."""
+
+    article_id: Id
+    reading: Annotated[int, Field(ge=0)]
+
+
 class CommentRemovedPayload(_Model):
     comment_id: Id
     article_id: Id
@@ -480,6 +487,29 @@ class FeedCount(_Envelope):
     type: Literal["feed.count"] = "feed.count"
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/streams"
     data: FeedCountData
+
+
+class GatewayPresenceData(_Model):
+    """One gateway's viewers of one article, valid for ``ttl_s`` seconds after it is read."""
+
+    #: The reporting gateway process: a random id made at each start.
+    gateway: Annotated[str, StringConstraints(pattern=ID_REGEX)]
+    article_id: Id
+    #: Distinct websocket connections of that gateway subscribed to ``article:<id>``; 0 when
+    #: the last one left (the gateway's entry is then dropped at once).
+    viewers: Annotated[int, Field(ge=0)]
+    #: When the gateway counted. A report already past ``at + ttl_s`` is ignored.
+    at: Timestamp
+    #: Without a newer report from the same gateway, its viewers count this long.
+    ttl_s: Annotated[float, Field(gt=0, le=3600)]
+
+
+class GatewayPresence(_Envelope):
+    """A record of ``gateway.presence``: key = article id, type ``gateway.presence``."""
+
+    type: Literal["gateway.presence"] = "gateway.presence"
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/gateway"
+    data: GatewayPresenceData
 
 
 # -- comments.dlq ------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ no consumer group, from the end, so any number of gateways run side by side), sn
 history pages from the streams query API (httpx). HTTP probes and Prometheus metrics answer on
 the websocket port through ``process_request``.
 
+Presence ("N reading now"): once a second the core's viewer counts per article go through
+:class:`gateway.presence.PresenceReporter`, and what it says is due goes to
+``gateway.presence`` (key = article id) as one record per article, under this process's
+random gateway id; a graceful close reports 0 for every article it reported.
+
 A connection whose unsent bytes pass ``slow_consumer_bytes`` is closed with 4000 at once: the
 transport's high-water mark is set to that limit, and crossing it (asyncio calls
 ``pause_writing``) starts the closing handshake, so later writes skip the connection and
@@ -25,7 +30,9 @@ state shows in ``/metrics`` (``commentfeed_gateway_upstream_up``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Coroutine, Iterable
@@ -37,7 +44,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from websockets.asyncio.server import Server, ServerConnection
@@ -49,8 +56,9 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from commentfeed.channels import is_private
-from commentfeed.codec import loads
-from commentfeed.kafka import make_consumer
+from commentfeed.codec import encode, loads
+from commentfeed.events import GatewayPresence, GatewayPresenceData, utc_now
+from commentfeed.kafka import make_consumer, make_producer
 from commentfeed.settings import Settings
 from commentfeed.tokens import Reader, policy_from_settings, verify_session
 from commentfeed.topics import Topic, topic_name
@@ -74,6 +82,7 @@ from gateway.frames import (
 from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox, Wire, write_frames
+from gateway.presence import PresenceReporter, Report
 from gateway.protocol import CloseCode
 from gateway.settings import GatewaySettings
 
@@ -138,11 +147,23 @@ class Gateway:
                                    lambda: core.fetches.in_flight),
             "upstream_queued": ("Streams API requests waiting for their turn",
                                 lambda: core.fetches.queued()),
+            "presence_articles": ("Articles this gateway reports readers of",
+                                  lambda: self.presence.articles),
+            "presence_reports": ("gateway.presence reports sent since start",
+                                 lambda: self.presence_reports),
             "upstream_up": ("1 while the streams API answers, 0 while it does not: cold "
                             "subscribes and history then fail, hot channels are still served",
                             lambda: 1.0 if self.upstream_up else 0.0),
         })
         self.topic = topic_name(settings, Topic.FEED_UPDATES)
+        #: This process's name in ``gateway.presence``: new at each start.
+        self.gateway_id = f"gw-{secrets.token_hex(6)}"
+        self.presence = PresenceReporter(interval_s=options.presence_interval_s,
+                                         ttl_s=options.presence_ttl_s,
+                                         max_per_tick=options.presence_max_reports)
+        self.presence_topic = topic_name(settings, Topic.GATEWAY_PRESENCE)
+        self.presence_reports = 0
+        self._producer: AIOKafkaProducer | None = None
         self.consumer_ready = asyncio.Event()
         self._lag: int | None = None
         self._server: Server | None = None
@@ -178,7 +199,8 @@ class Gateway:
         )
         self._loops = [asyncio.create_task(self._consume(), name="gateway-consume"),
                        asyncio.create_task(self._sweep(), name="gateway-sweep"),
-                       asyncio.create_task(self._probe_upstream(), name="gateway-probe")]
+                       asyncio.create_task(self._probe_upstream(), name="gateway-probe"),
+                       asyncio.create_task(self._report_presence(), name="gateway-presence")]
         for task in self._loops:
             task.add_done_callback(_log_crash)
 
@@ -192,6 +214,11 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        if self._producer is not None:
+            # The readers this process counted leave the total now, not after the ttl.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._send_reports(self.presence.farewell()), 5.0)
+            await self._producer.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._http is not None:
@@ -521,6 +548,40 @@ class Gateway:
                 return  # no fetch answer for this partition yet
             lag += max(0, highwater - await consumer.position(tp))
         self._lag = self.metrics.consume_lag = lag
+
+    # -- gateway.presence ----------------------------------------------------------------------
+
+    async def _report_presence(self) -> None:
+        while True:
+            producer = make_producer(self.settings, client_id="commentfeed-gateway", acks=1)
+            try:
+                await producer.start()
+                break
+            except KafkaError as exc:
+                log.warning("cannot report presence yet: %s", exc)
+            await producer.stop()
+            await asyncio.sleep(1.0)
+        self._producer = producer
+        while True:
+            await asyncio.sleep(1.0)
+            reports = self.presence.tick(self.core.article_viewers(), time.monotonic())
+            await self._send_reports(reports)
+
+    async def _send_reports(self, reports: list[Report]) -> None:
+        assert self._producer is not None
+        at, ttl_s = utc_now(), self.options.presence_ttl_s
+        for report in reports:
+            record = GatewayPresence(subject=report.article_id, time=at, data=GatewayPresenceData(
+                gateway=self.gateway_id, article_id=report.article_id, viewers=report.viewers,
+                at=at, ttl_s=ttl_s))
+            try:
+                # Queued, not awaited: a report lost to a broker error is repeated by the next
+                # heartbeat, and nothing here may wait for the broker.
+                await self._producer.send(self.presence_topic, encode(record),
+                                          key=report.article_id.encode())
+                self.presence_reports += 1
+            except KafkaError as exc:
+                log.warning("presence report of %s not sent: %s", report.article_id, exc)
 
     async def _sweep(self) -> None:
         while True:

@@ -1,9 +1,10 @@
 """Keeping a hot channel's snapshot current by folding its updates into it (pure).
 
-A gateway serves a hot channel's snapshot from its own state. ``count`` and ``recent`` updates
-carry the whole value, so folding them is a replacement. A ``moderation`` snapshot is never
-folded: its order (oldest post first) and its figures (depth, decision times) are the streams'
-to compute, so after an update it is fetched again when next asked (a few moderators per site).
+A gateway serves a hot channel's snapshot from its own state. ``count``, ``presence`` and
+``recent`` updates carry the whole value, so folding them is a replacement. A ``moderation``
+snapshot is never folded: its order (oldest post first) and its figures (depth, decision times)
+are the streams' to compute, so after an update it is fetched again when next asked (a few
+moderators per site).
 An article snapshot holds the newest comments (oldest first, in the order the updates came)
 and a ``cursor`` the streams API made for the comments before them; the gateway cannot make
 such cursors, so it never drops a comment from the list. When a fold would need to (the list
@@ -97,6 +98,11 @@ def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
             if update.kind == "count":
                 return {"article_id": update.payload["article_id"],
                         "count": update.payload["count"]}
+            return state
+        if kind == "presence":
+            if update.kind == "presence":
+                return {"article_id": update.payload["article_id"],
+                        "reading": update.payload["reading"]}
             return state
         if kind == "moderation":
             return None

@@ -49,8 +49,8 @@ def parse_channel(name: str, default_site: str) -> Channel:
         return _parse_channel(name, default_site)
     except ValueError:
         raise QueryError(
-            f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>], "
-            "moderation:<site>") from None
+            f"unknown channel {name!r}: use article:<id>, count:<id>, presence:<id>, "
+            "recent[:<site>], moderation:<site>") from None
 
 
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:

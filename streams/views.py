@@ -9,6 +9,7 @@ boundary. Responses are JSON from the project codec.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol, cast
@@ -33,6 +34,7 @@ class StreamsHost(Protocol):
     state_table: RecordTable
     site_table: RecordTable
     handlers: Any
+    presence: Any
 
     @property
     def router(self) -> Any: ...
@@ -140,6 +142,10 @@ def register_views(app: StreamsHost) -> None:
                 if parsed.kind == "article":
                     epoch, offset, snap = queries.article_snapshot(
                         parsed.key, state.get, limit=limit, namespace=ns)
+                elif parsed.kind == "presence":
+                    held = self.host.presence.snapshot(parsed.key, time.time())
+                    epoch, offset = held.epoch, held.offset
+                    snap = {"article_id": parsed.key, "reading": held.reading}
                 elif parsed.kind == "count":
                     epoch, offset, snap = queries.count_snapshot(parsed.key, state.get,
                                                                  namespace=ns)

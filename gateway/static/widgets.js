@@ -6,6 +6,8 @@
 //                   removals and scores in place, older comments paged in, permalinks, the
 //                   reader's own votes remembered
 //   RecentComments  the site-wide sidebar, one `author: excerpt…` line per comment
+//   ReadingNow      "N reading now" (the `presence:<id>` channel), shown from 2 readers on;
+//                   LiveThread puts one in its toolbar
 //
 // Every piece of user-written text (comment bodies, names, titles, excerpts) reaches the DOM
 // through text nodes only. Nothing here assigns innerHTML. Styles: widgets.css, every rule
@@ -34,6 +36,11 @@ export function el(tag, attrs = {}, ...children) {
 export function commentsHeading(count, title) {
   const noun = count === 1 ? "Comment" : "Comments";
   return title ? `${count} ${noun} on “${title}”` : `${count} ${noun}`;
+}
+
+/** "3 reading now"; empty below 2, since the one reader counted may be you. */
+export function readingLabel(n) {
+  return n >= 2 ? `${n} reading now` : "";
 }
 
 export function newCommentsLabel(n) {
@@ -121,6 +128,40 @@ export class CommentCount extends ChannelWidget {
   render() {
     this.element.textContent = commentsHeading(this.count ?? 0, this.title);
     this.element.dataset.count = String(this.count ?? 0);
+  }
+}
+
+// -- "N reading now" ------------------------------------------------------------------------------
+
+export class ReadingNow extends ChannelWidget {
+  /**
+   * Not a live region: the number changes every few seconds and is no news worth announcing.
+   * @param {Element} element  its text becomes "N reading now" (hidden below 2)
+   * @param {CommentFeed} feed
+   * @param {{articleId: string}} options
+   */
+  constructor(element, feed, { articleId }) {
+    super(feed, `presence:${articleId}`);
+    this.element = element;
+    this.reading = 0;
+    this.render();
+  }
+
+  onSnapshot(snapshot) {
+    this.reading = Number.isInteger(snapshot?.reading) ? snapshot.reading : 0;
+    this.render();
+  }
+
+  onUpdate(type, data) {
+    if (type !== "presence" || !Number.isInteger(data?.reading)) return;
+    this.reading = data.reading;
+    this.render();
+  }
+
+  render() {
+    this.element.textContent = readingLabel(this.reading);
+    this.element.hidden = this.reading < 2;
+    this.element.dataset.reading = String(this.reading);
   }
 }
 
@@ -310,6 +351,7 @@ export class AwaitingMemory {
  *               localStorage; null remembers nothing)
  *   awaitingStorage  where the viewer's comments awaiting moderation are kept (default
  *               sessionStorage; null: only until the page goes)
+ *   presence    show "N reading now" in the toolbar (default true)
  *
  * Comments from the stream wait behind the "N new comments" button so the text does not move
  * under the reader, and a polite live region announces them; the reader's own comments
@@ -318,7 +360,7 @@ export class AwaitingMemory {
 export class LiveThread extends ChannelWidget {
   constructor(element, feed, {
     articleId, viewer = null, actions = {}, pageSize = 50, sort = null, votes = null,
-    permalinks = true, storage = undefined, awaitingStorage = undefined,
+    permalinks = true, storage = undefined, awaitingStorage = undefined, presence = true,
   }) {
     super(feed, `article:${articleId}`);
     this.articleId = articleId;
@@ -353,6 +395,11 @@ export class LiveThread extends ChannelWidget {
       el("span", { class: "cf-sort-label", "aria-hidden": "true", text: "Sort by" }),
       el("div", { class: "cf-sort", role: "group", "aria-label": "Sort comments" }, ...this.sortButtons),
     );
+    if (presence) {
+      const reading = el("span", { class: "cf-reading" });
+      this.toolbar.append(reading);
+      this.readingNow = new ReadingNow(reading, feed, { articleId });
+    }
     this.newButton = el("button", { type: "button", class: "cf-new", hidden: true });
     this.newButton.addEventListener("click", () => this.showPending());
     this.olderButton = el("button", { type: "button", class: "cf-older", hidden: true });
@@ -384,6 +431,7 @@ export class LiveThread extends ChannelWidget {
 
   destroy() {
     if (this._onHashChange) globalThis.removeEventListener?.("hashchange", this._onHashChange);
+    this.readingNow?.destroy();
     super.destroy();
   }
 

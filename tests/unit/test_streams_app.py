@@ -77,7 +77,8 @@ def test_every_topic_of_the_app_carries_the_prefix_and_settings_reach_faust() ->
                           "px.commentfeed-streams-v2-sites-changelog"}
     topics = {name for agent in app.agents.values()
               for name in agent.channel.topics}
-    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v2-recent-facts"}
+    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v2-recent-facts",
+                      "px.gateway.presence"}
     assert app.conf.web_port == 16999
     assert app.conf.web_tables_enabled is False
     assert app.conf.broker_rebalance_timeout == 2.5
