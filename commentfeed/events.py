@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from commentfeed.channels import ID_REGEX, UpdateKind
@@ -113,6 +114,11 @@ class ArticleRef(_Model):
     site: Id
 
 
+#: Why ingest held a new comment for a moderator: the site or article is pre-moderated, or the
+#: body matched the site's banned words.
+HoldReason = Literal["premoderated", "banned_word"]
+
+
 class CommentPostedData(_Model):
     comment_id: Id
     article_id: Id
@@ -122,6 +128,14 @@ class CommentPostedData(_Model):
     body: Body
     posted_at: Timestamp
     status: Literal["visible", "pending"] = "visible"
+    #: Why a ``pending`` comment waits (shown on the moderators' desk); empty when visible.
+    held_for: list[HoldReason] = Field(default_factory=list, max_length=2)
+
+    @model_validator(mode="after")
+    def _held_only_when_pending(self) -> CommentPostedData:
+        if self.held_for and self.status != "pending":
+            raise ValueError("held_for is only for a comment with status 'pending'")
+        return self
 
 
 class CommentEditedData(_Model):

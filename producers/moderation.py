@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
+from commentfeed.events import HoldReason
 from commentfeed.settings import Settings
 
-#: Why a comment was held, as the moderation queue shows it.
-PREMODERATED = "premoderated"
-BANNED_WORD = "banned_word"
+#: Why a comment was held (``comment.posted`` ``held_for``), as the moderation queue shows it.
+PREMODERATED: Final = "premoderated"
+BANNED_WORD: Final = "banned_word"
 
 
 def _words_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -50,9 +52,9 @@ class ModerationPolicy:
                       premoderated_articles=settings.premoderated_articles,
                       banned_words=settings.banned_words)
 
-    def hold_reasons(self, site: str, article_id: str, body: str) -> list[str]:
+    def hold_reasons(self, site: str, article_id: str, body: str) -> list[HoldReason]:
         """Why a new comment must wait for a moderator; empty: it is visible at once."""
-        reasons = []
+        reasons: list[HoldReason] = []
         if site in self.premoderated_sites or article_id in self.premoderated_articles:
             reasons.append(PREMODERATED)
         pattern = self.banned.get(site)

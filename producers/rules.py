@@ -219,11 +219,12 @@ def post_comment(
         if parent is None or parent.deleted or parent.article_id != article_id:
             raise HttpError(404, "parent_not_found",
                           f"no comment {body.parent_id!r} on article {article_id!r}")
+    held_for = policy.hold_reasons(article.site, article_id, body.body)
     data = CommentPostedData(
         comment_id=comment_id, article_id=article_id, site=article.site,
         parent_id=body.parent_id, author=Author(id=caller.id, name=caller.name),
-        body=body.body, posted_at=now,
-        status="pending" if policy.hold_reasons(article.site, article_id, body.body) else "visible",
+        body=body.body, posted_at=now, status="pending" if held_for else "visible",
+        held_for=held_for,
     )
     return CommentPosted(source=SOURCE, subject=article_id, time=now, data=data)
 

@@ -683,6 +683,8 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
         "score": 0, "depth": depth, "seq": a["n"], "prev": a["head"], "next": None,
         "ev": [event.id],
     }
+    if data.held_for:
+        c["why"] = list(data.held_for)  # the desk shows why it waits
     if a["head"] is not None:
         older = st.comment(data.article_id, a["head"])
         if older is not None:

@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commentfeed import codec
 from commentfeed.channels import ChannelUpdate
+from commentfeed.errors import EventDecodeError
 from commentfeed.events import (
     ArticleData,
     ArticleDeleted,
@@ -53,11 +55,12 @@ def published(aid: str) -> ArticlePublished:
         published_at=T0))
 
 
-def posted(aid: str, cid: str, status: str = "visible", minute: int = 0) -> CommentPosted:
+def posted(aid: str, cid: str, status: str = "visible", minute: int = 0,
+           held_for: tuple[str, ...] = ()) -> CommentPosted:
     at = T0 + timedelta(minutes=minute)
     return CommentPosted(id=f"post-{cid}", subject=aid, time=at, data=CommentPostedData(
         comment_id=cid, article_id=aid, site=SITE, author=Author(id=f"u-{cid}", name="Ann"),
-        body=f"words of {cid}", posted_at=at, status=status))
+        body=f"words of {cid}", posted_at=at, status=status, held_for=list(held_for)))
 
 
 def moderated(aid: str, cid: str, status: str, eid: str, *, seconds: float = 0,
@@ -190,6 +193,23 @@ def test_a_pending_post_enters_the_queue_and_approval_takes_it_out_with_one_coun
     snap = d.snapshot()
     assert (snap["depth"], snap["decisions"], snap["last_decision_ms"],
             snap["median_decision_ms"]) == (0, 1, 90_000, 90_000)
+
+
+def test_a_held_post_shows_why_ingest_held_it() -> None:
+    d = Desk()
+    d.feed(published("a1"), posted("a1", "c1", status="pending",
+                                   held_for=("premoderated", "banned_word")))
+    assert d.queue()["c1"]["reasons"] == ["premoderated", "banned_word"]
+    d.feed(reported("a1", "c1", "r1", "abuse"))
+    assert d.queue()["c1"]["reasons"] == ["premoderated", "banned_word", "abuse"]
+
+
+def test_held_for_is_refused_on_a_visible_comment() -> None:
+    raw = codec.encode(posted("a1", "c1", status="pending", held_for=("premoderated",)))
+    bad = raw.replace(b'"status":"pending"', b'"status":"visible"')
+    assert bad != raw
+    with pytest.raises(EventDecodeError):
+        codec.decode_comment_event(bad)
 
 
 def test_a_rejected_or_deleted_pending_post_tells_the_article_channel_and_counts_nothing() -> None:
