@@ -7,6 +7,8 @@ import { CommentFeed } from "./commentfeed.js";
 import { el, formatTime } from "./widgets.js";
 
 const SESSION_KEY = "commentfeed.session"; // shared with the article page (app.js)
+// Why ingest held a comment (comment.posted held_for), in the moderator's words.
+const REASON_LABELS = { premoderated: "pre-moderated", banned_word: "banned word" };
 const STATUS_LABELS = { pending: "Pending", reported: "Reported", hidden: "Hidden" };
 
 const $ = (id) => document.getElementById(id);
@@ -233,7 +235,7 @@ async function main() {
         el("span", { class: "q-reports", "data-count": String(item.report_count ?? 0), text: `${item.report_count ?? 0} report${item.report_count === 1 ? "" : "s"}` }),
       ),
       el("p", { class: "q-excerpt", text: item.excerpt }),
-      el("p", { class: "q-reasons" }, "Why: ", el("span", { class: "q-reason-list", text: (item.reasons || []).join(", ") || (item.status === "pending" ? "held before publication" : "—") })),
+      el("p", { class: "q-reasons" }, "Why: ", el("span", { class: "q-reason-list", text: (item.reasons || []).map((r) => REASON_LABELS[r] ?? r).join(", ") || (item.status === "pending" ? "held before publication" : "—") })),
       el("div", { class: "q-actions" }, ...actionsFor(item.status).map((action) => actionButton(item, action))),
     );
     li.addEventListener("click", () => select(item.comment_id, false));

@@ -166,9 +166,8 @@ def test_a_premoderated_comment_waits_in_the_queue_and_appears_live_once_approve
     expect(item).to_have_attribute("data-status", "pending")
     expect(item.locator(".q-author")).to_have_text("Ann")
     expect(item.locator(".q-article")).to_have_text(PREMODERATED)
-    # Why it waits: comment.posted carries no hold reason today (the ingest's "premoderated"
-    # does not reach the streams), so the desk says only that it is held.
-    expect(item.locator(".q-reason-list")).to_have_text("held before publication")
+    # Why it waits: the ingest's hold reason travels in comment.posted (held_for).
+    expect(item.locator(".q-reason-list")).to_have_text("pre-moderated")
     expect(item.locator(".q-reports")).to_have_attribute("data-count", "0")
 
     # The author sees it marked; after a reload still; another reader not at all.
