@@ -38,6 +38,11 @@ class RecordTable:
         record: Record = codec.loads(raw)
         return record
 
+    def keys_with_prefix(self, prefix: str) -> list[str]:
+        """The keys this process holds that start with ``prefix`` (its standbys' too)."""
+        raw = prefix.encode()
+        return [k.decode() for k in list(self.table.keys()) if k.startswith(raw)]
+
     def apply(self, writes: Mapping[str, Record | None]) -> None:
         """Write in order; ``None`` deletes."""
         for key, value in writes.items():

@@ -21,7 +21,7 @@ from commentfeed import codec
 from commentfeed.errors import CommentfeedError
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
-from streams import queries
+from streams import metrics, modqueue, queries
 from streams.queries import QueryError
 from streams.tables import RecordTable, partition_for
 
@@ -127,6 +127,25 @@ def register_views(app: StreamsHost) -> None:
             stats = vars(self.host.handlers.stats)
             return self.answer({"ready": ready, "partitions": owned, **stats},
                                200 if ready else 503)
+
+    @app.page("/metrics")
+    class Metrics(ApiView):
+        async def get(self, request: Any) -> Any:
+            # The queues of the sites whose partition this worker owns (not its standbys), so
+            # scraping every worker counts each site once.
+            facts = self.host.handlers.outputs.facts
+            owned = {tp.partition for tp in self.host.consumer.assignment()
+                     if tp.topic == facts}
+            queues = {}
+            for key in sites.keys_with_prefix("q/"):
+                site = key[2:]
+                if partition_for(site, settings.partitions) not in owned:
+                    continue
+                q = modqueue.read_queue(sites.get, site)
+                if q is not None:
+                    queues[site] = modqueue.stats(q)
+            body = metrics.render(vars(self.host.handlers.stats), queues)
+            return self.bytes(body, content_type=metrics.CONTENT_TYPE)
 
     @app.page("/v1/channels/{channel}/snapshot")
     class Snapshot(ApiView):

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from commentfeed.codec import decode_dead_letter, encode
@@ -36,7 +37,13 @@ from commentfeed.kafka import make_consumer
 from commentfeed.settings import Settings
 from commentfeed.tokens import Reader, mint_reader_token
 from commentfeed.topics import Topic, topic_name
-from tests.integration.gateway_harness import Client, View, eventually, running_gateway
+from tests.integration.gateway_harness import (
+    Client,
+    View,
+    eventually,
+    http_get,
+    running_gateway,
+)
 from tests.integration.test_gateway_worker import Site, site, stack, url
 
 pytestmark = pytest.mark.integration
@@ -147,6 +154,18 @@ async def test_the_queue_lives_on_the_moderation_channel(stack: Settings, site: 
         assert desk.gaps == []
         stats = await _http_json(f"{stack.streams_base_url}/v1/sites/demo/moderation/stats")
         assert stats["depth"] == fresh["snapshot"]["depth"]
+        # The same figures for Prometheus, from the worker that owns the site.
+        answer = await http_get(f"{stack.streams_base_url}/metrics")
+        assert answer.status_code == 200, answer.text
+        samples = {(m.name, m.labels.get("site")): m.value
+                   for family in text_string_to_metric_families(answer.text)
+                   for m in family.samples}
+        assert samples[("commentfeed_streams_moderation_queue_depth", "demo")] == stats["depth"]
+        assert samples[("commentfeed_streams_moderation_decisions_total", "demo")] == (
+            stats["decisions"])
+        assert samples[("commentfeed_streams_moderation_last_decision_seconds", "demo")] == (
+            stats["last_decision_ms"] / 1000)
+        assert samples[("commentfeed_streams_processed_total", None)] > 0
         for c in (desk, reader, again):
             await c.close()
 
@@ -161,7 +180,6 @@ async def test_the_queue_lives_on_the_moderation_channel(stack: Settings, site: 
 
 
 async def _http_json(address: str) -> Any:
-    from tests.integration.gateway_harness import http_get
     answer = await http_get(address)
     assert answer.status_code == 200, answer.text
     return answer.json()
