@@ -204,6 +204,8 @@ async function main() {
       vote: (comment, value) => api.call("POST", `/v1/comments/${encodeURIComponent(comment.comment_id)}/vote`, { value }),
       edit: (comment, body) => api.call("PATCH", `/v1/comments/${encodeURIComponent(comment.comment_id)}`, { body }),
       remove: (comment) => api.call("DELETE", `/v1/comments/${encodeURIComponent(comment.comment_id)}`),
+      report: (comment, report) =>
+        api.call("POST", `/v1/comments/${encodeURIComponent(comment.comment_id)}/reports`, report),
       hide: (comment) =>
         api.call("POST", `/v1/comments/${encodeURIComponent(comment.comment_id)}/moderation`, {
           action: "hide",

@@ -17,6 +17,12 @@
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Create an element: attributes via setAttribute, children as nodes or text nodes. */
+// The report reasons the ingest API takes (ReportReason), in a reader's words.
+const REPORT_REASONS = [
+  ["spam", "Spam or advertising"], ["abuse", "Abusive or hateful"], ["off_topic", "Off topic"],
+  ["misinformation", "Misinformation"], ["other", "Something else"],
+];
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -342,7 +348,7 @@ export class AwaitingMemory {
  *   viewer      {id, name, role} of the logged-in reader, or null (read-only)
  *   actions     callbacks the page implements against its ingest API, each returning a Promise:
  *               reply(comment), vote(comment, value), edit(comment, body), remove(comment),
- *               hide(comment)
+ *               hide(comment), report(comment, {reason, text?}) (no Report button without it)
  *   pageSize    comments per page of older comments (1–100)
  *   sort        "oldest" | "newest" | "best"; default: the reader's last choice, else "oldest"
  *   votes       {comment_id: 1 | -1} the viewer's own votes, if the site knows them
@@ -959,7 +965,51 @@ export class LiveThread extends ChannelWidget {
     if (live && viewer.role === "moderator") {
       buttons.push(this._action("Hide", "cf-hide", () => this.actions.hide?.(data)));
     }
+    if (live && data.author?.id !== viewer.id && this.actions.report) {
+      // A reader reports once per comment (ingest counts one report per reader anyway).
+      buttons.push(entry.reported
+        ? el("span", { class: "cf-reported", text: "Reported" })
+        : this._action("Report", "cf-report", () => this._startReport(entry)));
+    }
     bar.replaceChildren(...buttons);
+  }
+
+  _startReport(entry) {
+    const bar = entry.li.querySelector(":scope > .cf-card .cf-actions");
+    if (bar.querySelector(".cf-report-form")) return;
+    const reason = el("select", { class: "cf-report-reason", "aria-label": "Why report this comment" },
+      ...REPORT_REASONS.map(([value, label]) => el("option", { value, text: label })));
+    const note = el("input", { type: "text", class: "cf-report-text", maxlength: 200,
+      "aria-label": "Anything the moderators should know (optional)", placeholder: "Optional note" });
+    const send = el("button", { type: "submit", class: "cf-report-send", text: "Send report" });
+    const cancel = el("button", { type: "button", class: "cf-cancel", text: "Cancel" });
+    const error = el("p", { class: "cf-error", hidden: true });
+    const form = el("form", { class: "cf-report-form" }, reason, note, send, cancel, error);
+    const close = () => {
+      this._renderControls(entry);
+      entry.li?.querySelector(":scope > .cf-card .cf-report, :scope > .cf-card .cf-reported")?.focus();
+    };
+    cancel.addEventListener("click", close);
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      send.disabled = true;
+      try {
+        const text = note.value.trim();
+        await this.actions.report(entry.data, { reason: reason.value, ...(text ? { text } : {}) });
+        entry.reported = true;
+        this._announce("Thank you: the moderators will look at it.");
+        close();
+      } catch (err) {
+        error.textContent = err?.message || "The report was not sent.";
+        error.hidden = false;
+        send.disabled = false;
+      }
+    });
+    bar.append(form);
+    reason.focus();
   }
 
   _action(label, cls, handler) {

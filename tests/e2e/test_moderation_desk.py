@@ -241,7 +241,18 @@ def test_reports_from_distinct_readers_send_a_comment_to_the_queue_and_hide_remo
                             headers={"Authorization": f"Bearer {stack.login(name)}"}, timeout=10)
         assert answer.status_code == 202, answer.text
 
-    report("Rep One")
+    # The first report from a reader's page: the widget's Report form.
+    reporter = open_article(open_page, stack, LEAD_ARTICLE_ID)
+    log_in(reporter, "Rep One")
+    reported = reporter.locator(f"#comment-{comment_id}")
+    expect(reported).to_have_count(1, timeout=LIVE_MS)
+    reported.locator(".cf-report").first.click()
+    form = reported.locator(".cf-report-form").first
+    expect(form.locator(".cf-report-reason")).to_be_focused()
+    form.locator(".cf-report-reason").select_option("spam")
+    form.locator(".cf-report-text").fill("advertising")
+    form.locator(".cf-report-send").click()
+    expect(reported.locator(".cf-reported").first).to_have_text("Reported", timeout=LIVE_MS)
     # Below the threshold: not in the queue (the desk has the latest state once a later
     # change shows; the second report is that change).
     report("Rep Two")
