@@ -41,11 +41,13 @@ from streams.shapes import (
     Reader,
     Record,
     VoteRecord,
+    VoterRecord,
     article_key,
     comment_key,
     park_key,
     parked_key,
     vote_key,
+    voter_key,
 )
 from streams.tx import BatchTx, EventTx
 
@@ -66,6 +68,10 @@ MAX_PARKED: Final = 100
 #: of its own (at most one 64 KiB input event, base64), so no record the fold writes can grow
 #: with the number of comments waiting.
 MAX_PARKED_ARTICLES: Final = 1_000
+#: Votes kept per voter and article for ``votes/mine`` (:class:`~streams.shapes.VoterRecord`):
+#: past it the least recently changed vote is forgotten there (it still counts in the score).
+#: 1,000 x (64-character id + value) is about 70 KB, twice that with its undo copy.
+MAX_VOTES_PER_VOTER: Final = 1_000
 
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -201,6 +207,18 @@ def article_view(a: Record | ArticleRecord) -> dict[str, Any] | None:
     }
 
 
+def placeholder_view(c: Record | CommentRecord) -> dict[str, Any]:
+    """What a snapshot shows of a removed comment that still has replies: its place, nothing
+    it said (the shape the gateway's hot snapshots and the widgets keep)."""
+    return {"comment_id": c["id"], "article_id": c["aid"], "parent_id": c["parent"],
+            "posted_at": c["posted_at"], "removed": True}
+
+
+def shows(c: Record | CommentRecord) -> bool:
+    """Whether a snapshot lists the comment: visible, or a placeholder."""
+    return c["status"] == "visible" or bool(c.get("ph"))
+
+
 def comment_view(c: Record | CommentRecord) -> dict[str, Any]:
     """``CommentView`` of a comment record."""
     return {
@@ -247,6 +265,12 @@ class _State:
 
     def put_vote(self, article_id: str, comment_id: str, voter_id: str, v: VoteRecord) -> None:
         self.tx.put(vote_key(article_id, comment_id, voter_id), v)
+
+    def voter(self, article_id: str, voter_id: str) -> VoterRecord | None:
+        return cast(VoterRecord | None, self.tx.get(voter_key(article_id, voter_id)))
+
+    def put_voter(self, article_id: str, voter_id: str, m: VoterRecord) -> None:
+        self.tx.put(voter_key(article_id, voter_id), m)
 
     def parked(self, article_id: str, offset: int) -> ParkedRecord | None:
         return cast(ParkedRecord | None, self.tx.get(parked_key(article_id, offset)))
@@ -515,7 +539,7 @@ def _delete_comments(a: ArticleRecord, emitter: _Emitter, st: _State) -> None:
                 emitter.article("comment.removed", {"comment_id": c["id"], "article_id": c["aid"],
                                                     "reason": "deleted"})
                 emitter.fact("remove", c, FINAL_VERSION)
-            st.put_comment({**c, "status": "deleted", "next": None})
+            st.put_comment({**c, "status": "deleted", "next": None, "ph": False})
         cid = c["prev"]
     # Every comment is deleted now: the chain is empty (see CommentRecord.prev).
     a["head"] = None
@@ -556,18 +580,47 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
         new_c = {**c, "status": "deleted"}
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
-        _unlink(new_c, new_a, st)
+            new_c["ph"] = c.get("kids", 0) > 0
+        # A placeholder (replies still show) stays in the chain until its last reply goes.
+        if not new_c.get("ph"):
+            _unlink(new_c, new_a, st)
     elif event.data.status != c["status"]:
         status = event.data.status
         new_c = {**c, "status": status}
         if status == "visible":
             _became_visible(emitter, new_c, pos)
+            new_c["ph"] = False
         elif c["status"] == "visible":
             _became_invisible(emitter, new_c, "hidden", pos)
+            new_c["ph"] = c.get("kids", 0) > 0
     new_c["ev"] = _remember(c["ev"], event.id, REMEMBER_EVENT_IDS)
     st.put_comment(new_c)
+    _settle(new_c, shows(c), new_a, st)
     st.put_article(new_a)
     return emitter.out
+
+
+def _settle(c: CommentRecord, showed: bool, a: ArticleRecord, st: _State) -> None:
+    """Carry a change of whether ``c`` shows (stored already) up its ancestors' reply counts.
+
+    A placeholder whose last showing reply went stops showing (a deleted one leaves the chain
+    then), which its own parent counts in turn, as the live view drops placeholders up the
+    chain. Only losing a placeholder climbs further, so the cost is bounded by the
+    placeholders that go.
+    """
+    now = shows(c)
+    parent_id = c["parent"]
+    while showed != now and parent_id is not None:
+        p = st.comment(c["aid"], parent_id)
+        if p is None:
+            return
+        new_p: CommentRecord = {**p, "kids": max(p.get("kids", 0) + (1 if now else -1), 0)}
+        if new_p.get("ph") and new_p["kids"] == 0:
+            new_p["ph"] = False
+            if new_p["status"] == "deleted":
+                _unlink(new_p, a, st)
+        st.put_comment(new_p)
+        showed, now, parent_id = shows(p), shows(new_p), p["parent"]
 
 
 def _unlink(c: CommentRecord, a: ArticleRecord, st: _State) -> None:
@@ -636,6 +689,7 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
     if data.status == "visible":
         _became_visible(emitter, c, pos)
     st.put_comment(c)
+    _settle(c, False, new_a, st)
     st.put_article(new_a)
     return emitter.out
 
@@ -654,6 +708,7 @@ def _voted(event: CommentVoted, a: ArticleRecord, c: CommentRecord,
     st.put_vote(data.article_id, data.comment_id, data.voter_id,
                 {"value": data.value, "ev": _remember(v["ev"], event.id, REMEMBER_VOTE_IDS)})
     if v["value"] != data.value:
+        _remember_vote(st, data.article_id, data.voter_id, data.comment_id, data.value)
         new_c: CommentRecord = {**c, "score": c["score"] + data.value - v["value"]}
         if c["status"] == "visible":
             emitter.article("comment.score", {"comment_id": c["id"], "article_id": c["aid"],
@@ -661,3 +716,17 @@ def _voted(event: CommentVoted, a: ArticleRecord, c: CommentRecord,
         st.put_comment(new_c)
     st.put_article(new_a)
     return emitter.out
+
+
+def _remember_vote(st: _State, article_id: str, voter_id: str, comment_id: str,
+                   value: int) -> None:
+    """Keep the voter's per-article list (``votes/mine``) in step: a 0 withdraws; past
+    :data:`MAX_VOTES_PER_VOTER` the least recently changed vote is forgotten there."""
+    m = st.voter(article_id, voter_id)
+    votes = dict(m["votes"]) if m is not None else {}
+    votes.pop(comment_id, None)
+    if value != 0:
+        votes[comment_id] = value
+        while len(votes) > MAX_VOTES_PER_VOTER:
+            del votes[next(iter(votes))]
+    st.put_voter(article_id, voter_id, {"votes": votes})

@@ -19,9 +19,9 @@ from commentfeed.channels import (
 )
 from commentfeed.channels import parse_channel as _parse_channel
 from commentfeed.errors import HttpError
-from streams.fold import article_view, channel_epoch, comment_view
+from streams.fold import article_view, channel_epoch, comment_view, placeholder_view
 from streams.recent import read_site, recent_items
-from streams.shapes import Reader, Record, article_key, comment_key
+from streams.shapes import Reader, Record, article_key, comment_key, voter_key
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
@@ -79,17 +79,18 @@ def _fields(record: Record | None) -> Record | None:
 
 def _walk(article_id: str, start: str | None, read: Reader,
           limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """Visible comments from ``start`` backwards, newest first, and the cursor past them."""
+    """Comments from ``start`` backwards, newest first, and the cursor past them: visible ones,
+    and placeholders of removed ones whose replies still show (``CommentRecord.ph``)."""
     out: list[dict[str, Any]] = []
     cid = start
     while cid is not None:
         c = read(comment_key(article_id, cid))
         if c is None:
             break
-        if c["status"] == "visible":
+        if c["status"] == "visible" or c.get("ph"):
             if len(out) == limit:
                 return out, out[-1]["comment_id"]
-            out.append(comment_view(c))
+            out.append(comment_view(c) if c["status"] == "visible" else placeholder_view(c))
         cid = c["prev"]
     return out, None
 
@@ -126,7 +127,8 @@ def recent_snapshot(site: str, read: Reader, *,
 
 def history(article_id: str, read: Reader, *, before: str | None,
             limit: int) -> dict[str, Any]:
-    """Visible comments older than the ``before`` cursor, newest first, and the next cursor."""
+    """Comments older than the ``before`` cursor, newest first (placeholders included, as in
+    snapshots), and the next cursor."""
     if before is None:
         a = read(article_key(article_id))
         start = a["head"] if a is not None else None
@@ -138,6 +140,14 @@ def history(article_id: str, read: Reader, *, before: str | None,
         start = anchor["prev"]
     comments, cursor = _walk(article_id, start, read, limit)
     return {"comments": comments, "cursor": cursor}
+
+
+def voter_votes(article_id: str, voter_id: str, read: Reader) -> dict[str, Any]:
+    """One voter's votes in an article: comment id -> +1 or -1 (none withdrawn, at most
+    ``streams.fold.MAX_VOTES_PER_VOTER``, the most recently changed ones)."""
+    m = read(voter_key(article_id, voter_id))
+    votes: dict[str, int] = dict(m["votes"]) if m is not None else {}
+    return {"article_id": article_id, "voter_id": voter_id, "votes": votes}
 
 
 def article_info(article_id: str, read: Reader) -> dict[str, Any]:

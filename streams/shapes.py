@@ -14,6 +14,7 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
 - ``c/<article>/<comment>`` :class:`CommentRecord`: one comment, linked to its article's
   previous and next (not deleted) comments;
 - ``v/<article>/<comment>/<voter>`` :class:`VoteRecord`: one voter's vote;
+- ``m/<article>/<voter>`` :class:`VoterRecord`: one voter's votes in the article (bounded);
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
 - ``b/<partition>`` :class:`BatchMark`: how far the last fully written batch reached;
 - ``s/<site>`` :class:`SiteRecord` (in the ``sites`` table): the site's recent list, items
@@ -106,11 +107,23 @@ class CommentRecord(TypedDict):
     prev: str | None
     next: NotRequired[str | None]
     ev: list[str]
+    #: Direct replies that show (visible ones and placeholders); absent means 0.
+    kids: NotRequired[int]
+    #: A removed comment that shows as a placeholder (``removed: true``): it had replies that
+    #: showed when it was removed, and keeps it until the last of them goes, as the live view
+    #: does. A deleted placeholder stays in the chain until then, and is unlinked after.
+    ph: NotRequired[bool]
 
 
 class VoteRecord(TypedDict):
     value: int
     ev: list[str]
+
+
+class VoterRecord(TypedDict):
+    #: This voter's non-zero votes in one article, comment id -> +1 or -1, the most recently
+    #: changed last; at most ``streams.fold.MAX_VOTES_PER_VOTER`` (the oldest go first).
+    votes: dict[str, int]
 
 
 class ParkedRecord(TypedDict):
@@ -160,6 +173,10 @@ def comment_key(article_id: str, comment_id: str) -> str:
 
 def vote_key(article_id: str, comment_id: str, voter_id: str) -> str:
     return f"v/{article_id}/{comment_id}/{voter_id}"
+
+
+def voter_key(article_id: str, voter_id: str) -> str:
+    return f"m/{article_id}/{voter_id}"
 
 
 def parked_key(article_id: str, offset: int) -> str:

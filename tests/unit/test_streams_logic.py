@@ -43,6 +43,7 @@ from commentfeed.events import (
     InputEvent,
     RecentItem,
 )
+from gateway.snapshots import fold as hot_fold
 from streams import queries
 from streams.fold import (
     MAX_PARKED,
@@ -488,6 +489,48 @@ def test_snapshots_and_history_read_the_same_records_however_many_comments_were_
     assert reads(0) == reads(300) == (3, 2, ["old", "new", "old"])
 
 
+def test_a_removed_comment_with_replies_stays_as_a_placeholder_in_snapshots_and_history(
+) -> None:
+    events: list[InputEvent] = [published("a1"), posted("a1", "p", minute=0),
+                                posted("a1", "r", parent="p", minute=1),
+                                posted("a1", "rr", parent="r", minute=2),
+                                posted("a1", "lone", minute=3),
+                                deleted("a1", "p", "d1"), moderated("a1", "r", "hidden", "m1"),
+                                deleted("a1", "lone", "d2")]
+    sim = run(events)
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    ph = {"article_id": "a1", "posted_at": "2026-03-14T09:00:00Z", "removed": True}
+    assert snap["comments"][:2] == [{**ph, "comment_id": "p", "parent_id": None},
+                                    {**ph, "comment_id": "r", "parent_id": "p",
+                                     "posted_at": "2026-03-14T09:01:00Z"}]
+    assert [c["comment_id"] for c in snap["comments"]] == ["p", "r", "rr"]
+    assert snap["count"] == 1
+    page = queries.history("a1", sim.store.get, before="rr", limit=1)
+    assert [c["comment_id"] for c in page["comments"]] == ["r"]
+    assert page["cursor"] == "r"
+    assert [c["comment_id"] for c in queries.history(
+        "a1", sim.store.get, before="r", limit=5)["comments"]] == ["p"]
+    assert_cold_equals_live(sim)
+    # The last showing reply goes: both placeholders go, up the chain, as they do live; the
+    # deleted one leaves the chain, so reading past it costs nothing again.
+    sim.feed(deleted("a1", "rr", "d3"), Position(COMMENTS, 100))
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert snap["comments"] == []
+    assert_cold_equals_live(sim)
+    p = sim.store[comment_key("a1", "p")]
+    assert (p["ph"], p["kids"]) == (False, 0)
+    assert sim.store[article_key("a1")]["head"] == "r"  # hidden comments stay in the chain
+
+
+def test_a_restored_comment_replaces_its_placeholder() -> None:
+    sim = run([published("a1"), posted("a1", "p"), posted("a1", "r", parent="p", minute=1),
+               moderated("a1", "p", "hidden", "m1"), moderated("a1", "p", "visible", "m2")])
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert [(c["comment_id"], c.get("removed")) for c in snap["comments"]] == [
+        ("p", None), ("r", None)]
+    assert_cold_equals_live(sim)
+
+
 def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None:
     sim = Sim()
     epoch, offset, snap = queries.article_snapshot("a9", sim.store.get, limit=50, namespace=NS)
@@ -649,7 +692,8 @@ def assert_matches(store: dict[str, Record], truth: Truth) -> None:
     for aid in ARTICLE_IDS:
         assert store.get(article_key(aid), {"count": 0})["count"] == truth.counts[aid]
         _, _, snap = queries.article_snapshot(aid, store.get, limit=50, namespace=NS)
-        assert [c["comment_id"] for c in snap["comments"]] == truth.visible_in_order[aid]
+        assert [c["comment_id"] for c in snap["comments"]
+                if not c.get("removed")] == truth.visible_in_order[aid]
     for (aid, cid), score in truth.scores.items():
         c = store[comment_key(aid, cid)]
         assert (c["score"], c["status"], c["body"]) == (
@@ -678,6 +722,63 @@ def test_any_interleaving_gives_the_recount(ops: list[tuple[Any, ...]]) -> None:
     sim = run(events)
     assert_matches(sim.store, recount(events))
     assert_channels_are_gapless(sim.updates(), sim.store)
+    assert_cold_equals_live(sim)
+
+
+@st.composite
+def threads(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Ops on one article: replies to earlier comments, removals and restorations between."""
+    ids = [f"t{i}" for i in range(draw(st.integers(2, 7)))]
+    posts = [("post", "a1", cid, draw(st.none() | st.sampled_from(ids[:i])) if i else None,
+              draw(st.sampled_from(["visible", "visible", "pending"])), i)
+             for i, cid in enumerate(ids)]
+    changes = draw(st.lists(st.one_of(
+        st.tuples(st.just("delete"), st.just("a1"), st.sampled_from(ids)),
+        st.tuples(st.just("moderate"), st.just("a1"), st.sampled_from(ids),
+                  st.sampled_from(["visible", "hidden"])),
+        st.tuples(st.just("vote"), st.just("a1"), st.sampled_from(ids),
+                  st.sampled_from(VOTERS), st.sampled_from([-1, 1])),
+    ), max_size=20))
+    # Changes land anywhere after the comment they name was posted (or before: refused).
+    ops: list[tuple[Any, ...]] = list(posts)
+    for change in changes:
+        ops.insert(draw(st.integers(0, len(ops))), change)
+    if draw(st.integers(0, 9)) == 0:
+        ops.append(("drop", "a1"))
+    return ops
+
+
+@settings(max_examples=400, deadline=None)
+@given(threads())
+def test_threads_with_removals_snapshot_cold_as_they_were_built_live(
+    ops: list[tuple[Any, ...]],
+) -> None:
+    events = build(ops)
+    sim = run(events)
+    assert_cold_equals_live(sim)
+    assert_matches(sim.store, recount(events))
+
+
+def live_threads(updates: list[ChannelUpdate]) -> dict[str, dict[str, Any]]:
+    """Each article's thread as a client that saw every update live keeps it (the gateway's
+    fold of hot snapshots, which the widgets mirror)."""
+    out: dict[str, dict[str, Any]] = {}
+    for u in updates:
+        if u.channel.startswith("article:"):
+            state = out.setdefault(u.channel.removeprefix("article:"),
+                                   {"article": None, "count": 0, "comments": [], "cursor": None})
+            assert hot_fold("article", state, u, 10_000) is state
+    return out
+
+
+def assert_cold_equals_live(sim: Sim) -> None:
+    """A cold snapshot lists what a live client lists, placeholders included. Live, a comment
+    that comes back (approved, restored) joins the end; cold, it is in its place: so compared
+    as comment id -> item."""
+    for aid, live in live_threads(sim.updates()).items():
+        _, _, cold = queries.article_snapshot(aid, sim.store.get, limit=100, namespace=NS)
+        assert {c["comment_id"]: c for c in cold["comments"]} == {
+            c["comment_id"]: c for c in live["comments"]}, aid
 
 
 def cut(items: list[Any], sizes: list[int]) -> list[list[Any]]:
