@@ -48,6 +48,7 @@ from streams import queries
 from streams.fold import (
     MAX_PARKED,
     MAX_PARKED_ARTICLES,
+    MAX_VOTES_PER_VOTER,
     PARK_GRACE,
     CountChanged,
     Emit,
@@ -529,6 +530,41 @@ def test_a_restored_comment_replaces_its_placeholder() -> None:
     assert [(c["comment_id"], c.get("removed")) for c in snap["comments"]] == [
         ("p", None), ("r", None)]
     assert_cold_equals_live(sim)
+
+
+def test_a_voters_votes_in_an_article_are_kept_for_votes_mine() -> None:
+    sim = run([published("a1"), published("a2"), posted("a1", "c1"), posted("a1", "c2"),
+               posted("a2", "x1"),
+               voted("a1", "c1", "u1", 1, "v1"), voted("a1", "c2", "u1", -1, "v2"),
+               voted("a1", "c1", "u2", -1, "v3"), voted("a2", "x1", "u1", 1, "v4")])
+    mine = queries.voter_votes("a1", "u1", sim.store.get)
+    assert mine == {"article_id": "a1", "voter_id": "u1", "votes": {"c1": 1, "c2": -1}}
+    assert queries.voter_votes("a1", "u2", sim.store.get)["votes"] == {"c1": -1}
+    assert queries.voter_votes("a1", "nobody", sim.store.get)["votes"] == {}
+    # A 0 withdraws; a vote delivered again (same event id) changes nothing.
+    sim.feed(voted("a1", "c2", "u1", 0, "v5"), Position(COMMENTS, 50))
+    sim.feed(voted("a1", "c1", "u1", 1, "v1"), Position(COMMENTS, 51))
+    sim.feed(voted("a1", "c2", "u1", -1, "v2"), Position(COMMENTS, 52))  # v2 again
+    assert queries.voter_votes("a1", "u1", sim.store.get)["votes"] == {"c1": 1}
+    assert sim.store[comment_key("a1", "c1")]["score"] == 0
+    assert sim.store[comment_key("a1", "c2")]["score"] == 0
+
+
+def test_a_voters_list_keeps_the_most_recently_changed_votes_up_to_the_bound() -> None:
+    n = MAX_VOTES_PER_VOTER + 5
+    events: list[InputEvent] = [published("a1")]
+    events += [posted("a1", f"c{i}") for i in range(n)]
+    events += [voted("a1", f"c{i}", "u1", 1, f"v{i}") for i in range(n)]
+    events.append(voted("a1", "c0", "u1", -1, "again"))  # changed last: kept
+    sim = run(events)
+    votes = queries.voter_votes("a1", "u1", sim.store.get)["votes"]
+    assert len(votes) == MAX_VOTES_PER_VOTER
+    assert votes["c0"] == -1
+    assert [k for k in votes if k != "c0"][:2] == ["c6", "c7"]  # c1..c5 forgotten, oldest first
+    assert list(votes)[-1] == "c0"
+    # Forgotten there, they still count in the scores.
+    assert sim.store[comment_key("a1", "c1")]["score"] == 1
+    assert len(codec.dumps(sim.store["m/a1/u1"])) < 200_000
 
 
 def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None:
