@@ -342,7 +342,8 @@ def test_a_reloaded_page_keeps_a_removed_comment_s_replies_under_its_placeholder
     expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=15_000)
     placeholder = page.locator(f"#comment-{parent}")
     expect(placeholder).to_have_class("cf-comment cf-tombstone")
-    expect(placeholder.locator(".cf-text")).to_have_text("This comment was removed.")
+    expect(placeholder.locator(":scope > .cf-card .cf-text")).to_have_text(
+        "This comment was removed.")
     expect(placeholder.locator(f":scope > .cf-replies > #comment-{reply} .cf-text")).to_have_text(
         "The 9:40, every week.")
 
