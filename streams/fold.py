@@ -40,12 +40,14 @@ from streams.shapes import (
     Position,
     Reader,
     Record,
+    TopIndex,
     VoteRecord,
     VoterRecord,
     article_key,
     comment_key,
     park_key,
     parked_key,
+    top_key,
     vote_key,
     voter_key,
 )
@@ -72,6 +74,9 @@ MAX_PARKED_ARTICLES: Final = 1_000
 #: past it the least recently changed vote is forgotten there (it still counts in the score).
 #: 1,000 x (64-character id + value) is about 70 KB, twice that with its undo copy.
 MAX_VOTES_PER_VOTER: Final = 1_000
+#: Top-level comments ranked for ``best`` per article (:class:`~streams.shapes.TopIndex`):
+#: about 8 KB, written only when a listed comment or one that joins the list changes.
+TOP_COMMENTS: Final = 100
 
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -271,6 +276,12 @@ class _State:
 
     def put_voter(self, article_id: str, voter_id: str, m: VoterRecord) -> None:
         self.tx.put(voter_key(article_id, voter_id), m)
+
+    def top(self, article_id: str) -> TopIndex | None:
+        return cast(TopIndex | None, self.tx.get(top_key(article_id)))
+
+    def put_top(self, article_id: str, t: TopIndex) -> None:
+        self.tx.put(top_key(article_id), t)
 
     def parked(self, article_id: str, offset: int) -> ParkedRecord | None:
         return cast(ParkedRecord | None, self.tx.get(parked_key(article_id, offset)))
@@ -596,6 +607,7 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
     new_c["ev"] = _remember(c["ev"], event.id, REMEMBER_EVENT_IDS)
     st.put_comment(new_c)
     _settle(new_c, shows(c), new_a, st)
+    _rank(new_c, c["status"] == "visible", st)
     st.put_article(new_a)
     return emitter.out
 
@@ -690,6 +702,7 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
         _became_visible(emitter, c, pos)
     st.put_comment(c)
     _settle(c, False, new_a, st)
+    _rank(c, False, st)
     st.put_article(new_a)
     return emitter.out
 
@@ -714,6 +727,7 @@ def _voted(event: CommentVoted, a: ArticleRecord, c: CommentRecord,
             emitter.article("comment.score", {"comment_id": c["id"], "article_id": c["aid"],
                                               "score": new_c["score"]})
         st.put_comment(new_c)
+        _rank(new_c, c["status"] == "visible", st)
     st.put_article(new_a)
     return emitter.out
 
@@ -730,3 +744,32 @@ def _remember_vote(st: _State, article_id: str, voter_id: str, comment_id: str,
         while len(votes) > MAX_VOTES_PER_VOTER:
             del votes[next(iter(votes))]
     st.put_voter(article_id, voter_id, {"votes": votes})
+
+
+def _rank(c: CommentRecord, was_visible: bool, st: _State) -> None:
+    """Keep the article's ``best`` index (:class:`~streams.shapes.TopIndex`) in step with a
+    top-level comment that was or is visible, after its status or score changed.
+
+    A comment that does not make the list raises ``floor`` to its score, and so does one pushed
+    off it: ``floor`` bounds every unlisted score from above, so the listed comments scoring
+    above it are exactly the best ones, whatever was never listed.
+    """
+    visible = c["status"] == "visible"
+    if c["parent"] is not None or not (was_visible or visible):
+        return
+    index = st.top(c["aid"]) or {"top": [], "floor": None}
+    top = [e for e in index["top"] if e[2] != c["id"]]
+    listed = len(top) != len(index["top"])
+    floor = index["floor"]
+    if visible:
+        entry = [c["score"], c["seq"], c["id"]]
+        if listed or len(top) < TOP_COMMENTS or (entry[0], entry[1]) > (top[-1][0], top[-1][1]):
+            top.append(entry)
+            top.sort(key=lambda e: (e[0], e[1]), reverse=True)
+        else:
+            floor = c["score"] if floor is None else max(floor, c["score"])
+        if len(top) > TOP_COMMENTS:
+            pushed = top.pop()
+            floor = pushed[0] if floor is None else max(floor, pushed[0])
+    if (top, floor) != (index["top"], index["floor"]):
+        st.put_top(c["aid"], {"top": top, "floor": floor})

@@ -15,6 +15,7 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
   previous and next (not deleted) comments;
 - ``v/<article>/<comment>/<voter>`` :class:`VoteRecord`: one voter's vote;
 - ``m/<article>/<voter>`` :class:`VoterRecord`: one voter's votes in the article (bounded);
+- ``t/<article>`` :class:`TopIndex`: the article's best top-level comments (bounded);
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
 - ``b/<partition>`` :class:`BatchMark`: how far the last fully written batch reached;
 - ``s/<site>`` :class:`SiteRecord` (in the ``sites`` table): the site's recent list, items
@@ -126,6 +127,15 @@ class VoterRecord(TypedDict):
     votes: dict[str, int]
 
 
+class TopIndex(TypedDict):
+    #: Top-level visible comments ranked for ``best``: ``[score, seq, comment id]``, highest
+    #: score first, then newest; at most ``streams.fold.TOP_COMMENTS``.
+    top: list[list[Any]]
+    #: An upper bound of the score of every top-level visible comment not listed (``None``:
+    #: every one is listed). Entries scoring above it are exactly the best comments.
+    floor: int | None
+
+
 class ParkedRecord(TypedDict):
     #: The comment event as received, base64.
     raw: str
@@ -177,6 +187,10 @@ def vote_key(article_id: str, comment_id: str, voter_id: str) -> str:
 
 def voter_key(article_id: str, voter_id: str) -> str:
     return f"m/{article_id}/{voter_id}"
+
+
+def top_key(article_id: str) -> str:
+    return f"t/{article_id}"
 
 
 def parked_key(article_id: str, offset: int) -> str:

@@ -157,11 +157,12 @@ def register_views(app: StreamsHost) -> None:
             try:
                 queries.check_id(article_id, "article id")
                 limit = queries.parse_limit(request.query.get("limit"))
+                sort = queries.parse_sort(request.query.get("sort"))
             except QueryError as exc:
                 return self.problem(400, "bad_request", exc.message)
             before = request.query.get("before") or None
             return await self.routed(request, state, article_id, lambda: queries.history(
-                article_id, state.get, before=before, limit=limit))
+                article_id, state.get, before=before, limit=limit, sort=sort))
 
     @app.page("/v1/articles/{article_id}/votes/{voter_id}")
     class VoterVotes(ApiView):

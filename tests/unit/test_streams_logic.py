@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,7 @@ from streams.fold import (
     MAX_PARKED_ARTICLES,
     MAX_VOTES_PER_VOTER,
     PARK_GRACE,
+    TOP_COMMENTS,
     CountChanged,
     Emit,
     Failed,
@@ -567,6 +569,39 @@ def test_a_voters_list_keeps_the_most_recently_changed_votes_up_to_the_bound() -
     assert len(codec.dumps(sim.store["m/a1/u1"])) < 200_000
 
 
+def test_best_pages_rank_top_level_comments_beyond_the_loaded_ones_with_bounded_state(
+) -> None:
+    n = TOP_COMMENTS + 30
+    events: list[InputEvent] = [published("a1")]
+    events += [posted("a1", f"c{i:03d}", minute=i) for i in range(n)]
+    events.append(posted("a1", "reply", parent="c000", minute=n))
+    # Old comments collect votes; one listed comment later loses its votes again.
+    events += [voted("a1", "c003", f"u{v}", 1, f"v3-{v}") for v in range(3)]
+    events += [voted("a1", "c010", f"u{v}", 1, f"v10-{v}") for v in range(5)]
+    events += [voted("a1", "c020", "u1", 1, "v20"), voted("a1", "reply", "u1", 1, "vr")]
+    events.append(voted("a1", "c020", "u1", 0, "v20-back"))
+    events.append(moderated("a1", "c010", "hidden", "m1"))
+    store = run(events).store
+    served = assert_best_is_exact(store, "a1", limit=1)
+    assert served == ["c003"]  # c010 hidden; c020 back at 0, which is the floor
+    index = store["t/a1"]
+    assert len(index["top"]) == TOP_COMMENTS - 1  # c010 left it
+    assert index["floor"] == 0
+    store2 = run([*events, moderated("a1", "c010", "visible", "m2")]).store
+    assert assert_best_is_exact(store2, "a1") == ["c010", "c003"]
+    page = queries.history("a1", store2.get, before=None, limit=1, sort="best")
+    assert (page["cursor"], page["floor"]) == ("b1", 0)
+    assert page["comments"][0]["score"] == 5
+
+
+def test_best_pages_refuse_a_foreign_cursor() -> None:
+    sim = run([published("a1"), posted("a1", "c1")])
+    with pytest.raises(queries.QueryError, match="not a cursor of a best page"):
+        queries.history("a1", sim.store.get, before="c1", limit=5, sort="best")
+    assert queries.parse_sort("best") == "best"
+    assert queries.parse_sort(None) == "newest"
+
+
 def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None:
     sim = Sim()
     epoch, offset, snap = queries.article_snapshot("a9", sim.store.get, limit=50, namespace=NS)
@@ -793,6 +828,27 @@ def test_threads_with_removals_snapshot_cold_as_they_were_built_live(
     sim = run(events)
     assert_cold_equals_live(sim)
     assert_matches(sim.store, recount(events))
+    assert_best_is_exact(sim.store, "a1")
+
+
+def assert_best_is_exact(store: dict[str, Record], aid: str, limit: int = 100) -> list[str]:
+    """Best pages list the best top-level comments, in order, and every one left out scores
+    at most ``floor``."""
+    every = sorted(((c["score"], c["seq"], c["id"]) for k, c in store.items()
+                    if k.startswith(f"c/{aid}/") and c["parent"] is None
+                    and c["status"] == "visible"), reverse=True)
+    served: list[str] = []
+    page = queries.history(aid, store.get, before=None, limit=limit, sort="best")
+    while True:
+        served += [c["comment_id"] for c in page["comments"]]
+        if page["cursor"] is None:
+            break
+        page = queries.history(aid, store.get, before=page["cursor"], limit=limit, sort="best")
+    assert served == [cid for _, _, cid in every[:len(served)]]
+    floor = page["floor"]
+    assert all(score <= floor for score, _, cid in every if cid not in served) if (
+        floor is not None) else len(served) == len(every)
+    return served
 
 
 def live_threads(updates: list[ChannelUpdate]) -> dict[str, dict[str, Any]]:
