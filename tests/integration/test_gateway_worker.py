@@ -33,6 +33,8 @@ from commentfeed.events import (
     CommentDeletedData,
     CommentPosted,
     CommentPostedData,
+    CommentVoted,
+    CommentVotedData,
     utc_now,
 )
 from commentfeed.kafka import ensure_topics, make_producer
@@ -102,6 +104,13 @@ class Site:
             ids.append(comment_id)
         return ids
 
+
+    async def vote(self, article_id: str, comment_id: str, voter: str, value: int) -> None:
+        event = CommentVoted(subject=article_id, data=CommentVotedData(
+            comment_id=comment_id, article_id=article_id, site="demo", voter_id=voter,
+            value=value))
+        await self.producer.send_and_wait(topic_name(self.settings, Topic.COMMENTS),
+                                          encode(event), key=article_id.encode())
 
     async def delete(self, article_id: str, comment_id: str) -> None:
         event = CommentDeleted(subject=article_id, data=CommentDeletedData(
@@ -387,3 +396,39 @@ async def test_a_reloaded_thread_keeps_the_placeholder_the_live_one_kept(
         page = await reloaded.request({"op": "history", "channel": channel, "limit": 50})
         assert page["comments"] == thread[::-1]
         await reloaded.close()
+
+
+async def test_best_pages_rank_comments_the_snapshot_never_held(
+        stack: Settings, site: Site) -> None:
+    article_id = await site.article()
+    channel = f"article:{article_id}"
+    ids = await site.comments(article_id, 6)
+    for voter, comment_id, value in [("u1", ids[0], 1), ("u2", ids[0], 1), ("u1", ids[1], 1),
+                                     ("u1", ids[5], -1)]:
+        await site.vote(article_id, comment_id, voter, value)
+    await site.counted(article_id, 6)
+    gateway = stack.model_copy(update={"gateway_port": 0})
+    async with running_gateway(gateway, snapshot_comments=2) as gw:
+        reader = await Client(url(gw.port)).connect()
+        snapshot = (await reader.subscribe(channel))["snapshot"]
+        assert [c["comment_id"] for c in snapshot["comments"]] == ids[4:]  # newest only
+
+        async def ranked() -> bool:
+            page = await reader.request({"op": "history", "channel": channel,
+                                         "sort": "best", "limit": 1})
+            return [c["comment_id"] for c in page["comments"]] == [ids[0]]
+
+        await eventually(ranked, within=30)  # the votes are folded
+        first = await reader.request({"op": "history", "channel": channel, "sort": "best",
+                                      "limit": 1})
+        assert (first["sort"], first["floor"], first["cursor"]) == ("best", None, "b1")
+        assert first["comments"][0]["score"] == 2
+        rest = await reader.request({"op": "history", "channel": channel, "sort": "best",
+                                     "before": first["cursor"], "limit": 50})
+        assert [c["comment_id"] for c in rest["comments"]] == [
+            ids[1], ids[4], ids[3], ids[2], ids[5]]  # by score, then newest
+        assert rest["cursor"] is None
+        bad = await reader.request({"op": "history", "channel": channel, "sort": "best",
+                                    "before": ids[0]})
+        assert bad["code"] == "bad_request"
+        await reader.close()
