@@ -299,6 +299,8 @@ export class LiveThread extends ChannelWidget {
     this.loaded = false;
     /** bumped by every snapshot: history answers for an older state are thrown away */
     this.generation = 0;
+    /** the generation whose best comments were asked for (Best fetches them once per snapshot) */
+    this.bestGeneration = -1;
     this.revealOnLoad = permalinks ? permalinkId(globalThis.location?.hash) : null;
 
     this.sortButtons = SORT_ORDERS.map((name) => {
@@ -486,6 +488,37 @@ export class LiveThread extends ChannelWidget {
       this.revealOnLoad = null;
       this.reveal(id);
     }
+    if (this.sort === "best") this.loadBest();
+  }
+
+  /**
+   * Under Best, the article's best top-level comments come from the server (the `history` op
+   * with `sort: "best"`), wherever they sit in the thread, so the order is right beyond the
+   * loaded pages: every comment not sent scores at most the page's `floor`. Once per snapshot;
+   * resolves false if the server could not answer (the loaded comments are still ranked).
+   */
+  async loadBest() {
+    if (!this.loaded || this.bestGeneration === this.generation) return true;
+    const generation = (this.bestGeneration = this.generation);
+    let before = null;
+    for (let pages = 0; pages < 10; pages++) {
+      let page;
+      try {
+        page = await this.feed.history(this.channel, { sort: "best", before, limit: 100 });
+      } catch {
+        if (generation === this.generation) this.bestGeneration = -1; // ask again next time
+        return false;
+      }
+      if (generation !== this.generation) return true; // a fresh snapshot came meanwhile
+      for (const data of page.comments) {
+        if (!this.comments.has(data.comment_id)) this._show(this._entry(data));
+      }
+      before = page.cursor;
+      if (before === null) break;
+    }
+    this._renderChrome();
+    this.root.dataset.best = "loaded";
+    return true;
   }
 
   async _refill(oldestBefore) {
@@ -679,6 +712,7 @@ export class LiveThread extends ChannelWidget {
     if (this.sort === "oldest") this.list.before(this.olderButton);
     else this.list.after(this.olderButton);
     if (!this.olderButton.disabled) this.olderButton.textContent = this._olderLabel();
+    if (this.sort === "best") this.loadBest();
   }
 
   _olderLabel() {

@@ -288,6 +288,26 @@ def test_sort_orders_reorder_top_level_comments_and_keep_replies_in_order(
     expect(page.locator("#comment-a > .cf-replies > #comment-r")).to_have_count(1)
 
 
+def test_best_asks_the_server_for_the_best_comments_beyond_the_loaded_pages(
+    scripted_page: Page,
+) -> None:
+    page = scripted_page
+    best = {"comments": [{**scored("far", 0, 8), "posted_at": "2026-03-14T08:00:00+00:00"},
+                         scored("b", 2, 5), scored("c", 3, 2)],
+            "cursor": None, "floor": 0}
+    page.add_init_script(script=f"window.__best = {json.dumps(best)};")
+    open_demo_page(page, SORT_SNAPSHOT)
+    assert "far" not in top_level(page)  # Oldest: only the loaded pages
+    page.locator("#thread .cf-sort button", has_text="Best").click()
+    expect(page.locator("#thread .cf-thread")).to_have_attribute("data-best", "loaded")
+    # Far older than the snapshot, it ranks first; the rest were loaded already.
+    assert top_level(page) == ["far", "b", "c", "a"]
+    expect(page.locator("#comment-far > .cf-card .cf-score")).to_have_text("8")
+    best_asked = page.evaluate("window.__ws.sentOps('history').filter((f) => f.sort)")
+    assert [{k: v for k, v in f.items() if k != "id"} for f in best_asked] == [
+        {"op": "history", "channel": f"article:{LEAD_ARTICLE_ID}", "limit": 100, "sort": "best"}]
+
+
 @pytest.mark.parametrize(("sort", "after"), [
     ("newest", ["n", "c", "b", "a"]),
     ("oldest", ["a", "b", "c", "n"]),
