@@ -153,9 +153,11 @@ export class CommentFeed extends EventTarget {
     const frame = { op: "history", channel, limit };
     if (before !== null && before !== undefined) frame.before = before;
     if (sort && sort !== "newest") frame.sort = sort;
-    return this._request(frame).then((reply) => ({
-      comments: reply.comments || [], cursor: reply.cursor ?? null, floor: reply.floor ?? null,
-    }));
+    return this._request(frame).then((reply) => {
+      const page = { comments: reply.comments || [], cursor: reply.cursor ?? null };
+      if (reply.sort === "best") page.floor = reply.floor ?? null;
+      return page;
+    });
   }
 
   /** Round trip to the gateway; resolves with the time it took in milliseconds. */
