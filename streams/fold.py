@@ -591,7 +591,7 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
         new_c = {**c, "status": "deleted"}
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
-            new_c["ph"] = c.get("kids", 0) > 0
+            new_c["ph"] = (c.get("kids") or 0) > 0
         # A placeholder (replies still show) stays in the chain until its last reply goes.
         if not new_c.get("ph"):
             _unlink(new_c, new_a, st)
@@ -603,7 +603,7 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
             new_c["ph"] = False
         elif c["status"] == "visible":
             _became_invisible(emitter, new_c, "hidden", pos)
-            new_c["ph"] = c.get("kids", 0) > 0
+            new_c["ph"] = (c.get("kids") or 0) > 0
     new_c["ev"] = _remember(c["ev"], event.id, REMEMBER_EVENT_IDS)
     st.put_comment(new_c)
     _settle(new_c, shows(c), new_a, st)
@@ -626,7 +626,8 @@ def _settle(c: CommentRecord, showed: bool, a: ArticleRecord, st: _State) -> Non
         p = st.comment(c["aid"], parent_id)
         if p is None:
             return
-        new_p: CommentRecord = {**p, "kids": max(p.get("kids", 0) + (1 if now else -1), 0)}
+        # ``or 0``: absent in records older than placeholders, ``None`` when rewound to them.
+        new_p: CommentRecord = {**p, "kids": max((p.get("kids") or 0) + (1 if now else -1), 0)}
         if new_p.get("ph") and new_p["kids"] == 0:
             new_p["ph"] = False
             if new_p["status"] == "deleted":
@@ -690,7 +691,7 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
         "author": {"id": data.author.id, "name": data.author.name}, "body": data.body,
         "posted_at": iso(data.posted_at), "edited_at": None, "status": data.status,
         "score": 0, "depth": depth, "seq": a["n"], "prev": a["head"], "next": None,
-        "ev": [event.id],
+        "ev": [event.id], "kids": 0, "ph": False,
     }
     if a["head"] is not None:
         older = st.comment(data.article_id, a["head"])

@@ -930,7 +930,20 @@ def crashes(draw: st.DrawFn) -> tuple[list[InputEvent], list[int], int, int, lis
 def test_a_crash_anywhere_in_a_batch_and_replay_loses_nothing_and_counts_nothing_twice(
     case: tuple[list[InputEvent], list[int], int, int, list[int]],
 ) -> None:
-    events, sizes, kept_pick, commit_pick, replay_sizes = case
+    crash_and_replay(*case)
+
+
+@settings(max_examples=300, deadline=None)
+@given(threads(), batch_sizes, st.integers(0, 10_000), st.integers(0, 40), batch_sizes)
+def test_a_crash_in_threads_with_placeholders_and_best_ranks_replays_exactly(
+    ops: list[tuple[Any, ...]], sizes: list[int], kept_pick: int, commit_pick: int,
+    replay_sizes: list[int],
+) -> None:
+    crash_and_replay(build(ops), sizes, kept_pick, commit_pick, replay_sizes)
+
+
+def crash_and_replay(events: list[InputEvent], sizes: list[int], kept_pick: int,
+                     commit_pick: int, replay_sizes: list[int]) -> None:
     plan = positioned(events)
     clean = Sim()
     for event, pos in plan:
