@@ -348,6 +348,36 @@ def test_a_reloaded_page_keeps_a_removed_comment_s_replies_under_its_placeholder
         "The 9:40, every week.")
 
 
+def test_best_ranks_a_comment_far_back_in_a_long_thread_first(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    article_id = ARTICLES[-2].article_id
+    writers = [stack.login(f"Writer {n}") for n in range(3)]  # 18 posts each: under the burst
+    posted = [stack.post_comment(writers[n // 18], article_id, f"Long thread, comment {n}.")
+              for n in range(54)]
+    first = posted[0]["comment_id"]
+    voter = stack.login("Una Vote")
+    answer = httpx.post(f"{stack.ingest_url}/v1/comments/{first}/vote", json={"value": 1},
+                        headers={"Authorization": f"Bearer {voter}"}, timeout=10)
+    assert answer.status_code == 202, answer.text
+
+    def ranked() -> bool:
+        page = httpx.get(f"{stack.streams_url}/v1/articles/{article_id}/comments",
+                         params={"sort": "best", "limit": 1}, timeout=5).json()
+        return [c["comment_id"] for c in page["comments"]] == [first]
+
+    stack.wait_until("the vote in the best index", ranked, timeout_s=30)
+    page = open_page()
+    page.goto(stack.article_url(article_id))
+    expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=15_000)
+    expect(page.locator(f"#comment-{first}")).to_have_count(0)  # older than the snapshot
+    page.locator("#thread .cf-sort button", has_text="Best").click()
+    expect(page.locator("#thread .cf-thread")).to_have_attribute("data-best", "loaded")
+    top = page.locator("#thread .cf-comments > .cf-comment").first
+    expect(top).to_have_attribute("data-comment-id", first)
+    expect(top.locator(":scope > .cf-card .cf-score")).to_have_text("1")
+
+
 def test_a_reader_edits_and_deletes_her_own_comment_in_place(
     stack: StackProcesses, open_page: PageFactory,
 ) -> None:
