@@ -77,6 +77,9 @@ MAX_VOTES_PER_VOTER: Final = 1_000
 #: Top-level comments ranked for ``best`` per article (:class:`~streams.shapes.TopIndex`):
 #: about 8 KB, written only when a listed comment or one that joins the list changes.
 TOP_COMMENTS: Final = 100
+#: The ``floor`` of a best index started on an article older than the index: its comments were
+#: never listed, so nothing is certainly best (best pages are empty; rebuild the state to rank).
+UNRANKED_FLOOR: Final = 2**31 - 1
 
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -239,7 +242,7 @@ def new_article(article_id: str, site: str, namespace: str) -> ArticleRecord:
         "count": 0, "n": 0, "head": None,
         "ea": channel_epoch(namespace, f"article:{article_id}"), "oa": 0,
         "ec": channel_epoch(namespace, f"count:{article_id}"), "oc": 0,
-        "ev": [], "parked": [],
+        "ev": [], "parked": [], "ranked": True,
     }
 
 
@@ -758,7 +761,10 @@ def _rank(c: CommentRecord, was_visible: bool, st: _State) -> None:
     visible = c["status"] == "visible"
     if c["parent"] is not None or not (was_visible or visible):
         return
-    index = st.top(c["aid"]) or {"top": [], "floor": None}
+    index = st.top(c["aid"])
+    if index is None:
+        a = st.article(c["aid"])
+        index = {"top": [], "floor": None if a is not None and a.get("ranked") else UNRANKED_FLOOR}
     top = [e for e in index["top"] if e[2] != c["id"]]
     listed = len(top) != len(index["top"])
     floor = index["floor"]

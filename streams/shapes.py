@@ -82,6 +82,9 @@ class ArticleRecord(TypedDict):
     #: Comment events waiting for the article, oldest first: ``[offset, arrived ms]`` (each
     #: one's bytes in its own :class:`ParkedRecord`).
     parked: list[list[int]]
+    #: Made by a worker that keeps the ``best`` index (:class:`TopIndex`) from the start;
+    #: absent on older records, whose comments the index never saw.
+    ranked: NotRequired[bool]
 
 
 class AuthorRef(TypedDict):

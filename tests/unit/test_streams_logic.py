@@ -52,6 +52,7 @@ from streams.fold import (
     MAX_VOTES_PER_VOTER,
     PARK_GRACE,
     TOP_COMMENTS,
+    UNRANKED_FLOOR,
     CountChanged,
     Emit,
     Failed,
@@ -592,6 +593,17 @@ def test_best_pages_rank_top_level_comments_beyond_the_loaded_ones_with_bounded_
     page = queries.history("a1", store2.get, before=None, limit=1, sort="best")
     assert (page["cursor"], page["floor"]) == ("b1", 0)
     assert page["comments"][0]["score"] == 5
+
+
+def test_an_article_older_than_the_best_index_claims_no_best_comments() -> None:
+    sim = run([published("a1"), posted("a1", "c1"), posted("a1", "c2")])
+    # As a worker before the index left it: no index, no mark on the article.
+    del sim.store["t/a1"]
+    sim.store[article_key("a1")] = {k: v for k, v in sim.store[article_key("a1")].items()
+                                    if k != "ranked"}
+    sim.feed(voted("a1", "c2", "u1", 1, "v1"), Position(COMMENTS, 10))
+    page = queries.history("a1", sim.store.get, before=None, limit=50, sort="best")
+    assert page == {"comments": [], "cursor": None, "floor": UNRANKED_FLOOR}
 
 
 def test_best_pages_refuse_a_foreign_cursor() -> None:
