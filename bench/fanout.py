@@ -7,8 +7,9 @@ client processes (:mod:`bench.viewers`, counting mode):
 
 - the gateway (:mod:`bench.gateway_server`): :func:`gateway.server.serve` with its defaults,
   every client subscribed to one article channel; updates go through the code the gateway's
-  ``feed.updates`` loop runs per record (``parse_updates``, ``Core.receive_update``, the
-  shell's broadcast), from pre-encoded ``feed.updates`` record values;
+  ``feed.updates`` loop runs per fetched batch (``Gateway.deliver``: ``parse_updates``,
+  ``Core.receive_update``, one coalesced write per connection), ``--yield-every`` records a
+  batch, from pre-encoded ``feed.updates`` record values;
 - the raw baseline (:mod:`bench.raw_server`): ``websockets.serve`` doing nothing but
   ``websockets.broadcast`` of the same update frames, byte for byte.
 

@@ -4,8 +4,9 @@ Runs :func:`gateway.server.serve` (the same object ``commentfeed gateway`` runs,
 defaults) in this process, with a stub streams API for the one snapshot fetch
 (:mod:`bench.stub_streams`) and a real broker for its ``feed.updates`` consumer. On
 ``{"cmd": "blast", ...}`` it hands pre-encoded ``feed.updates`` record values to the code its
-consumer loop runs for each record (channel check, ``parse_updates``, ``Core.receive_update``,
-the shell's ``websockets.broadcast``), so the fan-out is measured without Kafka's pacing.
+consumer loop runs for each fetched batch (:meth:`gateway.server.Gateway.deliver`: channel
+check, ``parse_updates``, ``Core.receive_update``, one coalesced write per connection), so the
+fan-out is measured without Kafka's pacing.
 Commands and answers match :mod:`bench.raw_server`.
 """
 
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import gc
 import time
+from dataclasses import dataclass
 
 from bench import memtrace
 from bench.control import commands, emit
@@ -23,7 +25,6 @@ from bench.stub_streams import start_stub
 from bench.updates import feed_updates, synthetic_updates
 from bench.wsclient import raise_nofile_limit
 from commentfeed.settings import Settings
-from gateway.frames import parse_updates
 from gateway.server import Gateway, serve
 
 CHANNEL = "article:bench"
@@ -45,17 +46,24 @@ async def wait_subscribers(gateway: Gateway, n: int, timeout_s: float, *,
     return count()
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A ``feed.updates`` record as the gateway's consumer reads it."""
+
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
 async def blast(gateway: Gateway, records: list[tuple[bytes, bytes]], every: int) -> None:
-    """What ``Gateway._consume`` does with each record of a fetched batch."""
-    core, run = gateway.core, gateway._run
-    now = time.monotonic()
-    for i, (key, value) in enumerate(records, 1):
-        if core.tracks(key.decode("utf-8", "replace")):
-            for update in parse_updates(value):
-                run(core.receive_update(update, now))
-        if i % every == 0:
-            await asyncio.sleep(0)
-            now = time.monotonic()
+    """What ``Gateway._consume`` does with fetched batches: ``every`` records make a batch
+    (:meth:`Gateway.deliver`: channel check, ``parse_updates``, ``Core.receive_update``, then
+    one coalesced write per connection), and the loop yields between batches."""
+    batch = [Record(key, value, 0, i) for i, (key, value) in enumerate(records)]
+    for start in range(0, len(batch), every):
+        gateway.deliver(batch[start:start + every], time.monotonic())
+        await asyncio.sleep(0)
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -6,9 +6,10 @@ what a name may be; the gateway's fast parser, the streams query API, the ingest
 contract models take their constants from here. The widget JS restates :data:`ID_PATTERN` (a
 test keeps the two equal).
 
-Channels (docs/protocol.md "Channels"): ``article:<id>``, ``count:<id>``, ``recent`` (the
-deployment's default site), ``recent:<site>`` and the private ``moderation:<site>`` (the
-moderation queue of a site; the gateway serves it only to that site's moderators).
+Channels (docs/protocol.md "Channels"): ``article:<id>``, ``count:<id>``, ``presence:<id>``
+(how many read the article now, across every gateway), ``recent`` (the deployment's default
+site), ``recent:<site>`` and the private ``moderation:<site>`` (the moderation queue of a site;
+the gateway serves it only to that site's moderators).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ID_REGEX: Final = rf"^{ID_PATTERN}$"
 ID_MAX_CHARS: Final = 64
 _ID = re.compile(ID_PATTERN)
 
-ChannelKind = Literal["article", "count", "recent", "moderation"]
+ChannelKind = Literal["article", "count", "presence", "recent", "moderation"]
 CHANNEL_KINDS: Final[frozenset[str]] = frozenset(get_args(ChannelKind))
 #: Kinds only an authenticated connection with the right role may read.
 PRIVATE_KINDS: Final[frozenset[str]] = frozenset({"moderation"})
@@ -33,7 +34,8 @@ RECENT: Final = "recent"
 
 #: Any channel name a client may subscribe to.
 CHANNEL_PATTERN: Final = (
-    rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|recent(:{ID_PATTERN})?|moderation:{ID_PATTERN})$"
+    rf"^(article:{ID_PATTERN}|count:{ID_PATTERN}|presence:{ID_PATTERN}|recent(:{ID_PATTERN})?"
+    rf"|moderation:{ID_PATTERN})$"
 )
 MODERATION_CHANNEL_PATTERN: Final = rf"^moderation:{ID_PATTERN}$"
 ARTICLE_CHANNEL_PATTERN: Final = rf"^article:{ID_PATTERN}$"
@@ -41,7 +43,7 @@ ARTICLE_CHANNEL_PATTERN: Final = rf"^article:{ID_PATTERN}$"
 #: What a channel update changes (``kind`` of each entry of a ``feed.updates`` record).
 UpdateKind = Literal[
     "comment.added", "comment.updated", "comment.removed", "comment.score", "count", "recent",
-    "article", "queue.item", "queue.removed",
+    "article", "queue.item", "queue.removed", "presence",
 ]
 UPDATE_KINDS: Final[frozenset[str]] = frozenset(get_args(UpdateKind))
 
@@ -57,6 +59,10 @@ def article_channel(article_id: str) -> str:
 
 def count_channel(article_id: str) -> str:
     return f"count:{article_id}"
+
+
+def presence_channel(article_id: str) -> str:
+    return f"presence:{article_id}"
 
 
 def recent_channel(site: str) -> str:
@@ -94,6 +100,8 @@ def channel_kind(name: str) -> ChannelKind:
         return "count"
     if kind == "moderation":
         return "moderation"
+    if kind == "presence":
+        return "presence"
     return "recent"
 
 

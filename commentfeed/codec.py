@@ -20,6 +20,7 @@ from commentfeed.events import (
     DeadLetter,
     FeedCount,
     FeedUpdate,
+    GatewayPresence,
     InputEvent,
 )
 
@@ -36,6 +37,7 @@ _comment = TypeAdapter[CommentEvent](CommentEvent)
 _feed_update = TypeAdapter(FeedUpdate)
 _feed_count = TypeAdapter(FeedCount)
 _dead_letter = TypeAdapter(DeadLetter)
+_presence = TypeAdapter(GatewayPresence)
 
 T = TypeVar("T")
 
@@ -114,6 +116,10 @@ def decode_feed_update(raw: bytes) -> FeedUpdate:
 
 def decode_feed_count(raw: bytes) -> FeedCount:
     return _validate(_feed_count, raw, MAX_EVENT_BYTES)
+
+
+def decode_gateway_presence(raw: bytes) -> GatewayPresence:
+    return _validate(_presence, raw, MAX_EVENT_BYTES)
 
 
 def decode_dead_letter(raw: bytes) -> DeadLetter:

@@ -358,6 +358,13 @@ class CountPayload(_Model):
     count: int
 
 
+class PresencePayload(_Model):
+    """How many read an article now: its readers' connections summed over every gateway."""
+
+    article_id: Id
+    reading: Annotated[int, Field(ge=0)]
+
+
 class CommentRemovedPayload(_Model):
     comment_id: Id
     article_id: Id
@@ -412,10 +419,21 @@ class QueueRemovedPayload(_Model):
 
 
 class ModerationSnapshot(_Model):
-    """The snapshot of ``moderation:<site>``: the queue, oldest post first."""
+    """The snapshot of ``moderation:<site>``: the queue, oldest post first, and its figures."""
 
     site: Id
     queue: list[QueueItem]
+    #: Pending and reported comments waiting for a decision, also those past the queue's cap.
+    depth: int = 0
+    #: Recently hidden comments in ``queue``.
+    hidden: int = 0
+    #: Waiting comments not in ``queue`` (past its cap of 200 pending or reported items).
+    not_shown: int = 0
+    #: Moderator decisions on pending or reported comments since the state was built.
+    decisions: int = 0
+    #: Time from post to decision of the latest decision, and the median of the last 100, ms.
+    last_decision_ms: int | None = None
+    median_decision_ms: int | None = None
 
 
 class FeedUpdateItem(_Model):
@@ -469,6 +487,29 @@ class FeedCount(_Envelope):
     type: Literal["feed.count"] = "feed.count"
     source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/streams"
     data: FeedCountData
+
+
+class GatewayPresenceData(_Model):
+    """One gateway's viewers of one article, valid for ``ttl_s`` seconds after it is read."""
+
+    #: The reporting gateway process: a random id made at each start.
+    gateway: Annotated[str, StringConstraints(pattern=ID_REGEX)]
+    article_id: Id
+    #: Distinct websocket connections of that gateway subscribed to ``article:<id>``; 0 when
+    #: the last one left (the gateway's entry is then dropped at once).
+    viewers: Annotated[int, Field(ge=0)]
+    #: When the gateway counted. A report already past ``at + ttl_s`` is ignored.
+    at: Timestamp
+    #: Without a newer report from the same gateway, its viewers count this long.
+    ttl_s: Annotated[float, Field(gt=0, le=3600)]
+
+
+class GatewayPresence(_Envelope):
+    """A record of ``gateway.presence``: key = article id, type ``gateway.presence``."""
+
+    type: Literal["gateway.presence"] = "gateway.presence"
+    source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "commentfeed/gateway"
+    data: GatewayPresenceData
 
 
 # -- comments.dlq ------------------------------------------------------------------------------

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     #: Site -> words or phrases: a new comment that contains one (whole words, any case) waits
     #: for a moderator. JSON in the environment: ``{"demo": ["spam", "buy now"]}``.
     banned_words: dict[str, list[str]] = Field(default_factory=dict)
+    #: Reports (distinct readers) that send a visible comment to its site's moderation queue
+    #: (read by the streams worker: docs/protocol.md "Moderation queue").
+    report_threshold: int = Field(default=3, ge=1, le=1_000)
 
     # -- streams -----------------------------------------------------------------------------
     #: Faust table store: ``memory://`` for tests and the demo, ``rocksdb://`` in production.

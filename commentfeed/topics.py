@@ -8,7 +8,8 @@ that rebuilds state reads them from the start), so they are kept forever. ``arti
 compacted: compaction keeps only an article's last record, and an ``article.closed`` or
 ``article.deleted`` does not carry the article, so a rebuild would lose published articles.
 Derived topics are bounded: ``feed.updates`` a day, ``comments.dlq`` thirty days, and
-``feed.counts`` (latest value per article) compacted. docs/operations.md explains each.
+``feed.counts`` (latest value per article) compacted, ``gateway.presence`` (the gateways'
+viewer reports, worthless after their 30-second ttl) an hour. docs/operations.md explains each.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Topic(StrEnum):
     FEED_UPDATES = "feed.updates"
     FEED_COUNTS = "feed.counts"
     DLQ = "comments.dlq"
+    GATEWAY_PRESENCE = "gateway.presence"
 
 
 FOREVER = -1
@@ -71,6 +73,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(topic_name(settings, Topic.FEED_UPDATES), keyed, retention_ms=DAY_MS),
         TopicSpec(topic_name(settings, Topic.FEED_COUNTS), keyed, compacted=True),
         TopicSpec(topic_name(settings, Topic.DLQ), 1, retention_ms=30 * DAY_MS),
+        TopicSpec(topic_name(settings, Topic.GATEWAY_PRESENCE), keyed, retention_ms=HOUR_MS),
     ]
 
 

@@ -166,7 +166,8 @@ TOPICS: tuple[TopicDoc, ...] = (
         ("feed.update",),
         "channelKey", "send",
         "Every change to every websocket channel, in each channel's order (derived).",
-        "Key: the channel name (`article:<id>`, `count:<id>`, `recent:<site>`), so one "
+        "Key: the channel name (`article:<id>`, `count:<id>`, `presence:<id>`, "
+        "`recent:<site>`, `moderation:<site>`), so one "
         "channel stays in one partition, in order. Gateways read every partition without a "
         "shared consumer group.\n\n"
         "One record per channel per batch the worker folded: `data.updates` lists that "
@@ -190,6 +191,22 @@ TOPICS: tuple[TopicDoc, ...] = (
         "an epoch keep the count with the highest offset per article. A record with a new "
         "epoch (the streams' state was rebuilt from nothing, docs/operations.md) replaces what "
         "you kept, whatever its offset.",
+    ),
+    TopicDoc(
+        Topic.GATEWAY_PRESENCE,
+        ("gateway.presence",),
+        "articleIdKey", "receive",
+        "Each gateway's readers per article, for \"N reading now\" (derived, ephemeral).",
+        f"Key: {_ARTICLE_KEY}. Co-partitioned with `comments`. Written by every gateway "
+        "process, read by the streams worker, which sums the latest report of each gateway "
+        "(`data.gateway`, a random id per process start) into the `presence:<article_id>` "
+        "channel of `feed.updates`.\n\n"
+        "A gateway reports an article when its count changed (at most once per "
+        "`COMMENTFEED_GATEWAY_PRESENCE_INTERVAL_S`), again every third of `data.ttl_s` while "
+        "it has readers, and 0 when the last one left. A report counts for `data.ttl_s` after "
+        "the worker read it, so the readers of a gateway that died vanish by themselves; a "
+        "report already past `data.at + data.ttl_s` when read is ignored. Kept an hour.\n\n"
+        "Delivery: at-most-once is enough: the next heartbeat repeats a lost report.",
     ),
     TopicDoc(
         Topic.DLQ,
@@ -227,6 +244,7 @@ MESSAGE_SUMMARIES: dict[str, str] = {
     "user.banned": "A moderator banned a user from writing on a site until `until`.",
     "feed.update": "A batch's updates of one websocket channel.",
     "feed.count": "An article's visible-comment count.",
+    "gateway.presence": "One gateway's readers of one article, valid for `ttl_s` seconds.",
     "dead-letter": "A record that could not be processed, with its reason and original bytes.",
 }
 
@@ -330,6 +348,10 @@ def _kafka_examples() -> dict[str, BaseModel]:
         "feed.count": events.FeedCount(
             id="cnt-0001", time=_T, subject=_ARTICLE,
             data=events.FeedCountData(article_id=_ARTICLE, site="demo", count=4, offset=22)),
+        "gateway.presence": events.GatewayPresence(
+            id="pr-0001", time=_T, subject=_ARTICLE, data=events.GatewayPresenceData(
+                gateway="gw-3f9a0c21b7e4", article_id=_ARTICLE, viewers=12, at=_T,
+                ttl_s=30)),
         "dead-letter": events.DeadLetter(
             reason="invalid_event", field="data.body", detail="String should have at least 1 "
             "character", topic="comments", partition=2, offset=117, key=_ARTICLE,
@@ -426,7 +448,8 @@ def _gateway_description() -> str:
     )
     channels = (
         "Logical channels are named inside the frames: `article:<article_id>` (the whole "
-        "comment section), `count:<article_id>` (the count only), `recent:<site>` and `recent` "
+        "comment section), `count:<article_id>` (the count only), `presence:<article_id>` "
+        "(how many read the article now, across every gateway), `recent:<site>` and `recent` "
         "(the deployment's default site; Recent Comments). Each channel is a stream of updates "
         "with an `epoch` and a strictly increasing `offset`; a snapshot carries the position "
         "of the last update it includes and the next update is offset + 1. Reconnect with "

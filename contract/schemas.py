@@ -32,6 +32,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "user.banned": events.UserBanned,
     "feed.update": events.FeedUpdate,
     "feed.count": events.FeedCount,
+    "gateway.presence": events.GatewayPresence,
     "dead-letter": events.DeadLetter,
 }
 UNIONS: dict[str, Any] = {

@@ -485,6 +485,13 @@ class Core(Generic[H]):
 
     # -- updates -------------------------------------------------------------------------------
 
+    def article_viewers(self) -> dict[str, int]:
+        """Distinct connections subscribed to each ``article:`` channel (those still waiting for
+        its snapshot included): what ``gateway.presence`` reports. One walk of the channels."""
+        return {ch.name[8:]: len(ch.subscribers) + len(ch.waiters)
+                for ch in self.channels.values()
+                if ch.kind == "article" and (ch.subscribers or ch.waiters)}
+
     def tracks(self, channel: str) -> bool:
         """Whether updates of ``channel`` matter here (others are skipped undecoded)."""
         return channel in self.channels or (

@@ -27,6 +27,7 @@ from commentfeed.events import (
     CommentView,
     CountPayload,
     ModerationSnapshot,
+    PresencePayload,
     QueueItem,
     QueueRemovedPayload,
     RecentPayload,
@@ -259,6 +260,13 @@ class CountUpdate(_UpdateFrame):
     data: CountPayload
 
 
+class PresenceUpdate(_UpdateFrame):
+    """How many read the article now, across every gateway: the full value, never a delta."""
+
+    type: Literal["presence"]
+    data: PresencePayload
+
+
 class ArticleUpdate(_UpdateFrame):
     """The article meta after it was published, updated, closed or deleted."""
 
@@ -297,6 +305,7 @@ UPDATE_FRAMES: tuple[type[_UpdateFrame], ...] = (
     RecentUpdate,
     QueueItemUpdate,
     QueueRemovedUpdate,
+    PresenceUpdate,
 )
 
 Update: TypeAlias = Annotated[
@@ -308,7 +317,8 @@ Update: TypeAlias = Annotated[
     | ArticleUpdate
     | RecentUpdate
     | QueueItemUpdate
-    | QueueRemovedUpdate,
+    | QueueRemovedUpdate
+    | PresenceUpdate,
     Field(discriminator="type"),
 ]
 
@@ -344,8 +354,8 @@ class Subscribed(_Frame):
     """The answer to ``subscribe``: a fresh snapshot, or (``recovered``) the updates missed.
 
     ``snapshot`` is present when ``recovered`` is false: an :class:`ArticleSnapshot` for
-    ``article:`` channels, a count for ``count:``, the site's list for ``recent`` and the queue
-    for ``moderation:``.
+    ``article:`` channels, a count for ``count:``, the readers for ``presence:``, the site's
+    list for ``recent`` and the queue for ``moderation:``.
     ``missed`` is present when ``recovered`` is true: every update after ``since.offset``.
     Without ``id`` it is unsolicited: the gateway resynced the channel (it saw a gap or a new
     epoch) and this fresh snapshot replaces the client's state and position.
@@ -357,7 +367,8 @@ class Subscribed(_Frame):
     epoch: str
     offset: int
     recovered: bool
-    snapshot: ArticleSnapshot | CountPayload | RecentPayload | ModerationSnapshot | None = None
+    snapshot: (ArticleSnapshot | CountPayload | PresencePayload | RecentPayload
+               | ModerationSnapshot | None) = None
     missed: list[Update] | None = None
 
 

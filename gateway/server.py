@@ -1,16 +1,23 @@
 """The gateway's I/O shell: websockets server, ``feed.updates`` consumer, streams API client.
 
 Everything protocol-related is decided by :class:`gateway.core.Core`; this module only moves
-bytes: client frames into the core, its actions out to sockets (``websockets.broadcast`` of one
-pre-encoded frame per update), ``feed.updates`` records in (every partition by manual assignment,
+bytes: client frames into the core, its actions out to sockets (each frame framed once, and all
+of a connection's frames from one batch of work in one socket write: :mod:`gateway.outbox`),
+``feed.updates`` records in (every partition by manual assignment,
 no consumer group, from the end, so any number of gateways run side by side), snapshots and
 history pages from the streams query API (httpx). HTTP probes and Prometheus metrics answer on
 the websocket port through ``process_request``.
 
+Presence ("N reading now"): once a second the core's viewer counts per article go through
+:class:`gateway.presence.PresenceReporter`, and what it says is due goes to
+``gateway.presence`` (key = article id) as one record per article, under this process's
+random gateway id; a graceful close reports 0 for every article it reported.
+
 A connection whose unsent bytes pass ``slow_consumer_bytes`` is closed with 4000 at once: the
 transport's high-water mark is set to that limit, and crossing it (asyncio calls
-``pause_writing``) starts the closing handshake, so later broadcasts skip the connection and
-nobody else waits for it.
+``pause_writing``) starts the closing handshake, so later writes skip the connection and
+nobody else waits for it. Coalesced writes stop at the frame that crosses the limit, as
+frame-by-frame writes did (:func:`gateway.outbox.write_frames`).
 
 What one client can cost is bounded here and in the core (issue 12): connections per address,
 streams API requests in a fair bounded queue (:mod:`gateway.fetchqueue`) over a connection pool of
@@ -23,30 +30,35 @@ state shows in ``/metrics`` (``commentfeed_gateway_upstream_up``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from websockets.asyncio.server import Server, ServerConnection, broadcast
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from commentfeed.channels import is_private
-from commentfeed.codec import loads
-from commentfeed.kafka import make_consumer
+from commentfeed.codec import encode, loads
+from commentfeed.events import GatewayPresence, GatewayPresenceData, utc_now
+from commentfeed.kafka import make_consumer, make_producer
 from commentfeed.settings import Settings
 from commentfeed.tokens import Reader, policy_from_settings, verify_session
 from commentfeed.topics import Topic, topic_name
@@ -70,6 +82,8 @@ from gateway.frames import (
 )
 from gateway.limits import AddressCounter, accept_error_handler, listening_socket
 from gateway.metrics import Metrics
+from gateway.outbox import Outbox, Wire, write_frames
+from gateway.presence import PresenceReporter, Report
 from gateway.protocol import CloseCode
 from gateway.settings import GatewaySettings
 
@@ -82,12 +96,28 @@ UPSTREAM_PROBE_S = 5.0
 _HANDSHAKE_DONE = Request(WS_PATH, Headers())
 
 
+class FeedRecord(Protocol):
+    """What the gateway reads of a ``feed.updates`` record (aiokafka's ``ConsumerRecord``)."""
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
 def _connection_class(gateway: Gateway, limited: bool) -> type[ServerConnection]:
     class GatewayConnection(ServerConnection):
         def pause_writing(self) -> None:
             super().pause_writing()
             # The transport's high-water mark is the slow-consumer limit: crossing it means
-            # the client is not reading. Queue the close frame now, so every later broadcast
+            # the client is not reading. Queue the close frame now, so every later write
             # skips this connection; flushing it happens outside this transport callback.
             if limited and self.protocol.state is State.OPEN:
                 self.protocol.send_close(CloseCode.SLOW_CONSUMER, "slow_consumer")
@@ -118,11 +148,23 @@ class Gateway:
                                    lambda: core.fetches.in_flight),
             "upstream_queued": ("Streams API requests waiting for their turn",
                                 lambda: core.fetches.queued()),
+            "presence_articles": ("Articles this gateway reports readers of",
+                                  lambda: self.presence.articles),
+            "presence_reports": ("gateway.presence reports sent since start",
+                                 lambda: self.presence_reports),
             "upstream_up": ("1 while the streams API answers, 0 while it does not: cold "
                             "subscribes and history then fail, hot channels are still served",
                             lambda: 1.0 if self.upstream_up else 0.0),
         })
         self.topic = topic_name(settings, Topic.FEED_UPDATES)
+        #: This process's name in ``gateway.presence``: new at each start.
+        self.gateway_id = f"gw-{secrets.token_hex(6)}"
+        self.presence = PresenceReporter(interval_s=options.presence_interval_s,
+                                         ttl_s=options.presence_ttl_s,
+                                         max_per_tick=options.presence_max_reports)
+        self.presence_topic = topic_name(settings, Topic.GATEWAY_PRESENCE)
+        self.presence_reports = 0
+        self._producer: AIOKafkaProducer | None = None
         self.consumer_ready = asyncio.Event()
         self._lag: int | None = None
         self._server: Server | None = None
@@ -158,7 +200,8 @@ class Gateway:
         )
         self._loops = [asyncio.create_task(self._consume(), name="gateway-consume"),
                        asyncio.create_task(self._sweep(), name="gateway-sweep"),
-                       asyncio.create_task(self._probe_upstream(), name="gateway-probe")]
+                       asyncio.create_task(self._probe_upstream(), name="gateway-probe"),
+                       asyncio.create_task(self._report_presence(), name="gateway-presence")]
         for task in self._loops:
             task.add_done_callback(_log_crash)
 
@@ -172,6 +215,11 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        if self._producer is not None:
+            # The readers this process counted leave the total now, not after the ttl.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._send_reports(self.presence.farewell()), 5.0)
+            await self._producer.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._http is not None:
@@ -257,19 +305,24 @@ class Gateway:
         # Waits close_timeout for the client's answer, then drops the TCP connection.
         await ws.close()
 
-    def _run(self, actions: list[Action[ServerConnection]]) -> None:
+    def _run(self, actions: list[Action[ServerConnection]],
+             outbox: Outbox[ServerConnection] | None = None) -> None:
+        """Carry out the core's actions; frames wait in ``outbox`` when one is given (the
+        caller flushes it), else they are written before this returns."""
+        own = outbox is None
+        out: Outbox[ServerConnection] = Outbox() if outbox is None else outbox
         metrics = self.metrics
         for action in actions:
             if isinstance(action, Broadcast):
                 handles = action.handles
                 if not handles:
                     continue
-                broadcast(handles, action.frame, text=True)
+                out.add(handles, Wire(action.frame))
                 metrics.sent(len(handles), len(action.frame))
                 if action.source_time is not None:
                     self._observe_latency(action.source_time)
             elif isinstance(action, Send):
-                broadcast((action.handle,), action.frame, text=True)
+                out.add((action.handle,), Wire(action.frame))
                 metrics.sent(1, len(action.frame))
             elif isinstance(action, Close):
                 self._spawn(action.handle.close(action.code, action.reason))
@@ -278,6 +331,51 @@ class Gateway:
             else:
                 assert isinstance(action, FetchHistory)
                 self._spawn(self._fetch_history(action))
+        if own:
+            self._flush(out)
+
+    def _flush(self, outbox: Outbox[ServerConnection]) -> None:
+        """Each connection's queued frames, in order, in one write (or a few near the limit)."""
+        limit = self.options.slow_consumer_bytes
+        for ws, wires in outbox.queued.items():
+            protocol = ws.protocol
+            if protocol.state is not State.OPEN:
+                continue  # closing: nothing may follow its close frame (as broadcast skips it)
+            try:
+                if protocol.extensions:
+                    # Compression keeps per-connection state: frame each one on this connection.
+                    frames: list[bytes] = []
+                    for wire in wires:
+                        protocol.send_text(wire.payload)
+                        frames.extend(protocol.data_to_send())
+                else:
+                    frames = [wire.data for wire in wires]
+                write_frames(ws.transport, frames, limit, partial(_is_open, protocol))
+            except Exception as exc:  # one broken socket must not stop the others' frames
+                log.warning("skipped %d frames to a connection: %s", len(wires), exc)
+
+    def deliver(self, records: Iterable[FeedRecord], now: float) -> None:
+        """Apply ``feed.updates`` records (one fetched batch) and send what they cause: every
+        frame a connection is due from the batch goes out in one write."""
+        core, metrics = self.core, self.metrics
+        outbox: Outbox[ServerConnection] = Outbox()
+        for record in records:
+            key, value = record.key, record.value
+            if value is None:
+                continue
+            # The key is the channel: skip what nobody here follows, undecoded.
+            if key is not None and not core.tracks(key.decode("utf-8", "replace")):
+                continue
+            try:
+                updates = parse_updates(value)
+            except BadUpdateError as exc:
+                metrics.bad_updates += 1
+                log.warning("skipping %s record at %s/%s: %s", self.topic,
+                            record.partition, record.offset, exc)
+                continue
+            for update in updates:  # one frame per update, as before batching
+                self._run(core.receive_update(update, now), outbox)
+        self._flush(outbox)
 
     def _observe_latency(self, source_time: str) -> None:
         try:
@@ -434,7 +532,6 @@ class Gateway:
         consumer, tps = await self._open_consumer()
         self._consumer = consumer
         self.consumer_ready.set()
-        core, run, metrics = self.core, self._run, self.metrics
         while True:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -444,22 +541,7 @@ class Gateway:
                 continue
             now = time.monotonic()
             for records in batches.values():
-                for record in records:
-                    key, value = record.key, record.value
-                    if value is None:
-                        continue
-                    # The key is the channel: skip what nobody here follows, undecoded.
-                    if key is not None and not core.tracks(key.decode("utf-8", "replace")):
-                        continue
-                    try:
-                        updates = parse_updates(value)
-                    except BadUpdateError as exc:
-                        metrics.bad_updates += 1
-                        log.warning("skipping %s record at %s/%s: %s", self.topic,
-                                    record.partition, record.offset, exc)
-                        continue
-                    for update in updates:  # one frame per update, as before batching
-                        run(core.receive_update(update, now))
+                self.deliver(records, now)
             await self._update_lag(consumer, tps)
 
     async def _update_lag(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
@@ -470,6 +552,40 @@ class Gateway:
                 return  # no fetch answer for this partition yet
             lag += max(0, highwater - await consumer.position(tp))
         self._lag = self.metrics.consume_lag = lag
+
+    # -- gateway.presence ----------------------------------------------------------------------
+
+    async def _report_presence(self) -> None:
+        while True:
+            producer = make_producer(self.settings, client_id="commentfeed-gateway", acks=1)
+            try:
+                await producer.start()
+                break
+            except KafkaError as exc:
+                log.warning("cannot report presence yet: %s", exc)
+            await producer.stop()
+            await asyncio.sleep(1.0)
+        self._producer = producer
+        while True:
+            await asyncio.sleep(1.0)
+            reports = self.presence.tick(self.core.article_viewers(), time.monotonic())
+            await self._send_reports(reports)
+
+    async def _send_reports(self, reports: list[Report]) -> None:
+        assert self._producer is not None
+        at, ttl_s = utc_now(), self.options.presence_ttl_s
+        for report in reports:
+            record = GatewayPresence(subject=report.article_id, time=at, data=GatewayPresenceData(
+                gateway=self.gateway_id, article_id=report.article_id, viewers=report.viewers,
+                at=at, ttl_s=ttl_s))
+            try:
+                # Queued, not awaited: a report lost to a broker error is repeated by the next
+                # heartbeat, and nothing here may wait for the broker.
+                await self._producer.send(self.presence_topic, encode(record),
+                                          key=report.article_id.encode())
+                self.presence_reports += 1
+            except KafkaError as exc:
+                log.warning("presence report of %s not sent: %s", report.article_id, exc)
 
     async def _sweep(self) -> None:
         while True:
@@ -491,6 +607,10 @@ def token_verifier(settings: Settings) -> Verifier | None:
         return reader, max(0.0, (expires - now).total_seconds() + policy.leeway_s)
 
     return verify
+
+
+def _is_open(protocol: ServerProtocol) -> bool:
+    return protocol.state is State.OPEN
 
 
 def _answers(exc: Exception) -> bool:

@@ -91,6 +91,15 @@ class GatewaySettings(BaseSettings):
     #: ``/readyz`` fails while the ``feed.updates`` consumer is more records behind.
     ready_max_lag: int = Field(default=1000, ge=0)
 
+    # -- presence ("N reading now") ----------------------------------------------------------
+    #: A changed viewer count of an article is reported at most this often (``gateway.presence``).
+    presence_interval_s: float = Field(default=2.0, gt=0)
+    #: How long the streams count a report; every article with viewers is reported again each
+    #: third of it, so a killed gateway's viewers vanish within it.
+    presence_ttl_s: float = Field(default=30.0, ge=3, le=3600)
+    #: Reports sent per second at most; the others wait their turn (changes first).
+    presence_max_reports: int = Field(default=1000, ge=1)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_addresses(cls, value: object) -> object:

@@ -1,8 +1,10 @@
 """Keeping a hot channel's snapshot current by folding its updates into it (pure).
 
-A gateway serves a hot channel's snapshot from its own state. ``count`` and ``recent`` updates
-carry the whole value, so folding them is a replacement; a ``moderation`` queue item replaces
-the entry with its comment id or joins the end of the queue, and ``queue.removed`` drops it.
+A gateway serves a hot channel's snapshot from its own state. ``count``, ``presence`` and
+``recent`` updates carry the whole value, so folding them is a replacement. A ``moderation``
+snapshot is never folded: its order (oldest post first) and its figures (depth, decision times)
+are the streams' to compute, so after an update it is fetched again when next asked (a few
+moderators per site).
 An article snapshot holds the newest comments (oldest first, in the order the updates came)
 and a ``cursor`` the streams API made for the comments before them; the gateway cannot make
 such cursors, so it never drops a comment from the list. When a fold would need to (the list
@@ -83,19 +85,6 @@ def _fold_article(state: dict[str, Any], update: ChannelUpdate, limit: int) -> b
     return True
 
 
-def _fold_queue(state: dict[str, Any], update: ChannelUpdate) -> dict[str, Any]:
-    queue: list[dict[str, Any]] = state["queue"]
-    at = _index(queue, update.payload["comment_id"])
-    if update.kind == "queue.item":
-        if at is None:
-            queue.append(update.payload)
-        else:
-            queue[at] = update.payload
-    elif update.kind == "queue.removed" and at is not None:
-        del queue[at]
-    return state
-
-
 def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
          comment_limit: int) -> dict[str, Any] | None:
     """``state`` with ``update`` applied (in place), or ``None`` if it can no longer be served.
@@ -110,8 +99,13 @@ def fold(kind: ChannelKind, state: dict[str, Any], update: ChannelUpdate,
                 return {"article_id": update.payload["article_id"],
                         "count": update.payload["count"]}
             return state
+        if kind == "presence":
+            if update.kind == "presence":
+                return {"article_id": update.payload["article_id"],
+                        "reading": update.payload["reading"]}
+            return state
         if kind == "moderation":
-            return _fold_queue(state, update)
+            return None
         if update.kind == "recent":
             return {"site": update.payload["site"], "items": update.payload["items"]}
         return state

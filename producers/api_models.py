@@ -11,7 +11,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commentfeed.events import Body, Id, Name, Reason, ReportReason, Timestamp, Title, Url
+from commentfeed.events import (
+    Body,
+    CommentStatus,
+    Id,
+    Name,
+    Reason,
+    ReportReason,
+    Timestamp,
+    Title,
+    Url,
+)
 from producers.auth import Role
 
 
@@ -98,6 +108,9 @@ class Accepted(BaseModel):
     article_id: str
     #: The comment concerned; for a new comment, the id the API gave it.
     comment_id: str | None = None
+    #: For a new comment: ``visible``, or ``pending`` when it waits for a moderator (the
+    #: author's page shows it as "awaiting moderation"); null for every other write.
+    status: CommentStatus | None = None
     topic: str
     partition: int
     offset: int

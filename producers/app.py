@@ -43,6 +43,7 @@ from commentfeed.events import (
     AnyInputEvent,
     CommentDeleted,
     CommentModerated,
+    CommentPosted,
     UserBanned,
 )
 from commentfeed.settings import Settings
@@ -273,9 +274,10 @@ class Ingest:
                              partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
         comment_id = (None if isinstance(event, (*ARTICLE_EVENT_TYPES, UserBanned))
                       else event.data.comment_id)
+        status = event.data.status if isinstance(event, CommentPosted) else None
         return Accepted(
             event_id=delivery.event_id, event_type=delivery.event_type,
-            article_id=delivery.key, comment_id=comment_id, topic=delivery.topic,
+            article_id=delivery.key, comment_id=comment_id, status=status, topic=delivery.topic,
             partition=delivery.partition, offset=delivery.offset,
         )
 
@@ -304,9 +306,13 @@ class Ingest:
                 landed = directory.landed(ids.event_id) if ids.keyed else None
                 if landed is not None:
                     response.headers["Idempotent-Replayed"] = "true"
+                    posted = (directory.comment(landed.comment_id)
+                              if landed.event_type == "comment.posted" and landed.comment_id
+                              else None)
                     return Accepted(
                         event_id=ids.event_id, event_type=landed.event_type,
                         article_id=landed.article_id, comment_id=landed.comment_id,
+                        status=posted.status if posted is not None else None,
                         topic=landed.topic, partition=landed.partition, offset=landed.offset,
                     )
                 event = rule(directory, ids)

@@ -1,7 +1,8 @@
 """The demo site, demo mode only: a small newspaper around the widgets.
 
 ``/`` lists the demo articles with live comment counts, ``/sections/<name>`` the articles of
-one section, ``/articles/<id>`` is an article page with its live comment section.
+one section, ``/articles/<id>`` is an article page with its live comment section,
+``/moderate`` the moderators' desk (the live moderation queue of the demo site).
 ``/site/articles.json`` holds the site's own content (sections, standfirsts, body text: what a
 CMS would serve); ``/config.json`` and the demo login are what the pages need to reach
 commentfeed.
@@ -135,6 +136,11 @@ def mount(app: FastAPI, settings: Settings, *, jwt_secret: str, token_ttl_s: int
     ) -> Response:
         # Any article the stream knows gets its comment section; the demo articles their text.
         return _page("index.html")
+
+    @app.get("/moderate", include_in_schema=False)
+    async def moderation_desk() -> Response:
+        # The page is public; the queue is not: the gateway serves it to moderators only.
+        return _page("moderate.html")
 
     content = site_content()
 

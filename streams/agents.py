@@ -28,19 +28,23 @@ from streams.fold import (
     CountChanged,
     Emit,
     Failed,
+    QueueFact,
     RecentFact,
     fold_batch,
     iso,
     sweep_parked,
 )
+from streams.moderation import CommentsEvent, decode_comments_record
+from streams.modqueue import FACTS_PER_RECORD, QUEUE_FACT_FIELDS, fold_queue
 from streams.recent import FACT_FIELDS, fold_facts
 from streams.records import (
     dead_letter_record,
     facts_record,
     feed_count_record,
     feed_updates_record,
+    queue_facts_record,
 )
-from streams.shapes import ARTICLES, COMMENTS, FACTS, Position, site_key
+from streams.shapes import ARTICLES, COMMENTS, FACTS, Position, queue_key, site_key
 from streams.tables import PartitionCache, RecordTable
 
 log = logging.getLogger(__name__)
@@ -84,13 +88,15 @@ class _Packed:
     updates: dict[str, list[ChannelUpdate]] = field(default_factory=dict)
     counts: dict[str, CountChanged] = field(default_factory=dict)
     facts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    queue: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Handlers:
     def __init__(self, *, state: RecordTable, sites: RecordTable, outputs: Outputs,
                  articles_topic: str, comments_topic: str, namespace: str,
-                 park_grace: timedelta = PARK_GRACE) -> None:
+                 park_grace: timedelta = PARK_GRACE, report_threshold: int = 3) -> None:
         self.state = state
+        self.report_threshold = report_threshold
         self.sites = sites
         self.outputs = outputs
         self.namespace = namespace
@@ -130,7 +136,7 @@ class Handlers:
             return len(outcome.expired)
 
     async def _fold_inputs(self, events: Sequence[Any]) -> None:
-        inputs: list[tuple[InputEvent | Exception, Position, bytes]] = []
+        inputs: list[tuple[InputEvent | CommentsEvent | Exception, Position, bytes]] = []
         by_pos: dict[Position, Any] = {}
         for event in events:
             message = event.message
@@ -138,7 +144,7 @@ class Handlers:
             tag = self.tags[message.topic]
             pos = Position(tag, message.offset, message.partition,
                            round(message.timestamp * 1000))
-            decoded: InputEvent | Exception
+            decoded: InputEvent | CommentsEvent | Exception
             try:
                 decoded = self._decode(tag, raw, message.key)
             except EventDecodeError as exc:
@@ -146,7 +152,7 @@ class Handlers:
             inputs.append((decoded, pos, raw))
             by_pos[pos] = event
         outcome = fold_batch(inputs, self.state.get, namespace=self.namespace,
-                             park_grace=self.park_grace)
+                             park_grace=self.park_grace, report_threshold=self.report_threshold)
         stats = self.stats
         stats.batches += 1
         stats.superseded += len(outcome.landed)
@@ -172,12 +178,10 @@ class Handlers:
             with writing_for(events_of[partition]):
                 self.state.apply(writes)
 
-    def _decode(self, tag: str, raw: bytes, key: bytes | None) -> InputEvent:
-        event: InputEvent
-        if tag == ARTICLES:
-            event = codec.decode_article_event(raw)
-        else:
-            event = codec.decode_comment_event(raw)
+    def _decode(self, tag: str, raw: bytes, key: bytes | None) -> InputEvent | CommentsEvent:
+        if tag == COMMENTS:
+            return decode_comments_record(raw, key)
+        event = codec.decode_article_event(raw)
         if key is None or key.decode("utf-8", "replace") != event.data.article_id:
             # State is partitioned by the record key; a record keyed otherwise would land in
             # the wrong partition's state.
@@ -192,6 +196,8 @@ class Handlers:
             packed.counts[emit.article_id] = emit  # the latest value per article and batch
         elif isinstance(emit, RecentFact):
             packed.facts.setdefault(emit.site, []).append(emit.fact)
+        elif isinstance(emit, QueueFact):
+            packed.queue.setdefault(emit.site, []).append(emit.fact)
         elif emit.raw_b64 is not None:
             # A parked comment that waited for its article in vain: its own record goes.
             await self._dead_letter(message, dead_letter_record(
@@ -211,6 +217,10 @@ class Handlers:
             await out.send(out.feed_counts, article_id.encode(), feed_count_record(count, now))
         for site, facts in packed.facts.items():
             await out.send(out.facts, site.encode(), facts_record(site, facts))
+        for site, facts in packed.queue.items():
+            for at in range(0, len(facts), FACTS_PER_RECORD):
+                await out.send(out.facts, site.encode(),
+                               queue_facts_record(site, facts[at:at + FACTS_PER_RECORD]))
 
     async def on_facts(self, events: Sequence[Any]) -> None:
         """A batch of records of the internal recent-list topic (keyed by site).
@@ -220,11 +230,20 @@ class Handlers:
         acknowledged the batch's table writes (see :mod:`streams.recent`).
         """
         by_site: dict[str, list[tuple[Any, list[dict[str, Any]]]]] = {}
+        queues: dict[str, list[tuple[Any, list[dict[str, Any]]]]] = {}
         for event in events:
             message = event.message
             raw: bytes = message.value if message.value is not None else b""
             try:
                 record = codec.loads(raw)
+                if isinstance(record, dict) and "queue" in record:
+                    queue = record["queue"]
+                    if not isinstance(queue, list) or not queue or any(
+                            not isinstance(f, dict) or any(k not in f for k in QUEUE_FACT_FIELDS)
+                            or f["site"] != record.get("site") for f in queue):
+                        raise ValueError("not a record of moderation-queue facts")
+                    queues.setdefault(str(record["site"]), []).append((event, queue))
+                    continue
                 facts = record.get("facts") if isinstance(record, dict) else None
                 if not isinstance(facts, list) or not facts or any(
                         not isinstance(f, dict) or any(k not in f for k in FACT_FIELDS)
@@ -259,6 +278,34 @@ class Handlers:
         for update in updates:
             await out.send(out.feed_updates, update.channel.encode(),
                            feed_updates_record([update], now))
+        for batch in queues.values():
+            await self._fold_queue(batch)
+
+    async def _fold_queue(self, batch: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+        """One site's queue facts: each chunk's record is written and acknowledged before its
+        updates are queued (see streams.modqueue)."""
+        out = self.outputs
+        try:
+            outcome = fold_queue(
+                [(facts, Position(FACTS, event.message.offset)) for event, facts in batch],
+                self.sites.get, namespace=self.namespace)
+        except Exception as exc:
+            for event, _ in batch:
+                await self._bad_fact(event.message, event.message.value or b"", exc)
+            return
+        self.stats.replayed += outcome.replayed
+        if outcome.replay:
+            await out.send(out.feed_updates, outcome.replay[0].channel.encode(),
+                           feed_updates_record(outcome.replay, iso(datetime.now(UTC))))
+        for chunk in outcome.chunks:
+            with writing_for(batch[-1][0]):
+                self.sites.apply({queue_key(chunk.write["site"]): dict(chunk.write)})
+            written = last_changelog(self.outputs.producer)
+            if written is not None:
+                await written
+            if chunk.emits:
+                await out.send(out.feed_updates, chunk.emits[0].channel.encode(),
+                               feed_updates_record(chunk.emits, iso(datetime.now(UTC))))
 
     async def _bad_fact(self, message: Any, raw: bytes, exc: Exception) -> None:
         log.error("recent-list fact %s@%d failed: %r", message.topic, message.offset, exc)

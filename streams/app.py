@@ -6,7 +6,10 @@ Two agents, each a loop over batches of Faust events handing them to :mod:`strea
   ``state`` table, a fetched batch at a time, and writes ``feed.updates``, ``feed.counts``,
   ``comments.dlq`` and recent-list facts re-keyed by site to an internal topic;
 - ``recent`` reads that internal topic into the ``sites`` table (all of a site's facts in one
-  partition) in batches and writes the ``recent:<site>`` channel, once per site and batch.
+  partition) in batches and writes the ``recent:<site>`` channel, once per site and batch;
+- ``presence`` reads the gateways' viewer reports (``gateway.presence``) into an in-memory
+  :class:`streams.presence.PresenceBoard`, and a timer writes each article's ``presence:<id>``
+  channel from it (at most once per interval, on change).
 
 Every topic name, Faust's internal ones included, carries the settings' topic prefix through
 the app id. Faust reads no environment variables here (``env={}``): settings come only from
@@ -15,18 +18,27 @@ the app id. Faust reads no environment variables here (``env={}``): settings com
 
 from __future__ import annotations
 
+import logging
+import secrets
 import socket
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
+from commentfeed import codec
+from commentfeed.errors import EventDecodeError
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name, topic_specs
 from streams import faust_compat
 from streams.agents import Handlers, Outputs
-from streams.tables import PartitionCache, RecordTable
+from streams.fold import iso
+from streams.presence import PresenceBoard
+from streams.records import feed_updates_record
+from streams.tables import PartitionCache, RecordTable, partition_for
 from streams.views import register_views
 
 #: Bumping this makes Faust use new changelog topics: state rebuilt from nothing, new epochs.
@@ -38,6 +50,10 @@ INPUT_BATCH_MAX = 500
 PRODUCER_LINGER_S = 0.0
 #: Recent-list fact records folded per batch at most.
 FACT_BATCH_MAX = 1000
+#: How often the ``presence:`` channels are brought up to date.
+PRESENCE_TICK_S = 0.5
+
+log = logging.getLogger(__name__)
 
 
 class StreamsApp(faust.App):
@@ -47,6 +63,13 @@ class StreamsApp(faust.App):
     state_table: RecordTable
     site_table: RecordTable
     handlers: Handlers
+    presence: PresenceBoard
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        """Flow into stream queues; resuming running flow clears nothing (see
+        :class:`streams.faust_compat.FlowControl`)."""
+        return faust_compat.FlowControl(loop=self.loop)
 
     @property
     def namespace(self) -> str:
@@ -159,6 +182,7 @@ def build_app(settings: Settings) -> StreamsApp:
         state=app.state_table, sites=app.site_table, outputs=outputs, articles_topic=articles,
         comments_topic=comments, namespace=app.namespace,
         park_grace=timedelta(seconds=settings.park_grace_s),
+        report_threshold=settings.report_threshold,
     )
 
     def owned() -> list[int]:
@@ -189,6 +213,46 @@ def build_app(settings: Settings) -> StreamsApp:
         # one update. Events are acknowledged after their batch.
         async for events in faust_compat.fetched_batches(stream, FACT_BATCH_MAX):
             await handlers.on_facts(events)
+
+    presence_topic = topic_name(settings, Topic.GATEWAY_PRESENCE)
+    # In memory only, so its epochs are new at each start (see streams.presence).
+    board = app.presence = PresenceBoard(app.namespace, secrets.token_hex(8))
+
+    @app.agent(raw_topic(presence_topic), name="presence")
+    async def presence(stream: Any) -> None:
+        async for events in faust_compat.fetched_batches(stream, FACT_BATCH_MAX):
+            now = time.time()
+            for event in events:
+                message = event.message
+                raw: bytes = message.value if message.value is not None else b""
+                try:
+                    report = codec.decode_gateway_presence(raw).data
+                    if message.key != report.article_id.encode():
+                        raise EventDecodeError("key_mismatch", "the record key must be "
+                                               "data.article_id", field="data.article_id",
+                                               raw=raw)
+                except EventDecodeError as exc:
+                    log.warning("bad presence report %s@%d: %s", message.topic, message.offset,
+                                exc)
+                    handlers.stats.dead_lettered += 1
+                    await outputs.send(outputs.dlq, message.key, codec.encode(codec.dead_letter(
+                        exc, raw=raw, topic=message.topic, partition=message.partition,
+                        offset=message.offset, key=message.key)))
+                    continue
+                board.report(report.gateway, report.article_id, report.viewers, report.at,
+                             report.ttl_s, now)
+
+    async def publish_presence() -> None:
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == presence_topic}
+        n = settings.partitions
+        updates = board.tick(time.time(), lambda a: partition_for(a, n) in owned)
+        if updates:
+            now = iso(datetime.now(UTC))
+            for update in updates:
+                await outputs.send(outputs.feed_updates, update.channel.encode(),
+                                   feed_updates_record([update], now))
+
+    app.timer(PRESENCE_TICK_S)(publish_presence)
 
     register_views(app)
     return app

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from commentfeed import codec
 from commentfeed.channels import ChannelUpdate
 from commentfeed.events import (
     ArticleClosed,
@@ -26,10 +25,14 @@ from commentfeed.events import (
     CommentEdited,
     CommentEvent,
     CommentPosted,
+    CommentReported,
     CommentVoted,
     FeedUpdateType,
     InputEvent,
+    UserBanned,
 )
+from streams import moderation
+from streams.moderation import CommentsEvent
 from streams.shapes import (
     COMMENTS,
     ArticleMeta,
@@ -163,8 +166,21 @@ class Rejected:
     key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class QueueFact:
+    """A change to a site's moderation queue (:func:`streams.moderation.queue_facts`),
+    re-keyed by site for the site-queue fold (:mod:`streams.modqueue`)."""
+
+    site: str
+    fact: dict[str, Any]
+
+
 #: ``ChannelUpdate`` (commentfeed.channels): one update of one channel, for ``feed.updates``.
-Emit = ChannelUpdate | CountChanged | RecentFact | Rejected
+Emit = ChannelUpdate | CountChanged | RecentFact | QueueFact | Rejected
+
+#: Reports that send a visible comment to the queue unless the caller says otherwise
+#: (``COMMENTFEED_REPORT_THRESHOLD``).
+REPORT_THRESHOLD: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +268,10 @@ def new_article(article_id: str, site: str, namespace: str) -> ArticleRecord:
 class _State:
     """The records one event reads and writes, typed by key kind."""
 
-    def __init__(self, tx: EventTx) -> None:
+    def __init__(self, tx: EventTx, threshold: int = REPORT_THRESHOLD) -> None:
         self.tx = tx
         self.pos = tx.pos
+        self.threshold = threshold
 
     def article(self, article_id: str) -> ArticleRecord | None:
         return cast(ArticleRecord | None, self.tx.get(article_key(article_id)))
@@ -335,12 +352,23 @@ class _Emitter:
             fact["excerpt"] = excerpt(c["body"])
         self.out.append(RecentFact(site, fact))
 
+    def queue(self, before: CommentRecord | None, after: CommentRecord, st: _State,
+              version: int, decided_at: datetime | None = None) -> None:
+        """A fact for the site's moderation queue if the comment entered, changed in or left
+        it."""
+        site = self.a["site"]
+        for fact in moderation.queue_facts(
+                before, after, site=site, version=version, time=self.source_time,
+                threshold=st.threshold, excerpt=excerpt(after["body"]), decided_at=decided_at):
+            self.out.append(QueueFact(site, fact))
+
 
 # -- the batch ---------------------------------------------------------------------------------
 
 
-def fold_batch(events: Sequence[tuple[InputEvent | Exception, Position, bytes]], read: Reader,
-               *, namespace: str, park_grace: timedelta = PARK_GRACE) -> BatchOutcome:
+def fold_batch(events: Sequence[tuple[InputEvent | CommentsEvent | Exception, Position, bytes]],
+               read: Reader, *, namespace: str, park_grace: timedelta = PARK_GRACE,
+               report_threshold: int = REPORT_THRESHOLD) -> BatchOutcome:
     """Fold the events of one fetch, in order, reading each key once.
 
     An event that could not be decoded comes as its exception and leaves as :class:`Failed`
@@ -360,8 +388,8 @@ def fold_batch(events: Sequence[tuple[InputEvent | Exception, Position, bytes]],
             continue
         tx = EventTx(batch, pos)
         try:
-            emits = fold_event(event, _State(tx), namespace=namespace, raw=raw,
-                               park_grace=park_grace)
+            emits = fold_event(event, _State(tx, report_threshold), namespace=namespace,
+                               raw=raw, park_grace=park_grace)
         except Exception as exc:  # a bug must not stop the worker; the event goes to the DLQ
             outcome.emits.append((pos, Failed(exc)))
             continue
@@ -398,10 +426,14 @@ def sweep_parked(partitions: Sequence[int], now_ms: int, read: Reader, *,
 # -- one event ---------------------------------------------------------------------------------
 
 
-def fold_event(event: InputEvent, st: _State, *, namespace: str, raw: bytes = b"",
-               park_grace: timedelta = PARK_GRACE) -> list[Emit]:
+def fold_event(event: InputEvent | CommentsEvent, st: _State, *, namespace: str,
+               raw: bytes = b"", park_grace: timedelta = PARK_GRACE) -> list[Emit]:
     """Fold one ``articles``/``comments`` event into the records ``st`` holds."""
     pos = st.pos
+    if isinstance(event, UserBanned):
+        # Site-scoped (key ``site:<site>``): no article, no per-article state. Ingest refuses
+        # the user's writes and publishes the hiding of their comments as comment events.
+        return _expire_parked(st, keep=None, grace=park_grace)
     article_id = event.data.article_id
     publishing = isinstance(event, ArticlePublished | ArticleUpdated)
     emits = _expire_parked(st, keep=article_id if publishing else None, grace=park_grace)
@@ -416,7 +448,7 @@ def fold_event(event: InputEvent, st: _State, *, namespace: str, raw: bytes = b"
     return emits
 
 
-def _park(event: CommentEvent, a: ArticleRecord | None, st: _State, raw: bytes,
+def _park(event: CommentEvent | CommentReported, a: ArticleRecord | None, st: _State, raw: bytes,
           namespace: str, pos: Position) -> list[Emit]:
     data = event.data
     base = a if a is not None else new_article(data.article_id, data.site, namespace)
@@ -473,7 +505,9 @@ def _release_parked(a: ArticleRecord, st: _State) -> list[Emit]:
         if p is None:
             continue
         st.drop_parked(a["id"], offset)
-        comment = codec.decode_comment_event(base64.b64decode(p["raw"]))
+        comment = moderation.decode_comments_record(base64.b64decode(p["raw"]),
+                                                    a["id"].encode())
+        assert not isinstance(comment, UserBanned)  # keyed by site: never parked
         current = st.article(a["id"])
         assert current is not None
         for emit in _fold_comment(comment, current, st,
@@ -553,7 +587,9 @@ def _delete_comments(a: ArticleRecord, emitter: _Emitter, st: _State) -> None:
                 emitter.article("comment.removed", {"comment_id": c["id"], "article_id": c["aid"],
                                                     "reason": "deleted"})
                 emitter.fact("remove", c, FINAL_VERSION)
-            st.put_comment({**c, "status": "deleted", "next": None, "ph": False})
+            gone: CommentRecord = {**c, "status": "deleted", "next": None, "ph": False}
+            emitter.queue(c, gone, st, FINAL_VERSION)
+            st.put_comment(gone)
         cid = c["prev"]
     # Every comment is deleted now: the chain is empty (see CommentRecord.prev).
     a["head"] = None
@@ -561,7 +597,7 @@ def _delete_comments(a: ArticleRecord, emitter: _Emitter, st: _State) -> None:
         emitter.counts()
 
 
-def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
+def _fold_comment(event: CommentEvent | CommentReported, a: ArticleRecord, st: _State,
                   pos: Position) -> list[Emit]:
     data = event.data
     if data.site != a["site"]:
@@ -582,7 +618,10 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
     # An event that changes nothing is still remembered: delivered again later, when the
     # comment has changed, it must still change nothing.
     new_c: CommentRecord = {**c}
-    if isinstance(event, CommentEdited):
+    decided_at: datetime | None = None
+    if isinstance(event, CommentReported):
+        new_c = moderation.report(c, event) or new_c
+    elif isinstance(event, CommentEdited):
         # Edits apply in log order, not by their clocks: two ingest processes may disagree
         # on the time, and a replay is already caught by the event id above.
         if event.data.body != c["body"]:
@@ -595,18 +634,27 @@ def _fold_comment(event: CommentEvent, a: ArticleRecord, st: _State,
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
             new_c["ph"] = (c.get("kids") or 0) > 0
+        elif c["status"] == "pending":
+            _withdrawn(emitter, new_c, "deleted")
         # A placeholder (replies still show) stays in the chain until its last reply goes.
         if not new_c.get("ph"):
             _unlink(new_c, new_a, st)
-    elif event.data.status != c["status"]:
+    else:
         status = event.data.status
-        new_c = {**c, "status": status}
+        decided_at = event.time
         if status == "visible":
-            _became_visible(emitter, new_c, pos)
-            new_c["ph"] = False
-        elif c["status"] == "visible":
-            _became_invisible(emitter, new_c, "hidden", pos)
-            new_c["ph"] = (c.get("kids") or 0) > 0
+            new_c = moderation.approved(c)
+        if status != c["status"]:
+            new_c = {**new_c, "status": status, "why": moderation.add_reason(c, event.data.reason)}
+            if status == "visible":
+                _became_visible(emitter, new_c, pos)
+                new_c["ph"] = False
+            elif c["status"] == "visible":
+                _became_invisible(emitter, new_c, "hidden", pos)
+                new_c["ph"] = (c.get("kids") or 0) > 0
+            elif c["status"] == "pending":
+                _withdrawn(emitter, new_c, "hidden")
+    emitter.queue(c, new_c, st, pos.offset, decided_at)
     new_c["ev"] = _remember(c["ev"], event.id, REMEMBER_EVENT_IDS)
     st.put_comment(new_c)
     _settle(new_c, shows(c), new_a, st)
@@ -673,6 +721,14 @@ def _became_invisible(emitter: _Emitter, c: CommentRecord,
     emitter.fact("remove", c, pos.offset)
 
 
+def _withdrawn(emitter: _Emitter, c: CommentRecord,
+               reason: Literal["deleted", "hidden"]) -> None:
+    """A pending comment rejected or deleted: readers never saw it and no count changes, but
+    its author's page shows it as awaiting moderation and must learn that it went."""
+    emitter.article("comment.removed",
+                    {"comment_id": c["id"], "article_id": c["aid"], "reason": reason})
+
+
 def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -> list[Emit]:
     data = event.data
     if a["deleted"]:
@@ -704,6 +760,7 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
     emitter = _Emitter(new_a, iso(event.time))
     if data.status == "visible":
         _became_visible(emitter, c, pos)
+    emitter.queue(None, c, st, pos.offset)
     st.put_comment(c)
     _settle(c, False, new_a, st)
     _rank(c, False, st)

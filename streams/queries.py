@@ -15,10 +15,12 @@ from commentfeed.channels import (
     article_channel,
     count_channel,
     is_id,
+    moderation_channel,
     recent_channel,
 )
 from commentfeed.channels import parse_channel as _parse_channel
 from commentfeed.errors import HttpError
+from streams import modqueue
 from streams.fold import article_view, channel_epoch, comment_view, placeholder_view
 from streams.recent import read_site, recent_items
 from streams.shapes import Reader, Record, article_key, comment_key, top_key, voter_key
@@ -48,7 +50,8 @@ def parse_channel(name: str, default_site: str) -> Channel:
         return _parse_channel(name, default_site)
     except ValueError:
         raise QueryError(
-            f"unknown channel {name!r}: use article:<id>, count:<id>, recent[:<site>]") from None
+            f"unknown channel {name!r}: use article:<id>, count:<id>, presence:<id>, "
+            "recent[:<site>], moderation:<site>") from None
 
 
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
@@ -159,6 +162,17 @@ def best_page(article_id: str, read: Reader, *, before: str | None,
     end = start + limit
     return {"comments": comments, "cursor": f"b{end}" if end < len(ranked) else None,
             "floor": floor}
+
+
+def moderation_snapshot(site: str, read: Reader, *,
+                        namespace: str) -> tuple[str, int, dict[str, Any]]:
+    """(epoch, offset, snapshot) of ``moderation:<site>``: the queue, oldest post first, with
+    its depth and decision times."""
+    q = modqueue.read_queue(read, site)
+    if q is None:
+        return (channel_epoch(namespace, moderation_channel(site)), 0,
+                modqueue.snapshot(None, site))
+    return q["e"], q["o"], modqueue.snapshot(q, site)
 
 
 def history(article_id: str, read: Reader, *, before: str | None,

@@ -59,6 +59,11 @@ def facts_record(site: str, facts: Sequence[dict[str, Any]]) -> bytes:
     return codec.dumps({"site": site, "facts": list(facts)})
 
 
+def queue_facts_record(site: str, facts: Sequence[dict[str, Any]]) -> bytes:
+    """One internal record of moderation-queue facts of one site (streams.modqueue)."""
+    return codec.dumps({"site": site, "queue": list(facts)})
+
+
 def dead_letter_record(rejected: Rejected, *, raw: bytes, topic: str, partition: int,
                        offset: int, key: bytes | None) -> bytes:
     """A well-formed event the state refused, with its reason and original bytes."""

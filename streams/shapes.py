@@ -3,7 +3,7 @@
 Records are JSON objects in Faust tables, kept small because each write is one changelog
 record. Their shapes are ``TypedDict`` so ``mypy --strict`` checks every field the fold reads
 and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_last``,
-``_undo``), which :func:`fields` strips.
+``_undo``, ``_added``), which :func:`fields` strips.
 
 - ``a/<article>`` :class:`ArticleRecord`: article meta, visible count, comment counter, newest
   comment id (the head of a backwards chain through the comment records), epoch and offset of
@@ -19,7 +19,8 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
 - ``b/<partition>`` :class:`BatchMark`: how far the last fully written batch reached;
 - ``s/<site>`` :class:`SiteRecord` (in the ``sites`` table): the site's recent list, items
-  included.
+  included;
+- ``q/<site>`` (in the ``sites`` table): the site's moderation queue (:mod:`streams.modqueue`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,18 @@ class CommentRecord(TypedDict):
     #: showed when it was removed, and keeps it until the last of them goes, as the live view
     #: does. A deleted placeholder stays in the chain until then, and is unlinked after.
     ph: NotRequired[bool]
+    #: Reader reports (streams.moderation), absent until the first.
+    rp: NotRequired[ReportState]
+    #: Report and moderator reasons, newest last (bounded).
+    why: NotRequired[list[str]]
+
+
+class ReportState(TypedDict):
+    #: Reporter ids (the newest ``KEEP_REPORTERS``).
+    by: list[str]
+    #: Reports ever; ``ok``: how many of them a moderator's approval answered.
+    n: int
+    ok: int
 
 
 class VoteRecord(TypedDict):
@@ -212,7 +225,11 @@ def site_key(site: str) -> str:
     return f"s/{site}"
 
 
-_META: Final = ("_last", "_undo")
+def queue_key(site: str) -> str:
+    return f"q/{site}"
+
+
+_META: Final = ("_last", "_undo", "_added")
 
 
 def fields(record: Record | None) -> Record | None:

@@ -9,6 +9,7 @@ boundary. Responses are JSON from the project codec.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol, cast
@@ -33,6 +34,7 @@ class StreamsHost(Protocol):
     state_table: RecordTable
     site_table: RecordTable
     handlers: Any
+    presence: Any
 
     @property
     def router(self) -> Any: ...
@@ -140,15 +142,22 @@ def register_views(app: StreamsHost) -> None:
                 if parsed.kind == "article":
                     epoch, offset, snap = queries.article_snapshot(
                         parsed.key, state.get, limit=limit, namespace=ns)
+                elif parsed.kind == "presence":
+                    held = self.host.presence.snapshot(parsed.key, time.time())
+                    epoch, offset = held.epoch, held.offset
+                    snap = {"article_id": parsed.key, "reading": held.reading}
                 elif parsed.kind == "count":
                     epoch, offset, snap = queries.count_snapshot(parsed.key, state.get,
                                                                  namespace=ns)
+                elif parsed.kind == "moderation":
+                    epoch, offset, snap = queries.moderation_snapshot(parsed.key, sites.get,
+                                                                      namespace=ns)
                 else:
                     epoch, offset, snap = queries.recent_snapshot(parsed.key, sites.get,
                                                                   namespace=ns)
                 return {"channel": channel, "epoch": epoch, "offset": offset, "snapshot": snap}
 
-            table = sites if parsed.kind == "recent" else state
+            table = sites if parsed.kind in ("recent", "moderation") else state
             return await self.routed(request, table, parsed.key, local)
 
     @app.page("/v1/articles/{article_id}/comments")
@@ -196,6 +205,21 @@ def register_views(app: StreamsHost) -> None:
             def local() -> dict[str, Any]:
                 _, _, snap = queries.recent_snapshot(site, sites.get, namespace=app.namespace)
                 return snap
+
+            return await self.routed(request, sites, site, local)
+
+    @app.page("/v1/sites/{site}/moderation/stats")
+    class ModerationStats(ApiView):
+        async def get(self, request: Any, site: str) -> Any:
+            try:
+                queries.check_id(site, "site")
+            except QueryError as exc:
+                return self.problem(400, "bad_request", exc.message)
+
+            def local() -> dict[str, Any]:
+                _, _, snap = queries.moderation_snapshot(site, sites.get,
+                                                         namespace=app.namespace)
+                return {k: v for k, v in snap.items() if k != "queue"}
 
             return await self.routed(request, sites, site, local)
 

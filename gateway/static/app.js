@@ -20,7 +20,7 @@ function collectElements() {
     "connection", "thread", "comments-heading", "recent", "respond", "login-area", "login-form",
     "login-name", "login-role", "login-status", "viewer-bar", "viewer-name", "viewer-role",
     "logout", "comment-form", "replying", "replying-to", "cancel-reply", "comment-body",
-    "post-comment", "post-status", "closed-notice",
+    "post-comment", "post-status", "closed-notice", "moderate-link",
   ]) {
     ui[id] = $(id);
   }
@@ -63,6 +63,7 @@ class ApiError extends Error {
 
 function describeError(status, body) {
   if (status === 401) return "Your session has expired. Please log in again.";
+  if (status === 403 && body?.code === "banned" && typeof body.detail === "string") return `Not posted: ${body.detail}.`;
   if (status === 403) return "You are not allowed to do that.";
   if (status === 429) return "Slow down a little and try again in a moment.";
   const detail = body && body.detail;
@@ -256,6 +257,7 @@ async function main() {
     ui["login-area"].hidden = loggedIn || closed;
     ui["viewer-bar"].hidden = !loggedIn;
     ui["comment-form"].hidden = !loggedIn || closed;
+    ui["moderate-link"].hidden = current?.user?.role !== "moderator";
     if (closed) cancelReply();
   }
 
@@ -334,10 +336,14 @@ async function main() {
         { body, parent_id: replyTo ? replyTo.comment_id : null },
         { idempotencyKey: postKey },
       );
-      if (answer && answer.comment_id) thread.markOwn(answer.comment_id);
+      const pending = answer?.status === "pending";
+      if (answer && answer.comment_id) {
+        if (pending) thread.markAwaiting({ comment_id: answer.comment_id, body, parent_id: replyTo ? replyTo.comment_id : null });
+        else thread.markOwn(answer.comment_id);
+      }
       ui["comment-body"].value = "";
       postKey = null;
-      ui["post-status"].textContent = "Posted.";
+      ui["post-status"].textContent = pending ? "Posted: your comment is awaiting moderation." : "Posted.";
       cancelReply();
     } catch (err) {
       ui["post-status"].textContent = err.message;

@@ -8,11 +8,20 @@
 //   "update"    detail {channel, epoch, offset, type, data}   one change, in channel order
 //   "state"     detail {state, attempt?, delayMs?, code?}     connecting | live | reconnecting | stopped
 //   "error"     detail {code, message, channel?}              an error frame the client could not absorb
+//   "auth"      detail {user | null, code?}                   logged in (user) or not (bad_token)
+//
+// Private channels (`moderation:<site>`) need a login: setToken(token) sends `auth` on every
+// (re)connect before the private subscriptions are sent again.
 //
 // Plain ES module, no build step, no dependencies.
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes"). */
 const FINAL_CLOSE_CODES = new Set([1000, 1009, 4001, 4003]);
+
+/** Channels that need an `auth` first (docs/protocol.md, "auth"). */
+export function isPrivateChannel(channel) {
+  return channel.startsWith("moderation:");
+}
 
 /** Error codes that mean "try this subscribe again later" rather than "give up". */
 const RETRYABLE_ERRORS = new Set(["unavailable", "rate_limited"]);
@@ -75,6 +84,11 @@ export class CommentFeed extends EventTarget {
     this.pingTimer = null;
     this.deadTimer = null;
     this.wanted = false;
+    /** The reader token sent with `auth`, and the user the gateway answered for it. */
+    this.token = null;
+    this.user = null;
+    /** Whether the current socket has its `auth` answered (private subscribes wait for it). */
+    this.authed = false;
     this._onOnline = () => {
       if (this.wanted && this.state === "reconnecting") this._reconnectNow();
     };
@@ -138,6 +152,23 @@ export class CommentFeed extends EventTarget {
     if (this._isOpen()) this._send({ op: "unsubscribe", channel });
   }
 
+  /**
+   * Log in with a reader token (null logs out): sent now if connected, and again after every
+   * reconnect. Resolves with the user, or rejects with code `bad_token`.
+   */
+  setToken(token) {
+    this.token = token || null;
+    this.user = null;
+    this.authed = false;
+    if (!this._isOpen()) return Promise.resolve(null);
+    if (!this.token) {
+      // The gateway has no "log out" op: a fresh connection is anonymous.
+      this._restart();
+      return Promise.resolve(null);
+    }
+    return this._auth();
+  }
+
   /** The position (epoch, offset) applied on a channel, or null before its snapshot. */
   position(channel) {
     const entry = this.channels.get(channel);
@@ -191,7 +222,44 @@ export class CommentFeed extends EventTarget {
     if (socket !== this.socket) return;
     this._setState("live");
     this._armPing();
-    for (const channel of this.channels.keys()) this._sendSubscribe(channel);
+    this.authed = false;
+    if (this.token) this._auth().catch(() => {}); // answered before any subscribe below
+    for (const channel of this.channels.keys()) {
+      if (!isPrivateChannel(channel)) this._sendSubscribe(channel);
+    }
+  }
+
+  /** Send `auth`; once answered, (re)subscribe the private channels. */
+  _auth() {
+    const token = this.token;
+    return this._request({ op: "auth", token }).then(
+      (frame) => {
+        if (token !== this.token) return this.user;
+        this.user = frame.user ?? null;
+        this.authed = true;
+        this._emit("auth", { user: this.user });
+        for (const channel of this.channels.keys()) {
+          if (isPrivateChannel(channel)) this._sendSubscribe(channel);
+        }
+        return this.user;
+      },
+      (err) => {
+        if (token === this.token && err.code === "bad_token") {
+          this.user = null;
+          this._emit("auth", { user: null, code: err.code });
+        }
+        throw err;
+      },
+    );
+  }
+
+  /** Drop the socket and connect again at once (a logout: the new connection is anonymous). */
+  _restart() {
+    const socket = this.socket;
+    this._detach();
+    this._failRequests("disconnected");
+    socket?.close(1000);
+    if (this.wanted) this._open();
   }
 
   _onClose(socket, event) {
@@ -288,8 +356,12 @@ export class CommentFeed extends EventTarget {
         this._settle(frame);
         break;
       case "history":
-      case "unsubscribed":
+      case "authed":
         this._settle(frame);
+        break;
+      case "unsubscribed":
+        if (frame.id === undefined) this._onDropped(frame.channel);
+        else this._settle(frame);
         break;
       case "error":
         this._onError(frame);
@@ -344,6 +416,18 @@ export class CommentFeed extends EventTarget {
     });
   }
 
+  /**
+   * The gateway ended a private subscription by itself (the login expired or changed): it
+   * stays wanted, and is sent again after the next successful `auth`.
+   */
+  _onDropped(channel) {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    entry.position = null;
+    this.authed = false;
+    this._emit("error", { code: "unsubscribed", message: "the login no longer allows this channel", channel });
+  }
+
   /** A gap or a foreign epoch: resume from what we have (replay or fresh snapshot). */
   _resync(channel) {
     const entry = this.channels.get(channel);
@@ -381,6 +465,7 @@ export class CommentFeed extends EventTarget {
   _sendSubscribe(channel) {
     const entry = this.channels.get(channel);
     if (!entry || !this._isOpen()) return; // sent on (re)open
+    if (isPrivateChannel(channel) && !this.authed) return; // sent once `auth` is answered
     const frame = { op: "subscribe", channel };
     if (entry.position) frame.since = { epoch: entry.position.epoch, offset: entry.position.offset };
     this._request(frame).catch(() => {}); // the reply is handled in _onSubscribed / _onError

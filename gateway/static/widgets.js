@@ -6,6 +6,8 @@
 //                   removals and scores in place, older comments paged in, permalinks, the
 //                   reader's own votes remembered
 //   RecentComments  the site-wide sidebar, one `author: excerpt…` line per comment
+//   ReadingNow      "N reading now" (the `presence:<id>` channel), shown from 2 readers on;
+//                   LiveThread puts one in its toolbar
 //
 // Every piece of user-written text (comment bodies, names, titles, excerpts) reaches the DOM
 // through text nodes only. Nothing here assigns innerHTML. Styles: widgets.css, every rule
@@ -34,6 +36,11 @@ export function el(tag, attrs = {}, ...children) {
 export function commentsHeading(count, title) {
   const noun = count === 1 ? "Comment" : "Comments";
   return title ? `${count} ${noun} on “${title}”` : `${count} ${noun}`;
+}
+
+/** "3 reading now"; empty below 2, since the one reader counted may be you. */
+export function readingLabel(n) {
+  return n >= 2 ? `${n} reading now` : "";
 }
 
 export function newCommentsLabel(n) {
@@ -121,6 +128,40 @@ export class CommentCount extends ChannelWidget {
   render() {
     this.element.textContent = commentsHeading(this.count ?? 0, this.title);
     this.element.dataset.count = String(this.count ?? 0);
+  }
+}
+
+// -- "N reading now" ------------------------------------------------------------------------------
+
+export class ReadingNow extends ChannelWidget {
+  /**
+   * Not a live region: the number changes every few seconds and is no news worth announcing.
+   * @param {Element} element  its text becomes "N reading now" (hidden below 2)
+   * @param {CommentFeed} feed
+   * @param {{articleId: string}} options
+   */
+  constructor(element, feed, { articleId }) {
+    super(feed, `presence:${articleId}`);
+    this.element = element;
+    this.reading = 0;
+    this.render();
+  }
+
+  onSnapshot(snapshot) {
+    this.reading = Number.isInteger(snapshot?.reading) ? snapshot.reading : 0;
+    this.render();
+  }
+
+  onUpdate(type, data) {
+    if (type !== "presence" || !Number.isInteger(data?.reading)) return;
+    this.reading = data.reading;
+    this.render();
+  }
+
+  render() {
+    this.element.textContent = readingLabel(this.reading);
+    this.element.hidden = this.reading < 2;
+    this.element.dataset.reading = String(this.reading);
   }
 }
 
@@ -252,6 +293,59 @@ export class VoteMemory {
   }
 }
 
+const AWAITING_KEY_PREFIX = "commentfeed.awaiting:";
+
+function sessionStore() {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The viewer's own comments that wait for a moderator ("awaiting moderation"), per user id, in
+ * sessionStorage: the feed never carries a pending comment, so only the author's own browser
+ * knows it, and it stays across a reload of the tab. At most `limit` per user.
+ */
+export class AwaitingMemory {
+  constructor(storage = sessionStore(), limit = 50) {
+    this.storage = storage;
+    this.limit = limit;
+  }
+
+  /** The user's waiting comments (comment data as the feed shows comments). */
+  load(userId) {
+    if (!this.storage || !userId) return [];
+    try {
+      const items = JSON.parse(this.storage.getItem(AWAITING_KEY_PREFIX + userId) || "[]");
+      return Array.isArray(items) ? items.filter((c) => c && typeof c.comment_id === "string") : [];
+    } catch {
+      return [];
+    }
+  }
+
+  add(userId, comment) {
+    this._save(userId, [...this.load(userId).filter((c) => c.comment_id !== comment.comment_id), comment]);
+  }
+
+  forget(userId, commentId) {
+    const items = this.load(userId);
+    const kept = items.filter((c) => c.comment_id !== commentId);
+    if (kept.length !== items.length) this._save(userId, kept);
+  }
+
+  _save(userId, items) {
+    if (!this.storage || !userId) return;
+    try {
+      if (items.length === 0) this.storage.removeItem(AWAITING_KEY_PREFIX + userId);
+      else this.storage.setItem(AWAITING_KEY_PREFIX + userId, JSON.stringify(items.slice(-this.limit)));
+    } catch {
+      // not remembered across a reload; still shown now
+    }
+  }
+}
+
 /**
  * The comment section. Options:
  *   articleId   which article
@@ -266,6 +360,9 @@ export class VoteMemory {
  *   permalinks  follow `#comment-<id>` in the page's URL (default true)
  *   storage     where the sort choice and the viewer's votes are remembered (default
  *               localStorage; null remembers nothing)
+ *   awaitingStorage  where the viewer's comments awaiting moderation are kept (default
+ *               sessionStorage; null: only until the page goes)
+ *   presence    show "N reading now" in the toolbar (default true)
  *
  * Comments from the stream wait behind the "N new comments" button so the text does not move
  * under the reader, and a polite live region announces them; the reader's own comments
@@ -274,7 +371,7 @@ export class VoteMemory {
 export class LiveThread extends ChannelWidget {
   constructor(element, feed, {
     articleId, viewer = null, actions = {}, pageSize = 50, sort = null, votes = null,
-    permalinks = true, storage = undefined,
+    permalinks = true, storage = undefined, awaitingStorage = undefined, presence = true,
   }) {
     super(feed, `article:${articleId}`);
     this.articleId = articleId;
@@ -283,6 +380,7 @@ export class LiveThread extends ChannelWidget {
     this.pageSize = pageSize;
     this.storage = storage === undefined ? defaultStorage() : storage;
     this.voteMemory = new VoteMemory(this.storage);
+    this.awaiting = new AwaitingMemory(awaitingStorage === undefined ? sessionStore() : awaitingStorage);
     /** comment_id -> {data, li, shown, removed} */
     this.comments = new Map();
     /** ids waiting behind the "new comments" button, in arrival order */
@@ -314,6 +412,11 @@ export class LiveThread extends ChannelWidget {
       el("span", { class: "cf-sort-label", "aria-hidden": "true", text: "Sort by" }),
       el("div", { class: "cf-sort", role: "group", "aria-label": "Sort comments" }, ...this.sortButtons),
     );
+    if (presence) {
+      const reading = el("span", { class: "cf-reading" });
+      this.toolbar.append(reading);
+      this.readingNow = new ReadingNow(reading, feed, { articleId });
+    }
     this.newButton = el("button", { type: "button", class: "cf-new", hidden: true });
     this.newButton.addEventListener("click", () => this.showPending());
     this.olderButton = el("button", { type: "button", class: "cf-older", hidden: true });
@@ -346,6 +449,7 @@ export class LiveThread extends ChannelWidget {
 
   destroy() {
     if (this._onHashChange) globalThis.removeEventListener?.("hashchange", this._onHashChange);
+    this.readingNow?.destroy();
     super.destroy();
   }
 
@@ -355,7 +459,13 @@ export class LiveThread extends ChannelWidget {
     const another = viewer?.id !== this.viewer?.id;
     this.viewer = viewer;
     if (another) this.votes = this.voteMemory.load(viewer?.id);
+    // Comments awaiting moderation are their author's alone: another viewer never sees them.
+    for (const entry of [...this.comments.values()]) {
+      if (entry.awaiting && entry.data.author?.id !== viewer?.id) this._forget(entry);
+    }
+    if (this.loaded) this._showAwaiting();
     for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
+    this._renderChrome();
     if (another) this.loadVotes(); // the same reader again (a role, a new token): asked already
   }
 
@@ -391,6 +501,48 @@ export class LiveThread extends ChannelWidget {
     for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
     this.root.dataset.votes = "loaded";
     return true;
+  }
+
+  /**
+   * The viewer's new comment that the ingest API answered with status "pending": shown to
+   * them (and only them) marked "awaiting moderation" until it arrives live as approved.
+   * `comment` is {comment_id, body, parent_id?, posted_at?}; the author is the viewer.
+   */
+  markAwaiting(comment) {
+    if (!this.viewer) return;
+    const data = {
+      comment_id: comment.comment_id, article_id: this.articleId, parent_id: comment.parent_id ?? null,
+      author: { id: this.viewer.id, name: this.viewer.name }, body: comment.body,
+      posted_at: comment.posted_at ?? new Date().toISOString(), edited_at: null, score: 0,
+    };
+    this.awaiting.add(this.viewer.id, data);
+    if (this.loaded) this._showAwaiting();
+  }
+
+  /** Show the viewer's remembered waiting comments of this article that are not shown yet. */
+  _showAwaiting() {
+    for (const data of this.awaiting.load(this.viewer?.id)) {
+      if (data.article_id !== this.articleId) continue;
+      const known = this.comments.get(data.comment_id);
+      if (known && !known.awaiting) {
+        this.awaiting.forget(this.viewer.id, data.comment_id); // approved meanwhile
+        continue;
+      }
+      if (known) continue;
+      const entry = this._entry(data);
+      entry.awaiting = true;
+      this._show(entry, { fresh: true });
+    }
+    this._renderChrome();
+  }
+
+  /** A waiting comment was decided: no longer remembered; approved ones stay as comments. */
+  _settleAwaiting(entry) {
+    entry.awaiting = false;
+    this.awaiting.forget(entry.data.author?.id, entry.data.comment_id);
+    entry.li?.classList.remove("cf-awaiting");
+    const note = entry.li?.querySelector(":scope > .cf-card .cf-awaiting-note");
+    if (note) note.hidden = true;
   }
 
   /** The viewer's own votes as the site knows them ({comment_id: 1 | -1 | 0}); remembered too. */
@@ -478,6 +630,7 @@ export class LiveThread extends ChannelWidget {
     if (this.cursor === null) this._settleOrphans();
     this.loaded = true;
     this.loading.hidden = true;
+    this._showAwaiting();
     this._renderNewButton();
     this._renderChrome();
     // A fresh snapshot after a reconnect holds only the newest comments; page back to where
@@ -565,6 +718,14 @@ export class LiveThread extends ChannelWidget {
       this._place(known); // a placeholder made without its parent id goes where it belongs
       return;
     }
+    if (known && known.awaiting) {
+      // Approved: the author's waiting comment becomes an ordinary one, in place.
+      this._settleAwaiting(known);
+      known.data = { ...data };
+      this._renderBody(known);
+      this._renderControls(known);
+      return;
+    }
     if (known) {
       this._updated(data);
       return;
@@ -597,6 +758,13 @@ export class LiveThread extends ChannelWidget {
   _removed(commentId) {
     const entry = this.comments.get(commentId);
     if (!entry) return;
+    if (entry.awaiting) {
+      // Rejected (or deleted) before it was ever shown to readers.
+      this._settleAwaiting(entry);
+      this._forget(entry);
+      this._renderChrome();
+      return;
+    }
     const waiting = this.pending.indexOf(commentId);
     if (waiting >= 0) {
       this.pending.splice(waiting, 1);
@@ -777,6 +945,7 @@ export class LiveThread extends ChannelWidget {
     entry.shown = true;
     entry.li = this._build(entry);
     entry.li.classList.toggle("cf-tombstone", entry.removed);
+    entry.li.classList.toggle("cf-awaiting", Boolean(entry.awaiting));
     if (fresh) entry.li.classList.add("cf-fresh");
     this._place(entry);
     this._adoptOrphans(entry);
@@ -816,6 +985,7 @@ export class LiveThread extends ChannelWidget {
               el("time", { class: "cf-time" })),
             el("span", { class: "cf-edited", text: "edited", hidden: true }),
             el("span", { class: "cf-orphan-note", text: "in reply to an earlier comment", hidden: true }),
+            el("span", { class: "cf-awaiting-note", text: "awaiting moderation", hidden: !entry.awaiting }),
           ),
           el("div", { class: "cf-text" }),
           el("footer", { class: "cf-actions" }),
@@ -858,7 +1028,7 @@ export class LiveThread extends ChannelWidget {
   _renderControls(entry) {
     const { data, li } = entry;
     const viewer = this.viewer;
-    const live = viewer !== null && !entry.removed;
+    const live = viewer !== null && !entry.removed && !entry.awaiting;
     li.querySelector(":scope > .cf-card .cf-vote").classList.toggle("cf-can-vote", live);
     for (const button of li.querySelectorAll(":scope > .cf-card .cf-vote button")) button.hidden = !live;
     const mine = this.votes.get(data.comment_id) ?? 0;

@@ -130,8 +130,12 @@ class FeedWriter:
 
     async def publish_many(self, channel: str, kind: str, payloads: list[dict[str, Any]], *,
                            state: dict[str, Any] | None = None, epoch: str | None = None,
-                           skip: int = 0) -> int:
-        """Several updates in a row, sent in order and awaited together; the last offset."""
+                           skip: int = 0, per_record: int = 1) -> int:
+        """Several updates in a row, sent in order and awaited together; the last offset.
+
+        ``per_record`` updates share one ``feed.updates`` record (``data.updates``), as the
+        worker packs a batch's updates of one channel.
+        """
         assert self._producer is not None
         records = []
         with self._lock:
@@ -139,11 +143,13 @@ class FeedWriter:
             if epoch is not None and epoch != log.epoch:
                 log.epoch, log.offset = epoch, 0
             log.offset += skip
-            for payload in payloads:
-                log.offset += 1
-                item = FeedUpdateItem(offset=log.offset, kind=kind, payload=payload,
-                                      source_time=utc_now())
-                data = FeedUpdateData(channel=channel, epoch=log.epoch, updates=[item])
+            for start in range(0, len(payloads), per_record):
+                items = []
+                for payload in payloads[start:start + per_record]:
+                    log.offset += 1
+                    items.append(FeedUpdateItem(offset=log.offset, kind=kind, payload=payload,
+                                                source_time=utc_now()))
+                data = FeedUpdateData(channel=channel, epoch=log.epoch, updates=items)
                 records.append(FeedUpdate(subject=channel, data=data))
             log.state = state if state is not None else payloads[-1]
             last = log.offset

@@ -92,21 +92,12 @@ async def test_a_third_worker_joining_and_leaving_keeps_both_workers_up_and_coun
                 assert w.process is not None
                 assert w.process.poll() is None, w.log_path.read_text()[-5000:]
         await publishing
-        exact: AssertionError | None = None
-        try:
-            for w in workers:
-                await settled_counts(w.url, stream.counts, timeout_s=60)
-        except AssertionError as exc:
-            exact = exc
+        for w in workers:
+            await settled_counts(w.url, stream.counts, timeout_s=60)
         for w in workers:
             assert w.process is not None
             assert w.process.poll() is None, w.log_path.read_text()[-5000:]
             assert "ConsistencyError" not in w.log_path.read_text()
-        if exact is not None:
-            # Known and open (docs/operations.md, Scaling): now and then one count ends one
-            # low after this churn (1 run in 3 here). Both workers stay up and ready, which
-            # is what this test proves; it passes outright when the counts are exact.
-            pytest.xfail(f"counts not exact after membership churn: {exact}")
     finally:
         if counts is not None:
             await counts.stop()

@@ -91,6 +91,14 @@ def test_count_and_recent_channels_take_the_latest_value() -> None:
     assert recent == {"site": "demo", "items": items}
 
 
+def test_a_moderation_queue_is_fetched_again_after_an_update_never_folded() -> None:
+    # Its order (oldest post first) and figures (depth, decision times) are the streams' to
+    # compute: the gateway asks again.
+    queue = {"site": "demo", "queue": [], "depth": 0}
+    item = {"comment_id": "c", "article_id": "42", "status": "pending"}
+    assert fold("moderation", queue, upd("queue.item", item), 50) is None
+
+
 def test_a_malformed_payload_makes_the_snapshot_unusable_instead_of_raising() -> None:
     assert fold("article", article(), upd("comment.added", {"body": "no id"}), 50) is None
     assert fold("article", {"comments": 5}, upd("comment.removed", {"comment_id": "a"}), 50) is None

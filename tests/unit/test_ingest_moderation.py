@@ -190,10 +190,12 @@ async def test_held_comments_are_posted_pending(settings: dict[str, Any], articl
                                                 body: str, status: str) -> None:
     async with start_api(settings=ingest_settings(**settings)) as api:
         await api.article(article)
-        await api.comment(ANN, article, body=body)
+        answer = await api.comment(ANN, article, body=body)
         stored = await api.last(Topic.COMMENTS)
         assert isinstance(stored.event, CommentPosted)
         assert stored.event.data.status == status
+        # The author's page learns of the hold from the answer (awaiting moderation).
+        assert answer["status"] == status
 
 
 def test_the_policy_says_why_it_holds_a_comment() -> None:

@@ -12,6 +12,7 @@ from streams.app import build_app
 from streams.cli import CLEAN_MARKER, prepare_table_dir
 from streams.faust_compat import (
     Consumer,
+    FlowControl,
     Producer,
     TimeOrderedScheduler,
     Transport,
@@ -47,6 +48,27 @@ async def test_faust_consumers_take_the_fetch_wait_from_settings() -> None:
         thread.thread_loop.close()  # made by Faust for the consumer thread, never started
 
 
+def test_resuming_flow_that_runs_keeps_the_events_queued_for_the_fold() -> None:
+    # After table recovery Faust resumes flow twice, seeking the inputs in between: the
+    # events the consumer delivered during the seek must survive the second resume.
+    app = build_app(settings())
+    flow = app.flow_control
+    assert isinstance(flow, FlowControl)
+    (fold,) = [a for name, a in app.agents.items() if name.endswith("fold")]
+    queue = fold.channel.queue
+    assert not flow.is_active()  # suspended until the first recovery is done
+    queue.put_nowait("queued before the first resume")
+    flow.resume()
+    assert queue.empty()  # Faust's clearing on resume, kept where flow was suspended
+    queue.put_nowait("delivered during the seek")
+    flow.resume()
+    assert queue.get_nowait() == "delivered during the seek"
+    queue.put_nowait("queued before a rebalance")
+    flow.suspend()
+    flow.resume()
+    assert queue.empty()
+
+
 def test_every_topic_of_the_app_carries_the_prefix_and_settings_reach_faust() -> None:
     app = build_app(settings(idempotent_producer=True, table_store="memory://"))
     assert app.conf.id == "px.commentfeed-streams-v2"
@@ -55,7 +77,8 @@ def test_every_topic_of_the_app_carries_the_prefix_and_settings_reach_faust() ->
                           "px.commentfeed-streams-v2-sites-changelog"}
     topics = {name for agent in app.agents.values()
               for name in agent.channel.topics}
-    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v2-recent-facts"}
+    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v2-recent-facts",
+                      "px.gateway.presence"}
     assert app.conf.web_port == 16999
     assert app.conf.web_tables_enabled is False
     assert app.conf.broker_rebalance_timeout == 2.5
