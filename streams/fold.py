@@ -78,7 +78,7 @@ MAX_PARKED_ARTICLES: Final = 1_000
 #: 1,000 x (64-character id + value) is about 70 KB, twice that with its undo copy.
 MAX_VOTES_PER_VOTER: Final = 1_000
 #: Top-level comments ranked for ``best`` per article (:class:`~streams.shapes.TopIndex`):
-#: about 8 KB, written only when a listed comment or one that joins the list changes.
+#: about 9 KB, written only when a listed comment or one that joins the list changes.
 TOP_COMMENTS: Final = 100
 #: The ``floor`` of a best index started on an article older than the index: its comments were
 #: never listed, so nothing is certainly best (best pages are empty; rebuild the state to rank).
