@@ -166,6 +166,8 @@ class FetchHistory(Generic[H]):
     article_id: str
     before: str | None
     limit: int
+    #: ``newest`` or ``best`` (protocol.HistoryRequest.sort).
+    sort: str = "newest"
 
 
 Action: TypeAlias = Send[H] | Broadcast[H] | Close[H] | FetchSnapshot | FetchHistory[H]
@@ -356,7 +358,7 @@ class Core(Generic[H]):
         self._history_seq += 1
         article_id = request.channel.partition(":")[2]
         fetch = FetchHistory(conn.handle, request.id, request.channel, article_id,
-                             request.before, request.limit)
+                             request.before, request.limit, request.sort)
         self.fetches.push(conn.handle, ("history", self._history_seq), fetch)
         return self._start_fetches()
 
@@ -685,11 +687,12 @@ class Core(Generic[H]):
         return conn
 
     def history_fetched(self, request: FetchHistory[H], comments: list[Any],
-                        cursor: str | None) -> list[Action[H]]:
+                        cursor: str | None, floor: int | None = None) -> list[Action[H]]:
         out: list[Action[H]] = []
         if self._history_ended(request) is not None:
-            out.append(Send(request.handle, history_frame(request.channel, request.request_id,
-                                                          comments, cursor)))
+            out.append(Send(request.handle, history_frame(
+                request.channel, request.request_id, comments, cursor, sort=request.sort,
+                floor=floor)))
         return out + self._start_fetches()
 
     def history_failed(self, request: FetchHistory[H], now: float, *,

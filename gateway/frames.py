@@ -20,6 +20,7 @@ from gateway.exceptions import BadUpdateError, FrameError, UpstreamError
 from gateway.protocol import (
     HISTORY_LIMIT_DEFAULT,
     HISTORY_LIMIT_MAX,
+    HISTORY_SORTS,
     MAX_CURSOR_CHARS,
     MAX_EPOCH_CHARS,
     MAX_REQUEST_ID_CHARS,
@@ -101,8 +102,14 @@ def _history(doc: dict[str, Any], rid: RequestId | None) -> HistoryRequest:
         raise FrameError(ErrorCode.BAD_REQUEST,
                          f"'limit' must be an integer from 1 to {HISTORY_LIMIT_MAX}",
                          request_id=rid)
+    sort = doc.get("sort", "newest")
+    if sort is None:
+        sort = "newest"
+    if sort not in HISTORY_SORTS:
+        raise FrameError(ErrorCode.BAD_REQUEST,
+                         f"'sort' must be one of {', '.join(HISTORY_SORTS)}", request_id=rid)
     return HistoryRequest.model_construct(op="history", channel=channel, before=before,
-                                          limit=limit, id=rid)
+                                          limit=limit, sort=sort, id=rid)
 
 
 def parse_request(raw: str | bytes) -> Request:
@@ -196,9 +203,12 @@ def resume_frame(channel: str, rid: RequestId | None, epoch: str, offset: int,
 
 
 def history_frame(channel: str, rid: RequestId | None, comments: list[Any],
-                  cursor: str | None) -> bytes:
+                  cursor: str | None, *, sort: str = "newest",
+                  floor: int | None = None) -> bytes:
     frame = _with_id({"op": "history"}, rid)
     frame.update(channel=channel, comments=comments, cursor=cursor)
+    if sort != "newest":
+        frame.update(floor=floor, sort=sort)
     return dumps(frame)
 
 
@@ -285,3 +295,9 @@ def parse_history(doc: object) -> tuple[list[Any], str | None]:
     if not isinstance(comments, list) or not (cursor is None or isinstance(cursor, str)):
         raise UpstreamError("history answer lacks 'comments' or a valid 'cursor'")
     return comments, cursor
+
+
+def history_floor(doc: object) -> int | None:
+    """The ``floor`` of a best page from the streams API (``None`` if absent or not a number)."""
+    floor = doc.get("floor") if isinstance(doc, dict) else None
+    return floor if isinstance(floor, int) and not isinstance(floor, bool) else None

@@ -70,6 +70,8 @@ MAX_TOKEN_CHARS = 2048
 
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 ArticleChannelName = Annotated[str, StringConstraints(pattern=ARTICLE_CHANNEL_PATTERN)]
+HistorySort: TypeAlias = Literal["newest", "best"]
+HISTORY_SORTS: tuple[str, ...] = get_args(HistorySort)
 #: Echoed in the reply; an integer or a short string.
 RequestId: TypeAlias = int | Annotated[str, StringConstraints(max_length=MAX_REQUEST_ID_CHARS)]
 
@@ -176,6 +178,10 @@ class HistoryRequest(_Frame):
     #: The cursor of a snapshot or an earlier page; omitted: start from the newest.
     before: Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)] | None = None
     limit: Annotated[int, Field(ge=1, le=HISTORY_LIMIT_MAX)] = HISTORY_LIMIT_DEFAULT
+    #: ``newest``: older comments, newest first. ``best``: top-level comments by score, then
+    #: newest, across the whole article (pages of its own cursors, which start without
+    #: ``before``); served by the streams, never from the gateway's hot state.
+    sort: HistorySort = "newest"
     id: RequestId | None = None
 
 
@@ -367,7 +373,8 @@ class Subscribed(_Frame):
 
 
 class HistoryPage(_Frame):
-    """The answer to ``history``: comments older than ``before``, newest first."""
+    """The answer to ``history``: comments older than ``before``, newest first (or, for
+    ``sort: best``, the next best top-level comments)."""
 
     op: Literal["history"]
     id: RequestId | None = None
@@ -375,6 +382,11 @@ class HistoryPage(_Frame):
     comments: list[CommentView]
     #: Pass as ``before`` for the next page; ``null`` when there is nothing older.
     cursor: str | None
+    #: Only in the answer to ``sort: best``: every top-level comment not listed in its pages
+    #: scores at most this (``null``: they list every top-level comment).
+    floor: int | None = None
+    #: Present (``best``) only in the answer to ``sort: best``.
+    sort: HistorySort | None = None
 
 
 class Pong(_Frame):

@@ -75,6 +75,7 @@ from gateway.core import (
 from gateway.exceptions import BadUpdateError, UpstreamError
 from gateway.frames import (
     check_moderation_snapshot,
+    history_floor,
     parse_history,
     parse_snapshot,
     parse_updates,
@@ -477,6 +478,8 @@ class Gateway:
         params: dict[str, str | int] = {"limit": request.limit}
         if request.before is not None:
             params["before"] = request.before
+        if request.sort != "newest":
+            params["sort"] = request.sort
         try:
             response = await self._http.get(
                 f"/v1/articles/{quote(request.article_id, safe='')}/comments", params=params)
@@ -486,7 +489,8 @@ class Gateway:
                     408, 429)
                 raise UpstreamError(f"HTTP {response.status_code}", retriable=not client_fault,
                                     status=response.status_code)
-            comments, cursor = parse_history(loads(response.content))
+            doc = loads(response.content)
+            comments, cursor = parse_history(doc)
         except Exception as exc:  # whatever went wrong, the client must hear of it
             refused = isinstance(exc, UpstreamError) and not exc.retriable
             self.metrics.upstream_request("history", "refused" if refused else "error")
@@ -499,7 +503,7 @@ class Gateway:
             return
         self._upstream(True)
         self.metrics.upstream_request("history", "ok")
-        self._run(self.core.history_fetched(request, comments, cursor))
+        self._run(self.core.history_fetched(request, comments, cursor, history_floor(doc)))
 
     # -- feed.updates --------------------------------------------------------------------------
 

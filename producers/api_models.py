@@ -159,6 +159,15 @@ class PageConfig(BaseModel):
     demo_mode: bool
 
 
+class MyVotes(BaseModel):
+    """``GET /v1/articles/{id}/votes/mine``: the caller's votes that count in the article."""
+
+    article_id: Id
+    #: Comment id -> +1 or -1; withdrawn votes are not listed. At most the 1,000 most recently
+    #: changed per reader and article (docs/ingest-api.md).
+    votes: dict[str, Literal[1, -1]]
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 

@@ -57,6 +57,7 @@ from producers.api_models import (
     ErrorBody,
     Health,
     Moderation,
+    MyVotes,
     NewArticle,
     NewComment,
     Readiness,
@@ -85,6 +86,7 @@ from producers.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from producers.moderation import ModerationPolicy
 from producers.publisher import Delivery, Publisher
 from producers.ratelimit import RateLimiter, retry_after_header
+from producers.streams_client import StreamsClient
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,9 @@ _CONFLICT: _Responses = {
 }
 _FORBIDDEN: _Responses = {
     403: error_response("Not the author, not a moderator, or another site"),
+}
+_STREAMS: _Responses = {
+    503: error_response("The streams API is down, recovering or slow: retry (Retry-After)"),
 }
 _GONE: _Responses = {410: error_response("The article was deleted, and its comments with it")}
 _REUSED: _Responses = {
@@ -220,8 +225,11 @@ class Ingest:
         self, settings: Settings, limits: IngestLimits, publisher: EventPublisher,
         feed: DirectorySource, clock: Callable[[], float],
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        streams: StreamsClient | None = None,
     ) -> None:
         self.settings = settings
+        #: The streams worker's query API, for reads the directory cannot answer.
+        self.streams = streams or StreamsClient(settings.streams_base_url)
         self.limits = limits
         self.jwt_secret, self.service_token = require_secrets(settings)
         self.token_policy = policy_from_settings(settings, leeway_s=limits.jwt_leeway_s)
@@ -362,6 +370,7 @@ def create_app(
     feed: DirectorySource | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    streams: StreamsClient | None = None,
 ) -> FastAPI:
     """The ingest ASGI app. Its lifespan starts the publisher and the directory feed.
 
@@ -369,7 +378,8 @@ def create_app(
     """
     limits = limits or IngestLimits()
     ingest = Ingest(settings, limits, publisher or Publisher(settings),
-                    feed or DirectoryFeed(settings), clock, wall_clock)
+                    feed or DirectoryFeed(settings), clock, wall_clock,
+                    streams or StreamsClient(settings.streams_base_url))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -381,6 +391,7 @@ def create_app(
             yield
         finally:
             await ingest.feed.stop()
+            await ingest.streams.close()
             if owns_publisher:
                 await ingest.publisher.stop()
 
@@ -501,8 +512,23 @@ async def reader(
     return user
 
 
+async def reading_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_reader_scheme)],
+) -> Reader:
+    """The reader behind the token, for a read: it spends nothing of the write rate limit."""
+    ingest = _ingest(request)
+    try:
+        return verify_reader_token(
+            _credentials(credentials), ingest.jwt_secret, policy=ingest.token_policy
+        )
+    except AuthError as exc:
+        raise _unauthorized(exc) from None
+
+
 Cms = Annotated[str, Depends(cms)]
 ReaderDep = Annotated[Reader, Depends(reader)]
+ReadingReaderDep = Annotated[Reader, Depends(reading_reader)]
 
 
 def _as_reader(caller: Reader) -> str:
@@ -609,6 +635,13 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         return await ingest.write(
             request, response, _as_reader(caller), key, lambda d, _: rules.vote(
                 d, comment_id, ballot, caller, now=ingest.now()))
+
+    @app.get("/v1/articles/{article_id}/votes/mine", tags=["comments"],
+             summary="The caller's own votes in an article (from the streams' state)",
+             responses=_responses(_AUTH, _STREAMS), response_model=MyVotes)
+    async def my_votes(article_id: PathId, caller: ReadingReaderDep) -> MyVotes:
+        votes = await ingest.streams.voter_votes(article_id, caller.id)
+        return MyVotes(article_id=article_id, votes=votes)
 
     @app.post("/v1/comments/{comment_id}/moderation", tags=["moderation"],
               summary="Hide or approve a comment (moderators only)",

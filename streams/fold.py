@@ -43,12 +43,16 @@ from streams.shapes import (
     Position,
     Reader,
     Record,
+    TopIndex,
     VoteRecord,
+    VoterRecord,
     article_key,
     comment_key,
     park_key,
     parked_key,
+    top_key,
     vote_key,
+    voter_key,
 )
 from streams.tx import BatchTx, EventTx
 
@@ -69,6 +73,16 @@ MAX_PARKED: Final = 100
 #: of its own (at most one 64 KiB input event, base64), so no record the fold writes can grow
 #: with the number of comments waiting.
 MAX_PARKED_ARTICLES: Final = 1_000
+#: Votes kept per voter and article for ``votes/mine`` (:class:`~streams.shapes.VoterRecord`):
+#: past it the least recently changed vote is forgotten there (it still counts in the score).
+#: 1,000 x (64-character id + value) is about 70 KB, twice that with its undo copy.
+MAX_VOTES_PER_VOTER: Final = 1_000
+#: Top-level comments ranked for ``best`` per article (:class:`~streams.shapes.TopIndex`):
+#: about 9 KB, written only when a listed comment or one that joins the list changes.
+TOP_COMMENTS: Final = 100
+#: The ``floor`` of a best index started on an article older than the index: its comments were
+#: never listed, so nothing is certainly best (best pages are empty; rebuild the state to rank).
+UNRANKED_FLOOR: Final = 2**31 - 1
 
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -217,6 +231,18 @@ def article_view(a: Record | ArticleRecord) -> dict[str, Any] | None:
     }
 
 
+def placeholder_view(c: Record | CommentRecord) -> dict[str, Any]:
+    """What a snapshot shows of a removed comment that still has replies: its place, nothing
+    it said (the shape the gateway's hot snapshots and the widgets keep)."""
+    return {"comment_id": c["id"], "article_id": c["aid"], "parent_id": c["parent"],
+            "posted_at": c["posted_at"], "removed": True}
+
+
+def shows(c: Record | CommentRecord) -> bool:
+    """Whether a snapshot lists the comment: visible, or a placeholder."""
+    return c["status"] == "visible" or bool(c.get("ph"))
+
+
 def comment_view(c: Record | CommentRecord) -> dict[str, Any]:
     """``CommentView`` of a comment record."""
     return {
@@ -232,7 +258,7 @@ def new_article(article_id: str, site: str, namespace: str) -> ArticleRecord:
         "count": 0, "n": 0, "head": None,
         "ea": channel_epoch(namespace, f"article:{article_id}"), "oa": 0,
         "ec": channel_epoch(namespace, f"count:{article_id}"), "oc": 0,
-        "ev": [], "parked": [],
+        "ev": [], "parked": [], "ranked": True,
     }
 
 
@@ -264,6 +290,18 @@ class _State:
 
     def put_vote(self, article_id: str, comment_id: str, voter_id: str, v: VoteRecord) -> None:
         self.tx.put(vote_key(article_id, comment_id, voter_id), v)
+
+    def voter(self, article_id: str, voter_id: str) -> VoterRecord | None:
+        return cast(VoterRecord | None, self.tx.get(voter_key(article_id, voter_id)))
+
+    def put_voter(self, article_id: str, voter_id: str, m: VoterRecord) -> None:
+        self.tx.put(voter_key(article_id, voter_id), m)
+
+    def top(self, article_id: str) -> TopIndex | None:
+        return cast(TopIndex | None, self.tx.get(top_key(article_id)))
+
+    def put_top(self, article_id: str, t: TopIndex) -> None:
+        self.tx.put(top_key(article_id), t)
 
     def parked(self, article_id: str, offset: int) -> ParkedRecord | None:
         return cast(ParkedRecord | None, self.tx.get(parked_key(article_id, offset)))
@@ -549,7 +587,7 @@ def _delete_comments(a: ArticleRecord, emitter: _Emitter, st: _State) -> None:
                 emitter.article("comment.removed", {"comment_id": c["id"], "article_id": c["aid"],
                                                     "reason": "deleted"})
                 emitter.fact("remove", c, FINAL_VERSION)
-            gone: CommentRecord = {**c, "status": "deleted", "next": None}
+            gone: CommentRecord = {**c, "status": "deleted", "next": None, "ph": False}
             emitter.queue(c, gone, st, FINAL_VERSION)
             st.put_comment(gone)
         cid = c["prev"]
@@ -595,9 +633,12 @@ def _fold_comment(event: CommentEvent | CommentReported, a: ArticleRecord, st: _
         new_c = {**c, "status": "deleted"}
         if c["status"] == "visible":
             _became_invisible(emitter, new_c, "deleted", pos)
+            new_c["ph"] = (c.get("kids") or 0) > 0
         elif c["status"] == "pending":
             _withdrawn(emitter, new_c, "deleted")
-        _unlink(new_c, new_a, st)
+        # A placeholder (replies still show) stays in the chain until its last reply goes.
+        if not new_c.get("ph"):
+            _unlink(new_c, new_a, st)
     else:
         status = event.data.status
         decided_at = event.time
@@ -607,15 +648,43 @@ def _fold_comment(event: CommentEvent | CommentReported, a: ArticleRecord, st: _
             new_c = {**new_c, "status": status, "why": moderation.add_reason(c, event.data.reason)}
             if status == "visible":
                 _became_visible(emitter, new_c, pos)
+                new_c["ph"] = False
             elif c["status"] == "visible":
                 _became_invisible(emitter, new_c, "hidden", pos)
+                new_c["ph"] = (c.get("kids") or 0) > 0
             elif c["status"] == "pending":
                 _withdrawn(emitter, new_c, "hidden")
     emitter.queue(c, new_c, st, pos.offset, decided_at)
     new_c["ev"] = _remember(c["ev"], event.id, REMEMBER_EVENT_IDS)
     st.put_comment(new_c)
+    _settle(new_c, shows(c), new_a, st)
+    _rank(new_c, c["status"] == "visible", st)
     st.put_article(new_a)
     return emitter.out
+
+
+def _settle(c: CommentRecord, showed: bool, a: ArticleRecord, st: _State) -> None:
+    """Carry a change of whether ``c`` shows (stored already) up its ancestors' reply counts.
+
+    A placeholder whose last showing reply went stops showing (a deleted one leaves the chain
+    then), which its own parent counts in turn, as the live view drops placeholders up the
+    chain. Only losing a placeholder climbs further, so the cost is bounded by the
+    placeholders that go.
+    """
+    now = shows(c)
+    parent_id = c["parent"]
+    while showed != now and parent_id is not None:
+        p = st.comment(c["aid"], parent_id)
+        if p is None:
+            return
+        # ``or 0``: absent in records older than placeholders, ``None`` when rewound to them.
+        new_p: CommentRecord = {**p, "kids": max((p.get("kids") or 0) + (1 if now else -1), 0)}
+        if new_p.get("ph") and new_p["kids"] == 0:
+            new_p["ph"] = False
+            if new_p["status"] == "deleted":
+                _unlink(new_p, a, st)
+        st.put_comment(new_p)
+        showed, now, parent_id = shows(p), shows(new_p), p["parent"]
 
 
 def _unlink(c: CommentRecord, a: ArticleRecord, st: _State) -> None:
@@ -681,7 +750,7 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
         "author": {"id": data.author.id, "name": data.author.name}, "body": data.body,
         "posted_at": iso(data.posted_at), "edited_at": None, "status": data.status,
         "score": 0, "depth": depth, "seq": a["n"], "prev": a["head"], "next": None,
-        "ev": [event.id],
+        "ev": [event.id], "kids": 0, "ph": False,
     }
     if data.held_for:
         c["why"] = list(data.held_for)  # the desk shows why it waits
@@ -695,6 +764,8 @@ def _posted(event: CommentPosted, a: ArticleRecord, st: _State, pos: Position) -
         _became_visible(emitter, c, pos)
     emitter.queue(None, c, st, pos.offset)
     st.put_comment(c)
+    _settle(c, False, new_a, st)
+    _rank(c, False, st)
     st.put_article(new_a)
     return emitter.out
 
@@ -713,10 +784,58 @@ def _voted(event: CommentVoted, a: ArticleRecord, c: CommentRecord,
     st.put_vote(data.article_id, data.comment_id, data.voter_id,
                 {"value": data.value, "ev": _remember(v["ev"], event.id, REMEMBER_VOTE_IDS)})
     if v["value"] != data.value:
+        _remember_vote(st, data.article_id, data.voter_id, data.comment_id, data.value)
         new_c: CommentRecord = {**c, "score": c["score"] + data.value - v["value"]}
         if c["status"] == "visible":
             emitter.article("comment.score", {"comment_id": c["id"], "article_id": c["aid"],
                                               "score": new_c["score"]})
         st.put_comment(new_c)
+        _rank(new_c, c["status"] == "visible", st)
     st.put_article(new_a)
     return emitter.out
+
+
+def _remember_vote(st: _State, article_id: str, voter_id: str, comment_id: str,
+                   value: int) -> None:
+    """Keep the voter's per-article list (``votes/mine``) in step: a 0 withdraws; past
+    :data:`MAX_VOTES_PER_VOTER` the least recently changed vote is forgotten there."""
+    m = st.voter(article_id, voter_id)
+    votes = dict(m["votes"]) if m is not None else {}
+    votes.pop(comment_id, None)
+    if value != 0:
+        votes[comment_id] = value
+        while len(votes) > MAX_VOTES_PER_VOTER:
+            del votes[next(iter(votes))]
+    st.put_voter(article_id, voter_id, {"votes": votes})
+
+
+def _rank(c: CommentRecord, was_visible: bool, st: _State) -> None:
+    """Keep the article's ``best`` index (:class:`~streams.shapes.TopIndex`) in step with a
+    top-level comment that was or is visible, after its status or score changed.
+
+    A comment that does not make the list raises ``floor`` to its score, and so does one pushed
+    off it: ``floor`` bounds every unlisted score from above, so the listed comments scoring
+    above it are exactly the best ones, whatever was never listed.
+    """
+    visible = c["status"] == "visible"
+    if c["parent"] is not None or not (was_visible or visible):
+        return
+    index = st.top(c["aid"])
+    if index is None:
+        a = st.article(c["aid"])
+        index = {"top": [], "floor": None if a is not None and a.get("ranked") else UNRANKED_FLOOR}
+    top = [e for e in index["top"] if e[2] != c["id"]]
+    listed = len(top) != len(index["top"])
+    floor = index["floor"]
+    if visible:
+        entry = [c["score"], c["seq"], c["id"]]
+        if listed or len(top) < TOP_COMMENTS or (entry[0], entry[1]) > (top[-1][0], top[-1][1]):
+            top.append(entry)
+            top.sort(key=lambda e: (e[0], e[1]), reverse=True)
+        else:
+            floor = c["score"] if floor is None else max(floor, c["score"])
+        if len(top) > TOP_COMMENTS:
+            pushed = top.pop()
+            floor = pushed[0] if floor is None else max(floor, pushed[0])
+    if (top, floor) != (index["top"], index["floor"]):
+        st.put_top(c["aid"], {"top": top, "floor": floor})

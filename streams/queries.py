@@ -21,13 +21,14 @@ from commentfeed.channels import (
 from commentfeed.channels import parse_channel as _parse_channel
 from commentfeed.errors import HttpError
 from streams import modqueue
-from streams.fold import article_view, channel_epoch, comment_view
+from streams.fold import article_view, channel_epoch, comment_view, placeholder_view
 from streams.recent import read_site, recent_items
-from streams.shapes import Reader, Record, article_key, comment_key
+from streams.shapes import Reader, Record, article_key, comment_key, top_key, voter_key
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
 MAX_COUNT_IDS: Final = 200
+SORTS: Final = ("newest", "best")
 
 
 class QueryError(HttpError):
@@ -82,17 +83,18 @@ def _fields(record: Record | None) -> Record | None:
 
 def _walk(article_id: str, start: str | None, read: Reader,
           limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """Visible comments from ``start`` backwards, newest first, and the cursor past them."""
+    """Comments from ``start`` backwards, newest first, and the cursor past them: visible ones,
+    and placeholders of removed ones whose replies still show (``CommentRecord.ph``)."""
     out: list[dict[str, Any]] = []
     cid = start
     while cid is not None:
         c = read(comment_key(article_id, cid))
         if c is None:
             break
-        if c["status"] == "visible":
+        if c["status"] == "visible" or c.get("ph"):
             if len(out) == limit:
                 return out, out[-1]["comment_id"]
-            out.append(comment_view(c))
+            out.append(comment_view(c) if c["status"] == "visible" else placeholder_view(c))
         cid = c["prev"]
     return out, None
 
@@ -127,6 +129,41 @@ def recent_snapshot(site: str, read: Reader, *,
     return s["e"], s["o"], {"site": site, "items": list(recent_items(s))}
 
 
+def parse_sort(raw: str | None) -> str:
+    if raw is None or raw == "":
+        return "newest"
+    if raw not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}")
+    return raw
+
+
+def best_page(article_id: str, read: Reader, *, before: str | None,
+              limit: int) -> dict[str, Any]:
+    """Top-level comments by score (then newest), from the article's ``best`` index: only
+    those that certainly rank above every comment it does not list (at most
+    ``streams.fold.TOP_COMMENTS``); ``cursor`` (``b<n>``) pages on through them, ``null`` after
+    the last. Every other top-level comment scores at most ``floor``."""
+    start = 0
+    if before is not None:
+        if not (before[:1] == "b" and before[1:].isdigit() and len(before) <= 8):
+            raise QueryError("before is not a cursor of a best page")
+        start = int(before[1:])
+    a = read(article_key(article_id))
+    index = read(top_key(article_id))
+    if a is None or a["head"] is None or index is None:
+        return {"comments": [], "cursor": None, "floor": None}
+    floor = index["floor"]
+    ranked = [e for e in index["top"] if floor is None or e[0] > floor]
+    comments = []
+    for _score, _seq, cid in ranked[start:start + limit]:
+        c = read(comment_key(article_id, cid))
+        if c is not None and c["status"] == "visible":
+            comments.append(comment_view(c))
+    end = start + limit
+    return {"comments": comments, "cursor": f"b{end}" if end < len(ranked) else None,
+            "floor": floor}
+
+
 def moderation_snapshot(site: str, read: Reader, *,
                         namespace: str) -> tuple[str, int, dict[str, Any]]:
     """(epoch, offset, snapshot) of ``moderation:<site>``: the queue, oldest post first, with
@@ -139,8 +176,11 @@ def moderation_snapshot(site: str, read: Reader, *,
 
 
 def history(article_id: str, read: Reader, *, before: str | None,
-            limit: int) -> dict[str, Any]:
-    """Visible comments older than the ``before`` cursor, newest first, and the next cursor."""
+            limit: int, sort: str = "newest") -> dict[str, Any]:
+    """Comments older than the ``before`` cursor, newest first (placeholders included, as in
+    snapshots), and the next cursor; ``sort="best"``: :func:`best_page`."""
+    if sort == "best":
+        return best_page(article_id, read, before=before, limit=limit)
     if before is None:
         a = read(article_key(article_id))
         start = a["head"] if a is not None else None
@@ -152,6 +192,14 @@ def history(article_id: str, read: Reader, *, before: str | None,
         start = anchor["prev"]
     comments, cursor = _walk(article_id, start, read, limit)
     return {"comments": comments, "cursor": cursor}
+
+
+def voter_votes(article_id: str, voter_id: str, read: Reader) -> dict[str, Any]:
+    """One voter's votes in an article: comment id -> +1 or -1 (none withdrawn, at most
+    ``streams.fold.MAX_VOTES_PER_VOTER``, the most recently changed ones)."""
+    m = read(voter_key(article_id, voter_id))
+    votes: dict[str, int] = dict(m["votes"]) if m is not None else {}
+    return {"article_id": article_id, "voter_id": voter_id, "votes": votes}
 
 
 def article_info(article_id: str, read: Reader) -> dict[str, Any]:

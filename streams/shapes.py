@@ -3,7 +3,7 @@
 Records are JSON objects in Faust tables, kept small because each write is one changelog
 record. Their shapes are ``TypedDict`` so ``mypy --strict`` checks every field the fold reads
 and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_last``,
-``_undo``), which :func:`fields` strips.
+``_undo``, ``_added``), which :func:`fields` strips.
 
 - ``a/<article>`` :class:`ArticleRecord`: article meta, visible count, comment counter, newest
   comment id (the head of a backwards chain through the comment records), epoch and offset of
@@ -14,6 +14,8 @@ and writes. Stored records also carry the bookkeeping of :mod:`streams.tx` (``_l
 - ``c/<article>/<comment>`` :class:`CommentRecord`: one comment, linked to its article's
   previous and next (not deleted) comments;
 - ``v/<article>/<comment>/<voter>`` :class:`VoteRecord`: one voter's vote;
+- ``m/<article>/<voter>`` :class:`VoterRecord`: one voter's votes in the article (bounded);
+- ``t/<article>`` :class:`TopIndex`: the article's best top-level comments (bounded);
 - ``k/<partition>`` :class:`ParkIndex`: articles with parked comments, and since when;
 - ``b/<partition>`` :class:`BatchMark`: how far the last fully written batch reached;
 - ``s/<site>`` :class:`SiteRecord` (in the ``sites`` table): the site's recent list, items
@@ -81,6 +83,9 @@ class ArticleRecord(TypedDict):
     #: Comment events waiting for the article, oldest first: ``[offset, arrived ms]`` (each
     #: one's bytes in its own :class:`ParkedRecord`).
     parked: list[list[int]]
+    #: Made by a worker that keeps the ``best`` index (:class:`TopIndex`) from the start;
+    #: absent on older records, whose comments the index never saw.
+    ranked: NotRequired[bool]
 
 
 class AuthorRef(TypedDict):
@@ -107,6 +112,12 @@ class CommentRecord(TypedDict):
     prev: str | None
     next: NotRequired[str | None]
     ev: list[str]
+    #: Direct replies that show (visible ones and placeholders); absent means 0.
+    kids: NotRequired[int]
+    #: A removed comment that shows as a placeholder (``removed: true``): it had replies that
+    #: showed when it was removed, and keeps it until the last of them goes, as the live view
+    #: does. A deleted placeholder stays in the chain until then, and is unlinked after.
+    ph: NotRequired[bool]
     #: Reader reports (streams.moderation), absent until the first.
     rp: NotRequired[ReportState]
     #: Report and moderator reasons, newest last (bounded).
@@ -124,6 +135,21 @@ class ReportState(TypedDict):
 class VoteRecord(TypedDict):
     value: int
     ev: list[str]
+
+
+class VoterRecord(TypedDict):
+    #: This voter's non-zero votes in one article, comment id -> +1 or -1, the most recently
+    #: changed last; at most ``streams.fold.MAX_VOTES_PER_VOTER`` (the oldest go first).
+    votes: dict[str, int]
+
+
+class TopIndex(TypedDict):
+    #: Top-level visible comments ranked for ``best``: ``[score, seq, comment id]``, highest
+    #: score first, then newest; at most ``streams.fold.TOP_COMMENTS``.
+    top: list[list[Any]]
+    #: An upper bound of the score of every top-level visible comment not listed (``None``:
+    #: every one is listed). Entries scoring above it are exactly the best comments.
+    floor: int | None
 
 
 class ParkedRecord(TypedDict):
@@ -175,6 +201,14 @@ def vote_key(article_id: str, comment_id: str, voter_id: str) -> str:
     return f"v/{article_id}/{comment_id}/{voter_id}"
 
 
+def voter_key(article_id: str, voter_id: str) -> str:
+    return f"m/{article_id}/{voter_id}"
+
+
+def top_key(article_id: str) -> str:
+    return f"t/{article_id}"
+
+
 def parked_key(article_id: str, offset: int) -> str:
     return f"p/{article_id}/{offset}"
 
@@ -195,7 +229,7 @@ def queue_key(site: str) -> str:
     return f"q/{site}"
 
 
-_META: Final = ("_last", "_undo")
+_META: Final = ("_last", "_undo", "_added")
 
 
 def fields(record: Record | None) -> Record | None:

@@ -12,8 +12,10 @@ exact:
   that every record and output of its batch landed, and at most one batch after it (per
   partition) can be partly written;
 - an event at or below its partition's mark is skipped: it was fully applied and emitted;
-- every state record keeps ``_last``, the position of the last event that changed it, and
-  ``_undo``, the fields it had before its batch (``None``: the batch created it). A record
+- every state record keeps ``_last``, the position of the last event that changed it,
+  ``_undo``, the fields it had before its batch (``None``: the batch created it), and
+  ``_added``, the fields its batch added (absent before it, so a rewind drops them rather than
+  reading them as ``None``). A record
   whose ``_last`` lies past the mark was written by a batch whose mark did not land, so it is
   read as it was before that batch. A replayed batch that reaches a record's ``_last`` folds
   that very event again and so rewrites the record; one that stops short leaves it to be read
@@ -93,6 +95,8 @@ class BatchTx:
         pre = fields(stored)
         assert pre is not None
         pre.update(undo)
+        for key in stored.get("_added") or ():
+            pre.pop(key, None)
         return pre
 
     def commit(self, pos: Position, news: Mapping[str, Record | None]) -> None:
@@ -116,8 +120,12 @@ class BatchTx:
             pre = self._pre[key]
             record = dict(value)
             record["_last"] = self._last[key]
-            record["_undo"] = None if pre is None else {
-                k: pre.get(k) for k in pre.keys() | value.keys() if pre.get(k) != value.get(k)}
+            changed = set() if pre is None else {
+                k for k in pre.keys() | value.keys()
+                if (k in pre) != (k in value) or pre.get(k) != value.get(k)}
+            record["_undo"] = None if pre is None else {k: pre[k] for k in changed if k in pre}
+            if pre is not None and (added := sorted(k for k in changed if k not in pre)):
+                record["_added"] = added
             out.setdefault(self._partition[key], {})[key] = record
         for partition in self._gone.values():
             out.setdefault(partition, {})

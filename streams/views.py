@@ -185,11 +185,23 @@ def register_views(app: StreamsHost) -> None:
             try:
                 queries.check_id(article_id, "article id")
                 limit = queries.parse_limit(request.query.get("limit"))
+                sort = queries.parse_sort(request.query.get("sort"))
             except QueryError as exc:
                 return self.problem(400, "bad_request", exc.message)
             before = request.query.get("before") or None
             return await self.routed(request, state, article_id, lambda: queries.history(
-                article_id, state.get, before=before, limit=limit))
+                article_id, state.get, before=before, limit=limit, sort=sort))
+
+    @app.page("/v1/articles/{article_id}/votes/{voter_id}")
+    class VoterVotes(ApiView):
+        async def get(self, request: Any, article_id: str, voter_id: str) -> Any:
+            try:
+                queries.check_id(article_id, "article id")
+                queries.check_id(voter_id, "voter id")
+            except QueryError as exc:
+                return self.problem(400, "bad_request", exc.message)
+            return await self.routed(request, state, article_id, lambda: queries.voter_votes(
+                article_id, voter_id, state.get))
 
     @app.page("/v1/articles/{article_id}")
     class Article(ApiView):

@@ -202,6 +202,8 @@ async function main() {
     actions: {
       reply: (comment) => startReply(comment),
       vote: (comment, value) => api.call("POST", `/v1/comments/${encodeURIComponent(comment.comment_id)}/vote`, { value }),
+      // The reader's votes from the server (the localStorage copy only shows them sooner).
+      myVotes: async () => (await api.call("GET", `/v1/articles/${encodeURIComponent(articleId)}/votes/mine`))?.votes,
       edit: (comment, body) => api.call("PATCH", `/v1/comments/${encodeURIComponent(comment.comment_id)}`, { body }),
       remove: (comment) => api.call("DELETE", `/v1/comments/${encodeURIComponent(comment.comment_id)}`),
       report: (comment, report) =>

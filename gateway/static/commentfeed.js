@@ -175,11 +175,20 @@ export class CommentFeed extends EventTarget {
     return entry && entry.position ? { ...entry.position } : null;
   }
 
-  /** Older comments of an article channel: resolves with {comments (newest first), cursor}. */
-  history(channel, { before = null, limit = 50 } = {}) {
+  /**
+   * Older comments of an article channel: resolves with {comments (newest first), cursor}.
+   * `sort: "best"` pages the article's best top-level comments instead (by score, then newest),
+   * with `floor`: no top-level comment left out scores above it (null: none is left out).
+   */
+  history(channel, { before = null, limit = 50, sort = "newest" } = {}) {
     const frame = { op: "history", channel, limit };
     if (before !== null && before !== undefined) frame.before = before;
-    return this._request(frame).then((reply) => ({ comments: reply.comments || [], cursor: reply.cursor ?? null }));
+    if (sort && sort !== "newest") frame.sort = sort;
+    return this._request(frame).then((reply) => {
+      const page = { comments: reply.comments || [], cursor: reply.cursor ?? null };
+      if (reply.sort === "best") page.floor = reply.floor ?? null;
+      return page;
+    });
   }
 
   /** Round trip to the gateway; resolves with the time it took in milliseconds. */

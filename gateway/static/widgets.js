@@ -253,10 +253,10 @@ function defaultStorage() {
 }
 
 /**
- * The reader's own votes, remembered in localStorage per user id and comment id: the feed
- * carries each comment's score, not who voted, and the ingest API has no "my votes" query yet.
- * At most `limit` votes per user are kept (the oldest are forgotten first). Storage that is
- * missing, full or refuses access only means votes are not remembered.
+ * The reader's own votes, cached in localStorage per user id and comment id so they show at
+ * once; the site's answer (the `myVotes` action: the ingest API's `votes/mine`) replaces them
+ * when it comes. At most `limit` votes per user are kept (the oldest are forgotten first).
+ * Storage that is missing, full or refuses access only means votes are not cached.
  */
 export class VoteMemory {
   constructor(storage = defaultStorage(), limit = 1000) {
@@ -280,6 +280,16 @@ export class VoteMemory {
     const votes = this.load(userId);
     votes.delete(commentId); // re-inserted last: the newest vote is the last one forgotten
     if (value === 1 || value === -1) votes.set(commentId, value);
+    this._store(userId, votes);
+  }
+
+  /** Forget this user's cached votes and keep `votes` (a Map) instead. */
+  replace(userId, votes) {
+    if (!this.storage || !userId) return;
+    this._store(userId, votes);
+  }
+
+  _store(userId, votes) {
     const pairs = [...votes].slice(-this.limit);
     try {
       this.storage.setItem(VOTES_KEY_PREFIX + userId, JSON.stringify(pairs));
@@ -348,7 +358,9 @@ export class AwaitingMemory {
  *   viewer      {id, name, role} of the logged-in reader, or null (read-only)
  *   actions     callbacks the page implements against its ingest API, each returning a Promise:
  *               reply(comment), vote(comment, value), edit(comment, body), remove(comment),
- *               hide(comment), report(comment, {reason, text?}) (no Report button without it)
+ *               hide(comment), report(comment, {reason, text?}) (no Report button without it),
+ *               and myVotes() resolving to the viewer's votes in the article
+ *               ({comment_id: 1 | -1}), asked after login and on load
  *   pageSize    comments per page of older comments (1–100)
  *   sort        "oldest" | "newest" | "best"; default: the reader's last choice, else "oldest"
  *   votes       {comment_id: 1 | -1} the viewer's own votes, if the site knows them
@@ -383,11 +395,17 @@ export class LiveThread extends ChannelWidget {
     this.announcedPending = 0;
     this.own = new Set();
     this.votes = this.voteMemory.load(viewer?.id);
+    /** bumped by every myVotes() request: only the latest answer counts */
+    this.votesAsked = 0;
+    /** comment ids the viewer voted on while myVotes() was on its way (their vote is newer) */
+    this.votedMeanwhile = new Set();
     this.cursor = null;
     this.closed = false;
     this.loaded = false;
     /** bumped by every snapshot: history answers for an older state are thrown away */
     this.generation = 0;
+    /** the generation whose best comments were asked for (Best fetches them once per snapshot) */
+    this.bestGeneration = -1;
     this.revealOnLoad = permalinks ? permalinkId(globalThis.location?.hash) : null;
 
     this.sortButtons = SORT_ORDERS.map((name) => {
@@ -423,6 +441,7 @@ export class LiveThread extends ChannelWidget {
     element.replaceChildren(this.root);
     this._applySort(sort ?? this._storedSort());
     if (votes) this.setVotes(votes);
+    this.loadVotes();
 
     if (permalinks) {
       this._onHashChange = () => {
@@ -444,8 +463,9 @@ export class LiveThread extends ChannelWidget {
   // -- what the page tells the thread --
 
   setViewer(viewer) {
+    const another = viewer?.id !== this.viewer?.id;
     this.viewer = viewer;
-    this.votes = this.voteMemory.load(viewer?.id);
+    if (another) this.votes = this.voteMemory.load(viewer?.id);
     // Comments awaiting moderation are their author's alone: another viewer never sees them.
     for (const entry of [...this.comments.values()]) {
       if (entry.awaiting && entry.data.author?.id !== viewer?.id) this._forget(entry);
@@ -453,6 +473,41 @@ export class LiveThread extends ChannelWidget {
     if (this.loaded) this._showAwaiting();
     for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
     this._renderChrome();
+    if (another) this.loadVotes(); // the same reader again (a role, a new token): asked already
+  }
+
+  /**
+   * Ask the site for the viewer's votes (the `myVotes` action) and show those instead of the
+   * cached ones; votes cast meanwhile keep their newer value. A failed request keeps the cache.
+   * Resolves true when the site's answer was applied.
+   */
+  async loadVotes() {
+    const viewer = this.viewer;
+    if (!viewer || typeof this.actions.myVotes !== "function") return false;
+    const asked = ++this.votesAsked;
+    this.votedMeanwhile = new Set();
+    let answer;
+    try {
+      answer = await this.actions.myVotes();
+    } catch {
+      return false; // the cached votes stay
+    }
+    if (asked !== this.votesAsked || this.viewer?.id !== viewer.id) return false;
+    if (!answer || typeof answer !== "object" || Array.isArray(answer)) return false;
+    const votes = new Map();
+    for (const [commentId, value] of Object.entries(answer)) {
+      if (value === 1 || value === -1) votes.set(commentId, value);
+    }
+    for (const commentId of this.votedMeanwhile) {
+      votes.delete(commentId);
+      const mine = this.votes.get(commentId);
+      if (mine) votes.set(commentId, mine);
+    }
+    this.votes = votes;
+    this.voteMemory.replace(viewer.id, votes);
+    for (const entry of this.comments.values()) if (entry.li) this._renderControls(entry);
+    this.root.dataset.votes = "loaded";
+    return true;
   }
 
   /**
@@ -593,6 +648,37 @@ export class LiveThread extends ChannelWidget {
       this.revealOnLoad = null;
       this.reveal(id);
     }
+    if (this.sort === "best") this.loadBest();
+  }
+
+  /**
+   * Under Best, the article's best top-level comments come from the server (the `history` op
+   * with `sort: "best"`), wherever they sit in the thread, so the order is right beyond the
+   * loaded pages: every comment not sent scores at most the page's `floor`. Once per snapshot;
+   * resolves false if the server could not answer (the loaded comments are still ranked).
+   */
+  async loadBest() {
+    if (!this.loaded || this.bestGeneration === this.generation) return true;
+    const generation = (this.bestGeneration = this.generation);
+    let before = null;
+    for (let pages = 0; pages < 10; pages++) {
+      let page;
+      try {
+        page = await this.feed.history(this.channel, { sort: "best", before, limit: 100 });
+      } catch {
+        if (generation === this.generation) this.bestGeneration = -1; // ask again next time
+        return false;
+      }
+      if (generation !== this.generation) return true; // a fresh snapshot came meanwhile
+      for (const data of page.comments) {
+        if (!this.comments.has(data.comment_id)) this._show(this._entry(data));
+      }
+      before = page.cursor;
+      if (before === null) break;
+    }
+    this._renderChrome();
+    this.root.dataset.best = "loaded";
+    return true;
   }
 
   async _refill(oldestBefore) {
@@ -801,6 +887,7 @@ export class LiveThread extends ChannelWidget {
     if (this.sort === "oldest") this.list.before(this.olderButton);
     else this.list.after(this.olderButton);
     if (!this.olderButton.disabled) this.olderButton.textContent = this._olderLabel();
+    if (this.sort === "best") this.loadBest();
   }
 
   _olderLabel() {
@@ -1034,6 +1121,7 @@ export class LiveThread extends ChannelWidget {
       await this.actions.vote?.(entry.data, next);
       if (next === 0) this.votes.delete(commentId);
       else this.votes.set(commentId, next);
+      this.votedMeanwhile.add(commentId);
       this.voteMemory.remember(voter, commentId, next);
     } catch (err) {
       this._announce(`Your vote was not counted: ${err?.message || "try again"}`);

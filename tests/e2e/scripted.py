@@ -61,6 +61,11 @@ RECENT = {"site": "demo", "items": [
 # window.__snapshots at epoch "e1" offset 4 (or with window.__resume when the test set one).
 AUTO_RESPONDER = """
 window.__ws.onFrame = (socket, frame) => {
+  if (frame.op === "history" && frame.sort === "best") {
+    socket.push({op: "history", id: frame.id, channel: frame.channel, sort: "best",
+                 ...(window.__best || {comments: [], cursor: null, floor: null})});
+    return;
+  }
   if (frame.op === "history" && window.__history) {
     socket.push({op: "history", id: frame.id, channel: frame.channel, ...window.__history});
     return;

@@ -282,6 +282,102 @@ def test_a_logged_in_reader_posts_replies_and_votes_from_the_page(
         "aria-pressed", "true")
 
 
+def test_the_readers_votes_come_back_from_the_server_after_a_reload(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    page = open_article(open_page, stack)
+    log_in(page, "Vera Holm")
+    up = page.locator("#comment-c-1004 > .cf-card .cf-vote-up")
+    down = page.locator("#comment-c-1002 > .cf-card .cf-vote-down")
+    up.click()
+    down.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    expect(down).to_have_attribute("aria-pressed", "true")
+    token = page.evaluate("JSON.parse(sessionStorage.getItem('commentfeed.session')).token")
+
+    def mine() -> dict[str, int]:
+        answer = httpx.get(f"{stack.ingest_url}/v1/articles/{LEAD_ARTICLE_ID}/votes/mine",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        votes: dict[str, int] = answer.json()["votes"]
+        return votes
+
+    stack.wait_until("her votes in the streams",
+                     lambda: mine() == {"c-1004": 1, "c-1002": -1}, timeout_s=30)
+    # The browser forgets them: after the reload they come from the server alone.
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    expect(page.locator("#thread .cf-widget")).to_have_attribute("data-votes", "loaded")
+    expect(up).to_have_attribute("aria-pressed", "true")
+    expect(down).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#comment-c-1004 > .cf-card .cf-vote-down")).to_have_attribute(
+        "aria-pressed", "false")
+    stored = page.evaluate("JSON.parse(localStorage.getItem(`commentfeed.votes:${JSON.parse("
+                           "sessionStorage.getItem('commentfeed.session')).user.id}`))")
+    assert sorted(stored) == [["c-1002", -1], ["c-1004", 1]]
+
+
+def test_a_reloaded_page_keeps_a_removed_comment_s_replies_under_its_placeholder(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    article_id = ARTICLES[-1].article_id
+    token = stack.login("Pia Sund")
+    parent = stack.post_comment(token, article_id, "Which ferry runs on Sundays?")["comment_id"]
+    reply = stack.post_comment(token, article_id, "The 9:40, every week.",
+                               parent_id=parent)["comment_id"]
+    gone = httpx.delete(f"{stack.ingest_url}/v1/comments/{parent}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert gone.status_code == 202, gone.text
+
+    def placeholder_served() -> bool:
+        answer = httpx.get(f"{stack.streams_url}/v1/channels/article:{article_id}/snapshot",
+                           timeout=5)
+        shown = {c["comment_id"]: c for c in answer.json()["snapshot"]["comments"]}
+        return shown.get(parent, {}).get("removed") is True and reply in shown
+
+    stack.wait_until("the placeholder in the streams' snapshot", placeholder_served,
+                     timeout_s=30)
+    page = open_page()
+    page.goto(stack.article_url(article_id))
+    expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=15_000)
+    placeholder = page.locator(f"#comment-{parent}")
+    expect(placeholder).to_have_class("cf-comment cf-tombstone")
+    expect(placeholder.locator(":scope > .cf-card .cf-text")).to_have_text(
+        "This comment was removed.")
+    expect(placeholder.locator(f":scope > .cf-replies > #comment-{reply} .cf-text")).to_have_text(
+        "The 9:40, every week.")
+
+
+def test_best_ranks_a_comment_far_back_in_a_long_thread_first(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    article_id = ARTICLES[-2].article_id
+    writers = [stack.login(f"Writer {n}") for n in range(3)]  # 18 posts each: under the burst
+    posted = [stack.post_comment(writers[n // 18], article_id, f"Long thread, comment {n}.")
+              for n in range(54)]
+    first = posted[0]["comment_id"]
+    voter = stack.login("Una Vote")
+    answer = httpx.post(f"{stack.ingest_url}/v1/comments/{first}/vote", json={"value": 1},
+                        headers={"Authorization": f"Bearer {voter}"}, timeout=10)
+    assert answer.status_code == 202, answer.text
+
+    def ranked() -> bool:
+        page = httpx.get(f"{stack.streams_url}/v1/articles/{article_id}/comments",
+                         params={"sort": "best", "limit": 1}, timeout=5).json()
+        return [c["comment_id"] for c in page["comments"]] == [first]
+
+    stack.wait_until("the vote in the best index", ranked, timeout_s=30)
+    page = open_page()
+    page.goto(stack.article_url(article_id))
+    expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=15_000)
+    expect(page.locator(f"#comment-{first}")).to_have_count(0)  # older than the snapshot
+    page.locator("#thread .cf-sort button", has_text="Best").click()
+    expect(page.locator("#thread .cf-thread")).to_have_attribute("data-best", "loaded")
+    top = page.locator("#thread .cf-comments > .cf-comment").first
+    expect(top).to_have_attribute("data-comment-id", first)
+    expect(top.locator(":scope > .cf-card .cf-score")).to_have_text("1")
+
+
 def test_a_reader_edits_and_deletes_her_own_comment_in_place(
     stack: StackProcesses, open_page: PageFactory,
 ) -> None:

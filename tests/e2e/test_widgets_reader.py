@@ -51,11 +51,13 @@ def thread_shape(page: Page) -> list[Any]:
 
 
 def accept_api_calls(page: Page) -> list[str]:
-    """The ingest API as a stand-in answering 202 to every call; returns the paths called."""
+    """The ingest API as a stand-in answering 202 to every call; returns the writes called (a
+    read, the reader's votes at load, gets an answer without votes: the cache stays)."""
     calls: list[str] = []
 
     def handle(route: Route) -> None:
-        calls.append(f"{route.request.method} {route.request.url.removeprefix(TEST_ORIGIN)}")
+        if route.request.method != "GET":
+            calls.append(f"{route.request.method} {route.request.url.removeprefix(TEST_ORIGIN)}")
         route.fulfill(status=202, content_type="application/json", body='{"accepted": true}')
 
     page.route(f"{TEST_ORIGIN}/v1/**", handle)
@@ -286,6 +288,26 @@ def test_sort_orders_reorder_top_level_comments_and_keep_replies_in_order(
     expect(page.locator("#comment-a > .cf-replies > #comment-r")).to_have_count(1)
 
 
+def test_best_asks_the_server_for_the_best_comments_beyond_the_loaded_pages(
+    scripted_page: Page,
+) -> None:
+    page = scripted_page
+    best = {"comments": [{**scored("far", 0, 8), "posted_at": "2026-03-14T08:00:00+00:00"},
+                         scored("b", 2, 5), scored("c", 3, 2)],
+            "cursor": None, "floor": 0}
+    page.add_init_script(script=f"window.__best = {json.dumps(best)};")
+    open_demo_page(page, SORT_SNAPSHOT)
+    assert "far" not in top_level(page)  # Oldest: only the loaded pages
+    page.locator("#thread .cf-sort button", has_text="Best").click()
+    expect(page.locator("#thread .cf-thread")).to_have_attribute("data-best", "loaded")
+    # Far older than the snapshot, it ranks first; the rest were loaded already.
+    assert top_level(page) == ["far", "b", "c", "a"]
+    expect(page.locator("#comment-far > .cf-card .cf-score")).to_have_text("8")
+    best_asked = page.evaluate("window.__ws.sentOps('history').filter((f) => f.sort)")
+    assert [{k: v for k, v in f.items() if k != "id"} for f in best_asked] == [
+        {"op": "history", "channel": f"article:{LEAD_ARTICLE_ID}", "limit": 100, "sort": "best"}]
+
+
 @pytest.mark.parametrize(("sort", "after"), [
     ("newest", ["n", "c", "b", "a"]),
     ("oldest", ["a", "b", "c", "n"]),
@@ -468,6 +490,84 @@ def test_votes_the_site_knows_come_with_the_page(scripted_page: Page) -> None:
               state("#comment-c-1002 > .cf-card .cf-vote-up"), localStorage.length];
     }""", [f"{TEST_ORIGIN}/commentfeed.js", f"{TEST_ORIGIN}/widgets.js", demo_snapshot()])
     assert pressed == ["true", "true", "false", 0]
+
+
+MY_VOTES = """async ([clientUrl, widgetsUrl, snapshot]) => {
+  const { CommentFeed } = await import(clientUrl);
+  const { LiveThread } = await import(widgetsUrl);
+  window.__ws.onFrame = (socket, f) => {
+    if (f.op === "subscribe") socket.push({op: "subscribed", id: f.id, channel: f.channel,
+        epoch: "e1", offset: 1, recovered: false, snapshot});
+  };
+  localStorage.setItem("commentfeed.votes:u-nadia",
+                       JSON.stringify([["c-1002", 1], ["c-1003", -1]]));
+  const asked = new Promise((r) => { window.__answerVotes = r; });
+  const feed = new CommentFeed("ws://gateway.test/ws");
+  const host = document.createElement("div");
+  document.body.append(host);
+  const thread = new LiveThread(host, feed, {articleId: snapshot.article.article_id,
+      viewer: {id: "u-nadia", name: "Nadia", role: "reader"},
+      actions: {vote: async () => ({}), myVotes: () => asked}});
+  const shown = new Promise((r) => feed.addEventListener("snapshot", r, { once: true }));
+  feed.connect();
+  await shown;
+  const pressed = (id, arrow) => host.querySelector(`#comment-${id} > .cf-card .cf-vote-${arrow}`)
+      .getAttribute("aria-pressed") === "true";
+  const state = () => Object.fromEntries(["c-1001", "c-1002", "c-1003", "c-1004"].map(
+      (id) => [id, pressed(id, "up") ? 1 : pressed(id, "down") ? -1 : 0]));
+  const cached = state();
+  // A vote cast while the answer is on its way is newer than the answer.
+  const until = (done) => new Promise((r) => {
+    const poll = () => done() ? r() : setTimeout(poll, 10);
+    poll();
+  });
+  host.querySelector("#comment-c-1001 > .cf-card .cf-vote-down").click();
+  await until(() => pressed("c-1001", "down"));
+  window.__answerVotes({"c-1001": 1, "c-1004": -1, "c-bad": 7});
+  await until(() => host.querySelector(".cf-thread").dataset.votes === "loaded");
+  return [cached, state(), JSON.parse(localStorage.getItem("commentfeed.votes:u-nadia"))];
+}"""
+
+
+def test_the_sites_answer_replaces_the_cached_votes(scripted_page: Page) -> None:
+    page = scripted_page
+    page.goto(f"{TEST_ORIGIN}/blank")
+    cached, loaded, stored = page.evaluate(MY_VOTES, [
+        f"{TEST_ORIGIN}/commentfeed.js", f"{TEST_ORIGIN}/widgets.js", demo_snapshot()])
+    # Shown at once from the cache...
+    assert cached == {"c-1001": 0, "c-1002": 1, "c-1003": -1, "c-1004": 0}
+    # ...then the site's answer replaces it: c-1002 and c-1003 were withdrawn elsewhere; the
+    # vote cast meanwhile on c-1001 (-1) wins over the older answer (+1); nonsense is dropped.
+    assert loaded == {"c-1001": -1, "c-1002": 0, "c-1003": 0, "c-1004": -1}
+    assert sorted(stored) == [["c-1001", -1], ["c-1004", -1]]
+
+
+def test_when_the_site_cannot_answer_the_cached_votes_stay(scripted_page: Page) -> None:
+    page = scripted_page
+    page.goto(f"{TEST_ORIGIN}/blank")
+    kept = page.evaluate("""async ([clientUrl, widgetsUrl, snapshot]) => {
+      const { CommentFeed } = await import(clientUrl);
+      const { LiveThread } = await import(widgetsUrl);
+      window.__ws.onFrame = (socket, f) => {
+        if (f.op === "subscribe") socket.push({op: "subscribed", id: f.id, channel: f.channel,
+            epoch: "e1", offset: 1, recovered: false, snapshot});
+      };
+      localStorage.setItem("commentfeed.votes:u-nadia", JSON.stringify([["c-1002", 1]]));
+      const feed = new CommentFeed("ws://gateway.test/ws");
+      const host = document.createElement("div");
+      document.body.append(host);
+      const thread = new LiveThread(host, feed, {articleId: snapshot.article.article_id,
+          viewer: {id: "u-nadia", name: "Nadia", role: "reader"},
+          actions: {myVotes: async () => { throw new Error("503"); }}});
+      const shown = new Promise((r) => feed.addEventListener("snapshot", r, { once: true }));
+      feed.connect();
+      await shown;
+      return [await thread.loadVotes(),
+              host.querySelector("#comment-c-1002 > .cf-card .cf-vote-up")
+                  .getAttribute("aria-pressed"),
+              localStorage.getItem("commentfeed.votes:u-nadia")];
+    }""", [f"{TEST_ORIGIN}/commentfeed.js", f"{TEST_ORIGIN}/widgets.js", demo_snapshot()])
+    assert kept == [False, "true", '[["c-1002",1]]']
 
 
 def test_a_failed_vote_is_not_remembered(scripted_page: Page) -> None:

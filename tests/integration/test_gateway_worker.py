@@ -16,24 +16,31 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from commentfeed.broker import EmbeddedBroker, free_port
+from commentfeed.channels import ChannelUpdate
 from commentfeed.codec import encode
 from commentfeed.events import (
     ArticleData,
     ArticlePublished,
     Author,
+    CommentDeleted,
+    CommentDeletedData,
     CommentPosted,
     CommentPostedData,
+    CommentVoted,
+    CommentVotedData,
     utc_now,
 )
 from commentfeed.kafka import ensure_topics, make_producer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
+from gateway.snapshots import fold as hot_fold
 from tests.conftest import make_settings
 from tests.integration.gateway_harness import (
     Client,
@@ -83,19 +90,33 @@ class Site:
 
         await eventually(done, within=30)
 
-    async def comments(self, article_id: str, n: int) -> list[str]:
-        """Post ``n`` visible comments; their ids."""
+    async def comments(self, article_id: str, n: int, parent: str | None = None) -> list[str]:
+        """Post ``n`` visible comments (replies of ``parent``); their ids."""
         ids = []
         for _ in range(n):
             comment_id = f"{article_id}-c{next(self.posted)}"
             event = CommentPosted(subject=article_id, data=CommentPostedData(
-                comment_id=comment_id, article_id=article_id, site="demo",
+                comment_id=comment_id, article_id=article_id, site="demo", parent_id=parent,
                 author=Author(id="u-ada", name="Ada"), body=f"Comment {comment_id}.",
                 posted_at=utc_now()))
             await self.producer.send_and_wait(topic_name(self.settings, Topic.COMMENTS),
                                               encode(event), key=article_id.encode())
             ids.append(comment_id)
         return ids
+
+
+    async def vote(self, article_id: str, comment_id: str, voter: str, value: int) -> None:
+        event = CommentVoted(subject=article_id, data=CommentVotedData(
+            comment_id=comment_id, article_id=article_id, site="demo", voter_id=voter,
+            value=value))
+        await self.producer.send_and_wait(topic_name(self.settings, Topic.COMMENTS),
+                                          encode(event), key=article_id.encode())
+
+    async def delete(self, article_id: str, comment_id: str) -> None:
+        event = CommentDeleted(subject=article_id, data=CommentDeletedData(
+            comment_id=comment_id, article_id=article_id, site="demo", deleted_by="u-ada"))
+        await self.producer.send_and_wait(topic_name(self.settings, Topic.COMMENTS),
+                                          encode(event), key=article_id.encode())
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -335,3 +356,79 @@ async def test_history_pages_back_and_an_outgrown_snapshot_is_fetched_again(
         assert refused["code"] == "not_subscribed"
         for client in (reader, late):
             await client.close()
+
+
+def live_thread(channel: str, view: View) -> list[dict[str, Any]]:
+    """The comments a client that saw every update keeps (the widgets' and the hot fold)."""
+    state: dict[str, Any] | None = {**view.snapshot,
+                                    "comments": list(view.snapshot["comments"])}
+    for u in view.updates:
+        assert state is not None
+        state = hot_fold("article", state, ChannelUpdate(
+            channel, u["epoch"], u["offset"], u["type"], u["data"], None), 10_000)
+    assert state is not None
+    return list(state["comments"])
+
+
+async def test_a_reloaded_thread_keeps_the_placeholder_the_live_one_kept(
+        stack: Settings, site: Site) -> None:
+    article_id = await site.article()
+    channel = f"article:{article_id}"
+    gateway = stack.model_copy(update={"gateway_port": 0})
+    async with running_gateway(gateway) as gw:
+        live = await Client(url(gw.port)).connect()
+        await live.subscribe(channel)
+        [parent, lone] = await site.comments(article_id, 2)
+        [reply] = await site.comments(article_id, 1, parent=parent)
+        await live.until_view(channel, lambda v: v.count() == 3, within=30)
+        await site.delete(article_id, parent)
+        await site.delete(article_id, lone)
+        await live.until_view(channel, lambda v: v.count() == 1, within=30)
+        thread = live_thread(channel, live.views[channel])
+        await live.close()
+    assert [(c["comment_id"], c.get("removed")) for c in thread] == [
+        (parent, True), (reply, None)]
+    # Reloaded: a new gateway has nothing hot and asks the streams for the snapshot.
+    async with running_gateway(gateway) as gw:
+        reloaded = await Client(url(gw.port)).connect()
+        frame = await reloaded.subscribe(channel)
+        assert frame["snapshot"]["comments"] == thread
+        page = await reloaded.request({"op": "history", "channel": channel, "limit": 50})
+        assert page["comments"] == thread[::-1]
+        await reloaded.close()
+
+
+async def test_best_pages_rank_comments_the_snapshot_never_held(
+        stack: Settings, site: Site) -> None:
+    article_id = await site.article()
+    channel = f"article:{article_id}"
+    ids = await site.comments(article_id, 6)
+    for voter, comment_id, value in [("u1", ids[0], 1), ("u2", ids[0], 1), ("u1", ids[1], 1),
+                                     ("u1", ids[5], -1)]:
+        await site.vote(article_id, comment_id, voter, value)
+    await site.counted(article_id, 6)
+    gateway = stack.model_copy(update={"gateway_port": 0})
+    async with running_gateway(gateway, snapshot_comments=2) as gw:
+        reader = await Client(url(gw.port)).connect()
+        snapshot = (await reader.subscribe(channel))["snapshot"]
+        assert [c["comment_id"] for c in snapshot["comments"]] == ids[4:]  # newest only
+
+        async def ranked() -> bool:
+            page = await reader.request({"op": "history", "channel": channel,
+                                         "sort": "best", "limit": 1})
+            return [c["comment_id"] for c in page["comments"]] == [ids[0]]
+
+        await eventually(ranked, within=30)  # the votes are folded
+        first = await reader.request({"op": "history", "channel": channel, "sort": "best",
+                                      "limit": 1})
+        assert (first["sort"], first["floor"], first["cursor"]) == ("best", None, "b1")
+        assert first["comments"][0]["score"] == 2
+        rest = await reader.request({"op": "history", "channel": channel, "sort": "best",
+                                     "before": first["cursor"], "limit": 50})
+        assert [c["comment_id"] for c in rest["comments"]] == [
+            ids[1], ids[4], ids[3], ids[2], ids[5]]  # by score, then newest
+        assert rest["cursor"] is None
+        bad = await reader.request({"op": "history", "channel": channel, "sort": "best",
+                                    "before": ids[0]})
+        assert bad["code"] == "bad_request"
+        await reader.close()

@@ -9,12 +9,14 @@ import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -27,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from commentfeed.broker import free_port
 from commentfeed.settings import Settings
 from tests.ingest_client import SERVICE_TOKEN, bearer, token
 from tests.integration.producers_support import IngestProcess, ingest_processes, spawn_ingest
@@ -43,9 +46,31 @@ CHECKS = [
 Server = IngestProcess
 
 
+@asynccontextmanager
+async def stand_in_streams() -> AsyncIterator[str]:
+    """A real HTTP server answering the streams API's votes query (no votes); its URL."""
+    async def votes(request: web.Request) -> web.Response:
+        return web.json_response({"article_id": request.match_info["article_id"],
+                                  "voter_id": request.match_info["voter_id"], "votes": {}})
+
+    app = web.Application()
+    app.router.add_get("/v1/articles/{article_id}/votes/{voter_id}", votes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def server(kafka_settings: Settings) -> AsyncIterator[Server]:
-    async with ingest_processes(kafka_settings, 1, COMMENTFEED_DEMO_MODE="true") as (running,):
+    # GET votes/mine reads the streams API: a stand-in, so its answers are the ingest's own.
+    async with stand_in_streams() as streams_url, ingest_processes(
+            kafka_settings, 1, COMMENTFEED_DEMO_MODE="true",
+            COMMENTFEED_STREAMS_URL=streams_url) as (running,):
         yield running
 
 
@@ -135,7 +160,7 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(server: 
         "DELETE /v1/comments/{comment_id}", "POST /v1/comments/{comment_id}/vote",
         "POST /v1/comments/{comment_id}/moderation", "POST /v1/demo/login",
         "POST /v1/comments/{comment_id}/reports", "POST /v1/sites/{site}/bans",
-        "DELETE /v1/sites/{site}/bans/{user_id}",
+        "DELETE /v1/sites/{site}/bans/{user_id}", "GET /v1/articles/{article_id}/votes/mine",
         "GET /healthz", "GET /readyz", "GET /config.json", "GET /site/articles.json",
     ])
     # The fuzzing got past validation into accepted writes, not only refusals.

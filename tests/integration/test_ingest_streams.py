@@ -4,7 +4,8 @@ with its derived ids (two processes racing on one Idempotency-Key) counts once."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 CMS = bearer(SERVICE_TOKEN)
 ANN = bearer(token("u-ann", "Ann"))
+BOB = bearer(token("u-bob", "Bob"))
 SITE = "cascade"
 
 
@@ -117,3 +119,63 @@ async def test_a_keyed_post_published_twice_is_one_comment(both: Both) -> None:
     assert snapshot["snapshot"]["count"] == 2
     assert [c["comment_id"] for c in snapshot["snapshot"]["comments"]] == [
         answer["comment_id"], then["comment_id"]]
+
+
+async def poll_ingest(both: Both, url: str, headers: dict[str, str],
+                      done: Callable[[Any], bool]) -> Any:
+    async def answer() -> Any:
+        r = await both.ingest.get(url, headers=headers)
+        assert r.status_code in (200, 503), r.text
+        return r.json() if r.status_code == 200 else None
+
+    async with asyncio.timeout(60):
+        while True:
+            body = await answer()
+            if body is not None and done(body):
+                return body
+            await asyncio.sleep(0.1)
+
+
+async def test_a_readers_votes_come_back_from_votes_mine_and_a_zero_withdraws(
+    both: Both,
+) -> None:
+    await both.write("POST", "/v1/articles", CMS, json=_article("voted"))
+    c1, c2 = [(await both.write("POST", "/v1/articles/voted/comments", ANN,
+                                json={"body": f"Vote on me {n}."}))["comment_id"]
+              for n in range(2)]
+    await both.write("POST", f"/v1/comments/{c1}/vote", BOB, json={"value": 1})
+    await both.write("POST", f"/v1/comments/{c2}/vote", BOB, json={"value": -1})
+    await both.write("POST", f"/v1/comments/{c1}/vote", ANN, json={"value": -1})
+    mine = "/v1/articles/voted/votes/mine"
+    bob = await poll_ingest(both, mine, BOB, lambda b: len(b["votes"]) == 2)
+    assert bob == {"article_id": "voted", "votes": {c1: 1, c2: -1}}
+    ann = await poll_ingest(both, mine, ANN, lambda b: b["votes"] != {})
+    assert ann["votes"] == {c1: -1}
+
+    await both.write("POST", f"/v1/comments/{c2}/vote", BOB, json={"value": 0})
+    bob = await poll_ingest(both, mine, BOB, lambda b: len(b["votes"]) == 1)
+    assert bob["votes"] == {c1: 1}
+    snapshot = (await both.streams.get("/v1/channels/article:voted/snapshot")).json()
+    assert [c["score"] for c in snapshot["snapshot"]["comments"]] == [0, 0]
+    assert (await both.ingest.get(mine)).status_code == 401
+
+
+async def test_a_comment_deleted_through_the_api_leaves_a_placeholder_over_its_replies(
+    both: Both,
+) -> None:
+    await both.write("POST", "/v1/articles", CMS, json=_article("threaded"))
+    parent = (await both.write("POST", "/v1/articles/threaded/comments", ANN,
+                               json={"body": "A question."}))["comment_id"]
+    reply = (await both.write("POST", "/v1/articles/threaded/comments", BOB,
+                              json={"body": "An answer.", "parent_id": parent}))["comment_id"]
+    await both.write("DELETE", f"/v1/comments/{parent}", ANN)
+    snapshot = await poll_json(
+        both.streams, "/v1/channels/article:threaded/snapshot",
+        lambda b: any(c.get("removed") for c in b["snapshot"]["comments"]))
+    assert snapshot["snapshot"]["count"] == 1
+    comments = snapshot["snapshot"]["comments"]
+    assert [(c["comment_id"], c.get("removed"), c["parent_id"]) for c in comments] == [
+        (parent, True, None), (reply, None, parent)]
+    assert "body" not in comments[0]
+    history = (await both.streams.get("/v1/articles/threaded/comments")).json()
+    assert history["comments"] == comments[::-1]

@@ -10,6 +10,7 @@ import pytest
 from commentfeed.channels import upstream_channel
 from gateway.exceptions import BadUpdateError, FrameError, UpstreamError
 from gateway.frames import (
+    history_floor,
     parse_history,
     parse_request,
     parse_snapshot,
@@ -54,6 +55,8 @@ def test_other_ops() -> None:
         op="history", id=4, channel="article:1", before="c", limit=10)
     assert parse({"op": "history", "channel": "article:1"}) == HistoryRequest(
         op="history", channel="article:1", limit=50)
+    assert parse({"op": "history", "channel": "article:1", "sort": "best"}) == HistoryRequest(
+        op="history", channel="article:1", limit=50, sort="best")
     assert parse({"op": "ping", "id": 5, "extra": [1, 2]}) == Ping(op="ping", id=5)
 
 
@@ -85,6 +88,8 @@ def test_other_ops() -> None:
     ('{"op": "history", "channel": "article:1", "limit": 0}', "bad_request"),
     ('{"op": "history", "channel": "article:1", "limit": 101}', "bad_request"),
     ('{"op": "history", "channel": "article:1", "before": 5}', "bad_request"),
+    ('{"op": "history", "channel": "article:1", "sort": "oldest"}', "bad_request"),
+    ('{"op": "history", "channel": "article:1", "sort": 1}', "bad_request"),
 ])
 def test_refused_frames_carry_the_documented_code(raw: str | bytes, code: str) -> None:
     assert refused(raw).code == code
@@ -167,5 +172,8 @@ def test_parse_snapshot_and_history_answers() -> None:
         with pytest.raises(UpstreamError):
             parse_snapshot(bad, "count:1")
     assert parse_history({"comments": [], "cursor": None}) == ([], None)
+    assert history_floor({"comments": [], "cursor": None, "floor": 3}) == 3
+    assert history_floor({"comments": [], "cursor": None, "floor": True}) is None
+    assert history_floor({"comments": [], "cursor": None}) is None
     with pytest.raises(UpstreamError):
         parse_history({"comments": {}, "cursor": None})

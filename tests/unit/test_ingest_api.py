@@ -9,11 +9,14 @@ import base64
 import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from commentfeed.broker import free_port
 from commentfeed.demo_data import ARTICLES, LEAD_ARTICLE_ID, SECTIONS
 from commentfeed.events import (
     ArticleClosed,
@@ -605,3 +608,60 @@ async def test_demo_login_is_absent_outside_demo_mode() -> None:
                               headers=bearer(demo))
         assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
     assert "/v1/demo/login" not in spec["paths"]
+
+
+# -- the reader's own votes: read from the streams API -----------------------------------------
+
+
+@asynccontextmanager
+async def stand_in_streams(status: int, body: bytes) -> AsyncIterator[tuple[str, list[str]]]:
+    """A real HTTP server answering every request with ``status`` and ``body``; its base URL
+    and the paths asked."""
+    asked: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}", asked
+    finally:
+        await runner.cleanup()
+
+
+async def test_my_votes_ask_the_streams_for_the_callers_votes() -> None:
+    body = b'{"article_id": "a1", "voter_id": "u-ann", "votes": {"c1": 1, "c2": -1}}'
+    async with stand_in_streams(200, body) as (url, asked), start_api(
+            settings=ingest_settings(streams_url=url)) as api:
+        r = await api.client.get("/v1/articles/a1/votes/mine", headers=bearer(token("u-ann")))
+        assert r.status_code == 200, r.text
+        assert r.json() == {"article_id": "a1", "votes": {"c1": 1, "c2": -1}}
+        assert asked == ["/v1/articles/a1/votes/u-ann"]
+        # A read spends nothing of the write rate limit, and publishes nothing.
+        assert api.publisher.count == 0
+
+
+async def test_my_votes_need_a_reader_token() -> None:
+    async with start_api() as api:
+        for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, CMS):
+            r = await api.client.get("/v1/articles/a1/votes/mine", headers=headers)
+            assert r.status_code == 401, r.text
+            assert r.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_my_votes_answer_503_when_the_streams_cannot() -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with start_api(settings=ingest_settings(streams_url=closed)) as api:
+        r = await api.client.get("/v1/articles/a1/votes/mine", headers=bearer(token("u-ann")))
+        assert (r.status_code, r.json()["code"]) == (503, "streams_unavailable")
+        assert r.headers["Retry-After"] == "1"
+    async with stand_in_streams(503, b'{"error": "unavailable"}') as (url, _), start_api(
+            settings=ingest_settings(streams_url=url)) as api:
+        r = await api.client.get("/v1/articles/a1/votes/mine", headers=bearer(token("u-ann")))
+        assert (r.status_code, r.json()["code"]) == (503, "streams_unavailable")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,11 +44,15 @@ from commentfeed.events import (
     InputEvent,
     RecentItem,
 )
+from gateway.snapshots import fold as hot_fold
 from streams import queries
 from streams.fold import (
     MAX_PARKED,
     MAX_PARKED_ARTICLES,
+    MAX_VOTES_PER_VOTER,
     PARK_GRACE,
+    TOP_COMMENTS,
+    UNRANKED_FLOOR,
     CountChanged,
     Emit,
     Failed,
@@ -490,6 +495,127 @@ def test_snapshots_and_history_read_the_same_records_however_many_comments_were_
     assert reads(0) == reads(300) == (3, 2, ["old", "new", "old"])
 
 
+def test_a_removed_comment_with_replies_stays_as_a_placeholder_in_snapshots_and_history(
+) -> None:
+    events: list[InputEvent] = [published("a1"), posted("a1", "p", minute=0),
+                                posted("a1", "r", parent="p", minute=1),
+                                posted("a1", "rr", parent="r", minute=2),
+                                posted("a1", "lone", minute=3),
+                                deleted("a1", "p", "d1"), moderated("a1", "r", "hidden", "m1"),
+                                deleted("a1", "lone", "d2")]
+    sim = run(events)
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    ph = {"article_id": "a1", "posted_at": "2026-03-14T09:00:00Z", "removed": True}
+    assert snap["comments"][:2] == [{**ph, "comment_id": "p", "parent_id": None},
+                                    {**ph, "comment_id": "r", "parent_id": "p",
+                                     "posted_at": "2026-03-14T09:01:00Z"}]
+    assert [c["comment_id"] for c in snap["comments"]] == ["p", "r", "rr"]
+    assert snap["count"] == 1
+    page = queries.history("a1", sim.store.get, before="rr", limit=1)
+    assert [c["comment_id"] for c in page["comments"]] == ["r"]
+    assert page["cursor"] == "r"
+    assert [c["comment_id"] for c in queries.history(
+        "a1", sim.store.get, before="r", limit=5)["comments"]] == ["p"]
+    assert_cold_equals_live(sim)
+    # The last showing reply goes: both placeholders go, up the chain, as they do live; the
+    # deleted one leaves the chain, so reading past it costs nothing again.
+    sim.feed(deleted("a1", "rr", "d3"), Position(COMMENTS, 100))
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert snap["comments"] == []
+    assert_cold_equals_live(sim)
+    p = sim.store[comment_key("a1", "p")]
+    assert (p["ph"], p["kids"]) == (False, 0)
+    assert sim.store[article_key("a1")]["head"] == "r"  # hidden comments stay in the chain
+
+
+def test_a_restored_comment_replaces_its_placeholder() -> None:
+    sim = run([published("a1"), posted("a1", "p"), posted("a1", "r", parent="p", minute=1),
+               moderated("a1", "p", "hidden", "m1"), moderated("a1", "p", "visible", "m2")])
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert [(c["comment_id"], c.get("removed")) for c in snap["comments"]] == [
+        ("p", None), ("r", None)]
+    assert_cold_equals_live(sim)
+
+
+def test_a_voters_votes_in_an_article_are_kept_for_votes_mine() -> None:
+    sim = run([published("a1"), published("a2"), posted("a1", "c1"), posted("a1", "c2"),
+               posted("a2", "x1"),
+               voted("a1", "c1", "u1", 1, "v1"), voted("a1", "c2", "u1", -1, "v2"),
+               voted("a1", "c1", "u2", -1, "v3"), voted("a2", "x1", "u1", 1, "v4")])
+    mine = queries.voter_votes("a1", "u1", sim.store.get)
+    assert mine == {"article_id": "a1", "voter_id": "u1", "votes": {"c1": 1, "c2": -1}}
+    assert queries.voter_votes("a1", "u2", sim.store.get)["votes"] == {"c1": -1}
+    assert queries.voter_votes("a1", "nobody", sim.store.get)["votes"] == {}
+    # A 0 withdraws; a vote delivered again (same event id) changes nothing.
+    sim.feed(voted("a1", "c2", "u1", 0, "v5"), Position(COMMENTS, 50))
+    sim.feed(voted("a1", "c1", "u1", 1, "v1"), Position(COMMENTS, 51))
+    sim.feed(voted("a1", "c2", "u1", -1, "v2"), Position(COMMENTS, 52))  # v2 again
+    assert queries.voter_votes("a1", "u1", sim.store.get)["votes"] == {"c1": 1}
+    assert sim.store[comment_key("a1", "c1")]["score"] == 0
+    assert sim.store[comment_key("a1", "c2")]["score"] == 0
+
+
+def test_a_voters_list_keeps_the_most_recently_changed_votes_up_to_the_bound() -> None:
+    n = MAX_VOTES_PER_VOTER + 5
+    events: list[InputEvent] = [published("a1")]
+    events += [posted("a1", f"c{i}") for i in range(n)]
+    events += [voted("a1", f"c{i}", "u1", 1, f"v{i}") for i in range(n)]
+    events.append(voted("a1", "c0", "u1", -1, "again"))  # changed last: kept
+    sim = run(events)
+    votes = queries.voter_votes("a1", "u1", sim.store.get)["votes"]
+    assert len(votes) == MAX_VOTES_PER_VOTER
+    assert votes["c0"] == -1
+    assert [k for k in votes if k != "c0"][:2] == ["c6", "c7"]  # c1..c5 forgotten, oldest first
+    assert list(votes)[-1] == "c0"
+    # Forgotten there, they still count in the scores.
+    assert sim.store[comment_key("a1", "c1")]["score"] == 1
+    assert len(codec.dumps(sim.store["m/a1/u1"])) < 200_000
+
+
+def test_best_pages_rank_top_level_comments_beyond_the_loaded_ones_with_bounded_state(
+) -> None:
+    n = TOP_COMMENTS + 30
+    events: list[InputEvent] = [published("a1")]
+    events += [posted("a1", f"c{i:03d}", minute=i) for i in range(n)]
+    events.append(posted("a1", "reply", parent="c000", minute=n))
+    # Old comments collect votes; one listed comment later loses its votes again.
+    events += [voted("a1", "c003", f"u{v}", 1, f"v3-{v}") for v in range(3)]
+    events += [voted("a1", "c010", f"u{v}", 1, f"v10-{v}") for v in range(5)]
+    events += [voted("a1", "c020", "u1", 1, "v20"), voted("a1", "reply", "u1", 1, "vr")]
+    events.append(voted("a1", "c020", "u1", 0, "v20-back"))
+    events.append(moderated("a1", "c010", "hidden", "m1"))
+    store = run(events).store
+    served = assert_best_is_exact(store, "a1", limit=1)
+    assert served == ["c003"]  # c010 hidden; c020 back at 0, which is the floor
+    index = store["t/a1"]
+    assert len(index["top"]) == TOP_COMMENTS - 1  # c010 left it
+    assert index["floor"] == 0
+    store2 = run([*events, moderated("a1", "c010", "visible", "m2")]).store
+    assert assert_best_is_exact(store2, "a1") == ["c010", "c003"]
+    page = queries.history("a1", store2.get, before=None, limit=1, sort="best")
+    assert (page["cursor"], page["floor"]) == ("b1", 0)
+    assert page["comments"][0]["score"] == 5
+
+
+def test_an_article_older_than_the_best_index_claims_no_best_comments() -> None:
+    sim = run([published("a1"), posted("a1", "c1"), posted("a1", "c2")])
+    # As a worker before the index left it: no index, no mark on the article.
+    del sim.store["t/a1"]
+    sim.store[article_key("a1")] = {k: v for k, v in sim.store[article_key("a1")].items()
+                                    if k != "ranked"}
+    sim.feed(voted("a1", "c2", "u1", 1, "v1"), Position(COMMENTS, 10))
+    page = queries.history("a1", sim.store.get, before=None, limit=50, sort="best")
+    assert page == {"comments": [], "cursor": None, "floor": UNRANKED_FLOOR}
+
+
+def test_best_pages_refuse_a_foreign_cursor() -> None:
+    sim = run([published("a1"), posted("a1", "c1")])
+    with pytest.raises(queries.QueryError, match="not a cursor of a best page"):
+        queries.history("a1", sim.store.get, before="c1", limit=5, sort="best")
+    assert queries.parse_sort("best") == "best"
+    assert queries.parse_sort(None) == "newest"
+
+
 def test_unknown_channels_answer_an_empty_state_with_the_epoch_to_come() -> None:
     sim = Sim()
     epoch, offset, snap = queries.article_snapshot("a9", sim.store.get, limit=50, namespace=NS)
@@ -651,7 +777,8 @@ def assert_matches(store: dict[str, Record], truth: Truth) -> None:
     for aid in ARTICLE_IDS:
         assert store.get(article_key(aid), {"count": 0})["count"] == truth.counts[aid]
         _, _, snap = queries.article_snapshot(aid, store.get, limit=50, namespace=NS)
-        assert [c["comment_id"] for c in snap["comments"]] == truth.visible_in_order[aid]
+        assert [c["comment_id"] for c in snap["comments"]
+                if not c.get("removed")] == truth.visible_in_order[aid]
     for (aid, cid), score in truth.scores.items():
         c = store[comment_key(aid, cid)]
         assert (c["score"], c["status"], c["body"]) == (
@@ -680,6 +807,84 @@ def test_any_interleaving_gives_the_recount(ops: list[tuple[Any, ...]]) -> None:
     sim = run(events)
     assert_matches(sim.store, recount(events))
     assert_channels_are_gapless(sim.updates(), sim.store)
+    assert_cold_equals_live(sim)
+
+
+@st.composite
+def threads(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Ops on one article: replies to earlier comments, removals and restorations between."""
+    ids = [f"t{i}" for i in range(draw(st.integers(2, 7)))]
+    posts = [("post", "a1", cid, draw(st.none() | st.sampled_from(ids[:i])) if i else None,
+              draw(st.sampled_from(["visible", "visible", "pending"])), i)
+             for i, cid in enumerate(ids)]
+    changes = draw(st.lists(st.one_of(
+        st.tuples(st.just("delete"), st.just("a1"), st.sampled_from(ids)),
+        st.tuples(st.just("moderate"), st.just("a1"), st.sampled_from(ids),
+                  st.sampled_from(["visible", "hidden"])),
+        st.tuples(st.just("vote"), st.just("a1"), st.sampled_from(ids),
+                  st.sampled_from(VOTERS), st.sampled_from([-1, 1])),
+    ), max_size=20))
+    # Changes land anywhere after the comment they name was posted (or before: refused).
+    ops: list[tuple[Any, ...]] = list(posts)
+    for change in changes:
+        ops.insert(draw(st.integers(0, len(ops))), change)
+    if draw(st.integers(0, 9)) == 0:
+        ops.append(("drop", "a1"))
+    return ops
+
+
+@settings(max_examples=400, deadline=None)
+@given(threads())
+def test_threads_with_removals_snapshot_cold_as_they_were_built_live(
+    ops: list[tuple[Any, ...]],
+) -> None:
+    events = build(ops)
+    sim = run(events)
+    assert_cold_equals_live(sim)
+    assert_matches(sim.store, recount(events))
+    assert_best_is_exact(sim.store, "a1")
+
+
+def assert_best_is_exact(store: dict[str, Record], aid: str, limit: int = 100) -> list[str]:
+    """Best pages list the best top-level comments, in order, and every one left out scores
+    at most ``floor``."""
+    every = sorted(((c["score"], c["seq"], c["id"]) for k, c in store.items()
+                    if k.startswith(f"c/{aid}/") and c["parent"] is None
+                    and c["status"] == "visible"), reverse=True)
+    served: list[str] = []
+    page = queries.history(aid, store.get, before=None, limit=limit, sort="best")
+    while True:
+        served += [c["comment_id"] for c in page["comments"]]
+        if page["cursor"] is None:
+            break
+        page = queries.history(aid, store.get, before=page["cursor"], limit=limit, sort="best")
+    assert served == [cid for _, _, cid in every[:len(served)]]
+    floor = page["floor"]
+    assert all(score <= floor for score, _, cid in every if cid not in served) if (
+        floor is not None) else len(served) == len(every)
+    return served
+
+
+def live_threads(updates: list[ChannelUpdate]) -> dict[str, dict[str, Any]]:
+    """Each article's thread as a client that saw every update live keeps it (the gateway's
+    fold of hot snapshots, which the widgets mirror)."""
+    out: dict[str, dict[str, Any]] = {}
+    for u in updates:
+        if u.channel.startswith("article:"):
+            state = out.setdefault(u.channel.removeprefix("article:"),
+                                   {"article": None, "count": 0, "comments": [], "cursor": None})
+            assert hot_fold("article", state, u, 10_000) is state
+    return out
+
+
+def assert_cold_equals_live(sim: Sim) -> None:
+    """A cold snapshot lists what a live client lists, placeholders included. Live, a comment
+    that comes back (approved, restored) joins the end; cold, it is in its place: so compared
+    as comment id -> item."""
+    for aid, live in live_threads(sim.updates()).items():
+        _, _, cold = queries.article_snapshot(aid, sim.store.get, limit=100, namespace=NS)
+        assert {c["comment_id"]: c for c in cold["comments"]} == {
+            c["comment_id"]: c for c in live["comments"]}, aid
 
 
 def cut(items: list[Any], sizes: list[int]) -> list[list[Any]]:
@@ -739,7 +944,20 @@ def crashes(draw: st.DrawFn) -> tuple[list[InputEvent], list[int], int, int, lis
 def test_a_crash_anywhere_in_a_batch_and_replay_loses_nothing_and_counts_nothing_twice(
     case: tuple[list[InputEvent], list[int], int, int, list[int]],
 ) -> None:
-    events, sizes, kept_pick, commit_pick, replay_sizes = case
+    crash_and_replay(*case)
+
+
+@settings(max_examples=300, deadline=None)
+@given(threads(), batch_sizes, st.integers(0, 10_000), st.integers(0, 40), batch_sizes)
+def test_a_crash_in_threads_with_placeholders_and_best_ranks_replays_exactly(
+    ops: list[tuple[Any, ...]], sizes: list[int], kept_pick: int, commit_pick: int,
+    replay_sizes: list[int],
+) -> None:
+    crash_and_replay(build(ops), sizes, kept_pick, commit_pick, replay_sizes)
+
+
+def crash_and_replay(events: list[InputEvent], sizes: list[int], kept_pick: int,
+                     commit_pick: int, replay_sizes: list[int]) -> None:
     plan = positioned(events)
     clean = Sim()
     for event, pos in plan:
