@@ -227,7 +227,7 @@ TOPICS: tuple[TopicDoc, ...] = (
 MESSAGE_KEYS: dict[str, str] = {"user.banned": "siteKey"}
 
 #: The streams worker's consumer group (its Faust app id) before the topic prefix.
-STREAMS_GROUP = "commentfeed-streams-v2"
+STREAMS_GROUP = "commentfeed-streams-v3"
 
 #: Message component name -> one-line summary.
 MESSAGE_SUMMARIES: dict[str, str] = {

@@ -43,7 +43,8 @@ from streams.views import register_views
 
 #: Bumping this makes Faust use new changelog topics: state rebuilt from nothing, new epochs.
 #: 2: batch marks, records without ``_seen``, recent items inside the site record.
-STATE_VERSION = 2
+#: 3: reply counts and placeholders, per-voter votes, best index, reports, moderation queue.
+STATE_VERSION = 3
 #: Input events folded per batch at most (a batch is what the consumer has queued): bounds the
 #: latency a batch adds when the worker is behind.
 INPUT_BATCH_MAX = 500

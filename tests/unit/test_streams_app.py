@@ -71,13 +71,13 @@ def test_resuming_flow_that_runs_keeps_the_events_queued_for_the_fold() -> None:
 
 def test_every_topic_of_the_app_carries_the_prefix_and_settings_reach_faust() -> None:
     app = build_app(settings(idempotent_producer=True, table_store="memory://"))
-    assert app.conf.id == "px.commentfeed-streams-v2"
+    assert app.conf.id == "px.commentfeed-streams-v3"
     changelogs = {t.changelog_topic.get_topic_name() for t in app.tables.values()}
-    assert changelogs == {"px.commentfeed-streams-v2-state-changelog",
-                          "px.commentfeed-streams-v2-sites-changelog"}
+    assert changelogs == {"px.commentfeed-streams-v3-state-changelog",
+                          "px.commentfeed-streams-v3-sites-changelog"}
     topics = {name for agent in app.agents.values()
               for name in agent.channel.topics}
-    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v2-recent-facts",
+    assert topics == {"px.articles", "px.comments", "px.commentfeed-streams-v3-recent-facts",
                       "px.gateway.presence"}
     assert app.conf.web_port == 16999
     assert app.conf.web_tables_enabled is False
