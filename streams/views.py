@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
 import aiohttp
@@ -86,9 +86,12 @@ class ApiView(View):
         return self.answer({"error": code, "message": message}, status)
 
     async def routed(self, request: Any, table: RecordTable, key: str,
-                     local: Callable[[], Any]) -> Any:
-        """Answer ``local()`` here if this worker owns ``key``, else forward the request."""
+                     local: Callable[[], Any], *, ids: Mapping[str, str] | None = None) -> Any:
+        """Answer ``local()`` here if this worker owns ``key``, else forward the request;
+        ``ids`` (what -> value, e.g. ``{"site": site}``) are checked first (400 if bad)."""
         try:
+            for what, value in (ids or {}).items():
+                queries.check_id(value, what)
             if not self.host.ready():
                 raise NotReady("tables are recovering")
             owner = None if request.headers.get(ROUTED_HEADER) else _owner(self.host, table, key)
@@ -195,52 +198,35 @@ def register_views(app: StreamsHost) -> None:
     @app.page("/v1/articles/{article_id}/votes/{voter_id}")
     class VoterVotes(ApiView):
         async def get(self, request: Any, article_id: str, voter_id: str) -> Any:
-            try:
-                queries.check_id(article_id, "article id")
-                queries.check_id(voter_id, "voter id")
-            except QueryError as exc:
-                return self.problem(400, "bad_request", exc.message)
             return await self.routed(request, state, article_id, lambda: queries.voter_votes(
-                article_id, voter_id, state.get))
+                article_id, voter_id, state.get),
+                ids={"article id": article_id, "voter id": voter_id})
 
     @app.page("/v1/articles/{article_id}")
     class Article(ApiView):
         async def get(self, request: Any, article_id: str) -> Any:
-            try:
-                queries.check_id(article_id, "article id")
-            except QueryError as exc:
-                return self.problem(400, "bad_request", exc.message)
             return await self.routed(request, state, article_id,
-                                     lambda: queries.article_info(article_id, state.get))
+                                     lambda: queries.article_info(article_id, state.get),
+                                     ids={"article id": article_id})
 
     @app.page("/v1/sites/{site}/recent")
     class SiteRecent(ApiView):
         async def get(self, request: Any, site: str) -> Any:
-            try:
-                queries.check_id(site, "site")
-            except QueryError as exc:
-                return self.problem(400, "bad_request", exc.message)
-
             def local() -> dict[str, Any]:
                 _, _, snap = queries.recent_snapshot(site, sites.get, namespace=app.namespace)
                 return snap
 
-            return await self.routed(request, sites, site, local)
+            return await self.routed(request, sites, site, local, ids={"site": site})
 
     @app.page("/v1/sites/{site}/moderation/stats")
     class ModerationStats(ApiView):
         async def get(self, request: Any, site: str) -> Any:
-            try:
-                queries.check_id(site, "site")
-            except QueryError as exc:
-                return self.problem(400, "bad_request", exc.message)
-
             def local() -> dict[str, Any]:
                 _, _, snap = queries.moderation_snapshot(site, sites.get,
                                                          namespace=app.namespace)
                 return {k: v for k, v in snap.items() if k != "queue"}
 
-            return await self.routed(request, sites, site, local)
+            return await self.routed(request, sites, site, local, ids={"site": site})
 
     @app.page("/v1/counts")
     class Counts(ApiView):
