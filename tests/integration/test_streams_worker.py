@@ -258,6 +258,10 @@ async def test_query_api_answers_errors_and_empty_channels(api: httpx.AsyncClien
     assert (await api.get("/v1/channels/article:ok/snapshot?limit=0")).status_code == 400
     assert (await api.get("/v1/counts")).status_code == 400
     assert (await api.get("/v1/articles/x/comments?before=nope")).status_code == 400
+    for path in ("/v1/sites/no%20such/moderation/stats", "/v1/sites/no%20such/recent",
+                 "/v1/articles/x/votes/no%20such", "/v1/articles/no%20such"):
+        answer = await api.get(path)
+        assert (answer.status_code, answer.json()["error"]) == (400, "bad_request"), path
     empty = (await api.get("/v1/channels/article:never-seen/snapshot")).json()
     assert empty["offset"] == 0
     assert empty["snapshot"] == {"article": None, "count": 0, "comments": [], "cursor": None}
