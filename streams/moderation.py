@@ -61,7 +61,10 @@ def _cut(text: str) -> str:
 def add_reason(c: CommentRecord, reason: str | None) -> list[str]:
     why = list(c.get("why", []))
     if reason:
-        why = [*why, _cut(reason)][-KEEP_REASONS:]
+        # A reason given again moves to the end instead of taking a second slot: three readers
+        # all saying "abuse" is one reason (report_count says how many).
+        line = _cut(reason)
+        why = [*(r for r in why if r != line), line][-KEEP_REASONS:]
     return why
 
 

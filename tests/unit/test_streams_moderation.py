@@ -243,6 +243,8 @@ def test_reports_send_a_comment_to_the_queue_at_the_threshold_and_repeats_change
         "reported", 3, ["spam", "abuse", "other"])
     d.feed(reported("a1", "c1", "r4"))
     assert d.queue()["c1"]["report_count"] == 4
+    # "spam" again: one entry, now the newest.
+    assert d.queue()["c1"]["reasons"] == ["abuse", "other", "spam"]
     assert d.count("a1") == 1
     d.feed(moderated("a1", "c1", "visible", "ok", seconds=5))
     assert d.queue() == {}
