@@ -170,7 +170,7 @@ async def _align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
 
 async def end_offsets(settings: Settings, partitions: Sequence[TopicPartition],
                       listed: Mapping[TopicPartition, int],
-                      timeout_s: float = 5.0) -> dict[TopicPartition, int]:
+                      timeout_s: float = 30.0) -> dict[TopicPartition, int]:
     """The end offsets of ``partitions`` (one past the last record), given the ones the broker
     listed (``ListOffsets``, e.g. aiokafka's ``end_offsets``).
 
@@ -178,6 +178,10 @@ async def end_offsets(settings: Settings, partitions: Sequence[TopicPartition],
     last record (a batch of 137 records at 0-136 lists 1). A fetch of that last batch carries
     the true high watermark, so this fetches it, once per partition with records, and keeps
     whichever is higher: on Kafka the two agree and nothing changes.
+
+    Raises :class:`BrokerError` when the broker does not answer within ``timeout_s``: table
+    recovery reads a changelog up to these offsets, and an understated end would end it early
+    with state silently missing (a worker that fails and restarts is the safer outcome).
     """
     out = dict(listed)
     probe = [tp for tp in partitions if out.get(tp)]
@@ -186,15 +190,16 @@ async def end_offsets(settings: Settings, partitions: Sequence[TopicPartition],
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                 enable_auto_commit=False, fetch_max_wait_ms=100)
     try:
-        await consumer.start()
-        consumer.assign(probe)
-        for tp in probe:
-            consumer.seek(tp, out[tp] - 1)
         async with asyncio.timeout(timeout_s):
+            await consumer.start()
+            consumer.assign(probe)
+            for tp in probe:
+                consumer.seek(tp, out[tp] - 1)
             while any(consumer.highwater(tp) is None for tp in probe):
                 await consumer.getmany(timeout_ms=100)
     except TimeoutError:
-        pass  # keep what the broker listed for partitions that did not answer
+        names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in probe))
+        raise BrokerError(f"no end offsets for {names} within {timeout_s:g} s") from None
     finally:
         await consumer.stop()
     for tp in probe:

@@ -4,6 +4,9 @@ again and again, under a stream of comments; both stay up and every count stays 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -11,7 +14,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from commentfeed.broker import EmbeddedBroker
-from commentfeed.kafka import end_offsets, make_consumer, make_producer
+from commentfeed.errors import BrokerError
+from commentfeed.kafka import end_offsets, ensure_topics, make_consumer, make_producer
 from commentfeed.settings import Settings
 from commentfeed.topics import Topic, topic_name
 from streams.process import WorkerProcess
@@ -46,6 +50,32 @@ async def test_end_offsets_are_one_past_the_last_record_even_where_the_broker_li
         await consumer.stop()
     # Tansu lists one past the first record of the last batch; the true end is past the last.
     assert (await end_offsets(kafka_settings, [tp], listed)) == {tp: last + 1}
+
+
+async def test_end_offsets_refuse_to_guess_when_the_broker_does_not_answer() -> None:
+    # Table recovery reads a changelog up to these offsets: an understated end would end it
+    # early with state missing, so a hung broker must be an error, not the listed offsets.
+    with EmbeddedBroker() as broker:  # its own: frozen with SIGSTOP below
+        settings = make_settings(broker.bootstrap)
+        await ensure_topics(settings)
+        topic = topic_name(settings, Topic.COMMENTS)
+        tp = TopicPartition(topic, 0)
+        producer = make_producer(settings)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"x", key=b"k", partition=0)
+        finally:
+            await producer.stop()
+        pid = broker.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(BrokerError, match=rf"{topic}\[0\]"):
+                await end_offsets(settings, [tp], {tp: 1}, timeout_s=2)
+            assert time.monotonic() - started < 30  # bounded, not hung
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
 
 async def settled_counts(base_url: str, truth: dict[str, int], timeout_s: float) -> None:
