@@ -197,14 +197,18 @@ async def test_connection_limit_frame_size_rate_and_abuse(writer: FeedWriter) ->
 # -- the slow consumer -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("readers", "per_record"), [
+    (100, 1),  # one update per record
+    (20, 20),  # several per record: a connection's frames of a batch go in one joined write
+])
 async def test_a_client_that_stops_reading_is_closed_with_4000_and_others_get_every_update(
-        writer: FeedWriter) -> None:
+        writer: FeedWriter, readers: int, per_record: int) -> None:
     limit = 64 * 1024
     async with running_gateway(writer.settings, slow_consumer_bytes=limit,
                                close_timeout_s=30.0) as gw:
         url = ws_url(gw.port)
-        readers = [await Client(url).connect() for _ in range(100)]
-        for r in readers:
+        clients = [await Client(url).connect() for _ in range(readers)]
+        for r in clients:
             await r.subscribe("count:hot")
         # The stalled client: a tiny receive buffer and no reading, so the gateway's unsent
         # bytes for it grow instead of the kernel's buffers swallowing them.
@@ -222,22 +226,28 @@ async def test_a_client_that_stops_reading_is_closed_with_4000_and_others_get_ev
             while target is None or client.views["count:hot"].offset < target:
                 await client.recv(within=60)
 
-        reading = [asyncio.create_task(read_all(r)) for r in readers]
+        reading = [asyncio.create_task(read_all(r)) for r in clients]
         async with asyncio.timeout(120):
             while metric(gw, "commentfeed_gateway_slow_consumer_closes_total") < 1:
-                published = await writer.count("hot", *range(published + 1, published + 51),
-                                                pad=2000)
+                # 40 frames of ~2 KiB a round: more than the limit.
+                published = await writer.count("hot", *range(published + 1, published + 41),
+                                                pad=2000, per_record=per_record)
         target = published + 1
         assert await writer.count("hot", target) == target
         await asyncio.gather(*reading)
-        for r in readers:
+        for r in clients:
             view = r.views["count:hot"]
             assert [u["offset"] for u in view.updates] == list(range(1, target + 1))
             assert r.gaps == []
         assert published * 2000 > limit
         assert await stalled.closed(within=60) == 4000
+        # What the stalled client got before the close frame is a gapless prefix, in order.
+        got = [u["offset"] for u in stalled.views["count:hot"].updates]
+        assert got == list(range(1, len(got) + 1))
+        assert len(got) < target
+        assert stalled.gaps == []
         assert metric(gw, "commentfeed_gateway_slow_consumer_closes_total") == 1
-        for r in readers:
+        for r in clients:
             await r.close()
 
 
