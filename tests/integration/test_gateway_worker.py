@@ -9,6 +9,7 @@ its snapshots and push its updates. Each visible comment makes two ``article:<id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import itertools
 import os
@@ -139,6 +140,34 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
                                 env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT)
 
 
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, log: Path) -> AsyncIterator[None]:
+    """A streams worker process, ready (``/readyz`` 200) on entry, stopped on exit."""
+    worker = start_worker(settings, log)
+    try:
+        async def ready() -> bool:
+            assert worker.poll() is None, _tail(log)
+            try:
+                answer = await http_get(f"{settings.streams_base_url}/readyz")
+            except httpx.HTTPError:
+                return False
+            return answer.status_code == 200
+
+        await eventually(ready, within=90)
+        yield
+    finally:
+        worker.terminate()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(worker.wait), 30)
+        except TimeoutError:
+            worker.kill()
+            worker.wait()
+
+
 @pytest.fixture(scope="module")
 async def stack(broker: EmbeddedBroker,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
@@ -147,26 +176,8 @@ async def stack(broker: EmbeddedBroker,
     settings = make_settings(broker.bootstrap, streams_port=free_port(),
                              gateway_port=free_port(), data_dir=str(workdir / "streams"))
     await ensure_topics(settings)
-    log = workdir / "worker.log"
-    worker = start_worker(settings, log)
-    try:
-        async def ready() -> bool:
-            assert worker.poll() is None, log.read_text()[-3000:]
-            try:
-                answer = await http_get(f"{settings.streams_base_url}/readyz")
-            except httpx.HTTPError:
-                return False
-            return answer.status_code == 200
-
-        await eventually(ready, within=90)
+    async with running_worker(settings, workdir / "worker.log"):
         yield settings
-    finally:
-        worker.terminate()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(worker.wait), 30)
-        except TimeoutError:
-            worker.kill()
-            worker.wait()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from commentfeed.topics import Topic, topic_name
 from tests.conftest import make_settings
 from tests.integration.gateway_harness import Client, View, eventually, http_get
 from tests.integration.test_gateway_process import start_gateway, stop, wait_ready
-from tests.integration.test_gateway_worker import start_worker
+from tests.integration.test_gateway_worker import running_worker, start_worker
 from tests.integration.test_streams_support import Tail
 
 pytestmark = [
@@ -88,25 +88,8 @@ async def stack(broker: EmbeddedBroker,
     settings = make_settings(broker.bootstrap, streams_port=free_port(),
                              data_dir=str(workdir / "streams"))
     await ensure_topics(settings)
-    log = workdir / "worker.log"
-    worker = start_worker(settings, log)
-    try:
-        async def ready() -> bool:
-            assert worker.poll() is None, log.read_text()[-3000:]
-            try:
-                return (await http_get(f"{settings.streams_base_url}/readyz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await eventually(ready, within=90)
+    async with running_worker(settings, workdir / "worker.log"):
         yield settings
-    finally:
-        worker.terminate()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(worker.wait), 30)
-        except TimeoutError:
-            worker.kill()
-            worker.wait()
 
 
 @pytest.fixture
