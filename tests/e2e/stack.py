@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +203,16 @@ class StackProcesses:
         answer.raise_for_status()
         count: int = answer.json()["count"]
         return count
+
+
+@contextlib.contextmanager
+def demo_stack(workdir: Path, **extra_env: str) -> Iterator[StackProcesses]:
+    """The whole stack (``commentfeed up``), once the demo thread is in the streams."""
+    processes = StackProcesses(workdir, **extra_env)
+    try:
+        processes.start_up()
+        processes.wait_until("the demo thread in the streams",
+                             lambda: processes.article_count(LEAD_ARTICLE_ID) == 4)
+        yield processes
+    finally:
+        processes.stop_all()

@@ -25,7 +25,7 @@ from commentfeed.broker import free_port
 from commentfeed.demo_data import LEAD_ARTICLE_ID, SITE
 from producers.cors import WIDGETS_PATH
 from tests.e2e.conftest import ROOT, PageFactory
-from tests.e2e.stack import StackProcesses, missing_services
+from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
     pytest.mark.e2e,
@@ -47,15 +47,9 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcesses]:
-    processes = StackProcesses(tmp_path_factory.mktemp("cross"),
-                               COMMENTFEED_ALLOWED_ORIGINS=SITE_ORIGIN)
-    try:
-        processes.start_up()
-        processes.wait_until("the demo thread in the streams",
-                             lambda: processes.article_count(LEAD_ARTICLE_ID) == 4)
+    with demo_stack(tmp_path_factory.mktemp("cross"),
+                    COMMENTFEED_ALLOWED_ORIGINS=SITE_ORIGIN) as processes:
         yield processes
-    finally:
-        processes.stop_all()
 
 
 def login(stack: StackProcesses, name: str) -> dict[str, Any]:

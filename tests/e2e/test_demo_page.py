@@ -20,7 +20,7 @@ from commentfeed.demo_data import ARTICLES, LEAD_ARTICLE_ID, SECTIONS, SITE, dem
 from commentfeed.events import ArticlePublished, CommentPosted
 from producers.demo_site import front_page_order
 from tests.e2e.conftest import ROOT, PageFactory
-from tests.e2e.stack import StackProcesses, missing_services
+from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,14 +37,8 @@ DEMO_COMMENTS = [e.data for e in demo_events() if isinstance(e, CommentPosted)]
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcesses]:
-    processes = StackProcesses(tmp_path_factory.mktemp("up"))
-    try:
-        processes.start_up()
-        processes.wait_until("the demo thread in the streams",
-                             lambda: processes.article_count(LEAD_ARTICLE_ID) == 4)
+    with demo_stack(tmp_path_factory.mktemp("up")) as processes:
         yield processes
-    finally:
-        processes.stop_all()
 
 
 def open_article(open_page: PageFactory, stack: StackProcesses, **options: object) -> Page:

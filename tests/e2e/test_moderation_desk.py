@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from commentfeed.demo_data import LEAD_ARTICLE_ID, SITE
 from tests.e2e.conftest import ROOT, PageFactory
-from tests.e2e.stack import StackProcesses, missing_services
+from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,18 +38,12 @@ LIVE_MS = 15_000
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcesses]:
-    processes = StackProcesses(
+    with demo_stack(
         tmp_path_factory.mktemp("moddesk"),
         COMMENTFEED_PREMODERATED_ARTICLES=json.dumps([PREMODERATED]),
         COMMENTFEED_REPORT_THRESHOLD=str(THRESHOLD),
-    )
-    try:
-        processes.start_up()
-        processes.wait_until("the demo thread in the streams",
-                             lambda: processes.article_count(LEAD_ARTICLE_ID) == 4)
+    ) as processes:
         yield processes
-    finally:
-        processes.stop_all()
 
 
 # -- pages ---------------------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from commentfeed.demo_data import LEAD_ARTICLE_ID
 from tests.e2e.conftest import PageFactory
-from tests.e2e.stack import StackProcesses, missing_services
+from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,14 +24,8 @@ WITHIN_MS = 30_000
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcesses]:
-    processes = StackProcesses(tmp_path_factory.mktemp("presence-up"))
-    try:
-        processes.start_up()
-        processes.wait_until("the demo thread in the streams",
-                             lambda: processes.article_count(LEAD_ARTICLE_ID) == 4)
+    with demo_stack(tmp_path_factory.mktemp("presence-up")) as processes:
         yield processes
-    finally:
-        processes.stop_all()
 
 
 def open_article(open_page: PageFactory, stack: StackProcesses) -> Page:
