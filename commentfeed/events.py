@@ -8,6 +8,7 @@ truth; JSON Schema in docs/schemas/ and the payloads in docs/asyncapi.yaml are g
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from datetime import UTC, datetime
@@ -32,18 +33,25 @@ Id = Annotated[str, StringConstraints(pattern=ID_REGEX)]
 #: Characters that show nothing by themselves: controls, format characters (zero-width,
 #: bidi), separators, surrogates, private use and unassigned code points.
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
-_LAYOUT = frozenset("\n\r\t")
+#: Control characters (category Cc is exactly these ranges) other than line layout, and
+#: surrogates (Cs): one regex scan instead of a category lookup per character, which was a few
+#: % of the worker's CPU per comment.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_OR_LAYOUT = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Visible ASCII (letters, digits, punctuation, symbols): one of them makes text visible.
+_VISIBLE_ASCII = re.compile("[!-~]")
 
 
 def _printable(text: str, *, lines: bool) -> str:
     """Refuse text a reader could not see, or that breaks consumers (NUL, lone surrogates)."""
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cs":
-            raise ValueError("contains a lone surrogate (not valid Unicode text)")
-        if category == "Cc" and not (lines and ch in _LAYOUT):
-            raise ValueError(f"contains the control character U+{ord(ch):04X}")
-    if not any(unicodedata.category(ch) not in _INVISIBLE for ch in text):
+    if _SURROGATE.search(text):
+        raise ValueError("contains a lone surrogate (not valid Unicode text)")
+    control = (_CONTROL if lines else _CONTROL_OR_LAYOUT).search(text)
+    if control:
+        raise ValueError(f"contains the control character U+{ord(control[0]):04X}")
+    if not _VISIBLE_ASCII.search(text) and not any(
+            unicodedata.category(ch) not in _INVISIBLE for ch in text):
         raise ValueError("must contain visible text, not only invisible or control characters")
     return text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import unicodedata
 
 import orjson
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commentfeed import codec
+from commentfeed import events as events_module
 from commentfeed.demo_data import LEAD_ARTICLE_ID, demo_events
 from commentfeed.errors import EventDecodeError
 from commentfeed.events import (
@@ -136,3 +138,41 @@ def test_arbitrary_bytes_never_escape_as_anything_but_the_typed_error(raw: bytes
     with pytest.raises(EventDecodeError) as info:
         codec.decode_input(raw)
     assert info.value.reason in {"invalid_json", "invalid_event", "unknown_type", "too_large"}
+
+
+def _printable_by_category(text: str, *, lines: bool) -> bool:
+    """The rule for text fields spelled out one character at a time (the reference)."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cs" or (category == "Cc" and not (lines and ch in "\n\r\t")):
+            return False
+    return any(unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
+               for ch in text)
+
+
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(
+    ["\ud800", "\x85", "\x00", "\x7f", "\n", "\t", "\r", "\u200b", " ", "a"])),
+    max_size=40), st.booleans())
+def test_the_fast_text_check_agrees_with_unicode_categories(text: str, lines: bool) -> None:
+    check = events_module._multi_line if lines else events_module._one_line
+    try:
+        check(text)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert accepted == _printable_by_category(text, lines=lines)
+
+
+@pytest.mark.parametrize(("text", "lines", "accepted"), [
+    ("Hello", False, True), ("a\nb", True, True), ("a\nb", False, False),
+    ("\u200b\u00a0 ", True, False), ("caf\u00e9", False, True), ("\u00e9", False, True),
+    ("x\x00", True, False), ("x\x85", True, False), ("x\ud800", True, False),
+    ("\u4e2d", False, True), ("\t\t", True, False),
+])
+def test_text_check_examples(text: str, lines: bool, accepted: bool) -> None:
+    check = events_module._multi_line if lines else events_module._one_line
+    if accepted:
+        assert check(text) == text
+    else:
+        with pytest.raises(ValueError, match=r"surrogate|control|visible"):
+            check(text)
