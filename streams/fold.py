@@ -9,6 +9,7 @@ The replay-safe bookkeeping lives in :mod:`streams.tx`; this module is the seman
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -824,18 +825,23 @@ def _rank(c: CommentRecord, was_visible: bool, st: _State) -> None:
     if index is None:
         a = st.article(c["aid"])
         index = {"top": [], "floor": None if a is not None and a.get("ranked") else UNRANKED_FLOOR}
-    top = [e for e in index["top"] if e[2] != c["id"]]
+    cid = c["id"]
+    top = [e for e in index["top"] if e[2] != cid]  # a copy: the stored list stays as read
     listed = len(top) != len(index["top"])
     floor = index["floor"]
     if visible:
-        entry = [c["score"], c["seq"], c["id"]]
+        entry = [c["score"], c["seq"], cid]
         if listed or len(top) < TOP_COMMENTS or (entry[0], entry[1]) > (top[-1][0], top[-1][1]):
-            top.append(entry)
-            top.sort(key=lambda e: (e[0], e[1]), reverse=True)
+            # Kept sorted by score, then seq, both descending: insert, do not re-sort.
+            bisect.insort(top, entry, key=_best_first)
         else:
             floor = c["score"] if floor is None else max(floor, c["score"])
         if len(top) > TOP_COMMENTS:
             pushed = top.pop()
             floor = pushed[0] if floor is None else max(floor, pushed[0])
-    if (top, floor) != (index["top"], index["floor"]):
+    if floor != index["floor"] or top != index["top"]:
         st.put_top(c["aid"], {"top": top, "floor": floor})
+
+
+def _best_first(entry: list[Any]) -> tuple[int, int]:
+    return -entry[0], -entry[1]
