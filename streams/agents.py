@@ -5,7 +5,8 @@ handlers. A handler never raises on bad input: undecodable or refused records go
 ``comments.dlq`` with a reason and their original bytes, and the worker carries on.
 
 Order within a batch (the crash reasoning in :mod:`streams.tx` rests on it): output records
-are appended to the producer first, then the table writes, each partition's batch mark last.
+are appended to the producer first, then the table writes (straight to the producer too, see
+:mod:`streams.tables`), each partition's batch mark last.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from commentfeed import codec
 from commentfeed.channels import ChannelUpdate
 from commentfeed.errors import EventDecodeError
 from commentfeed.events import InputEvent
-from streams.faust_compat import last_changelog, writing_for, writing_to
 from streams.fold import (
     PARK_GRACE,
     CountChanged,
@@ -131,8 +131,7 @@ class Handlers:
             if not still_owned():
                 return 0
             for partition, writes in outcome.writes.items():
-                with writing_to(self.comments_topic, partition):
-                    self.state.apply(writes)
+                await self.state.write(partition, writes)
             return len(outcome.expired)
 
     async def _fold_inputs(self, events: Sequence[Any]) -> None:
@@ -173,10 +172,8 @@ class Handlers:
                 await self._pack(emit, packed, message)
         await self._send_packed(packed, now)
         # Each partition's writes go to its own changelog partition, the batch mark last.
-        events_of = {pos.partition: event for pos, event in by_pos.items()}
         for partition, writes in outcome.writes.items():
-            with writing_for(events_of[partition]):
-                self.state.apply(writes)
+            await self.state.write(partition, writes)
 
     def _decode(self, tag: str, raw: bytes, key: bytes | None) -> InputEvent | CommentsEvent:
         if tag == COMMENTS:
@@ -261,9 +258,9 @@ class Handlers:
                     [(facts, Position(FACTS, event.message.offset)) for event, facts in batch],
                     self.sites.get, namespace=self.namespace)
                 if outcome.write is not None:
-                    with writing_for(batch[-1][0]):
-                        self.sites.apply({site_key(outcome.write["site"]): dict(outcome.write)})
-                    written = last_changelog(self.outputs.producer) or written
+                    written = await self.sites.write(
+                        batch[-1][0].message.partition,
+                        {site_key(outcome.write["site"]): dict(outcome.write)}) or written
             except Exception as exc:
                 for event, _ in batch:
                     await self._bad_fact(event.message, event.message.value or b"", exc)
@@ -298,9 +295,8 @@ class Handlers:
             await out.send(out.feed_updates, outcome.replay[0].channel.encode(),
                            feed_updates_record(outcome.replay, iso(datetime.now(UTC))))
         for chunk in outcome.chunks:
-            with writing_for(batch[-1][0]):
-                self.sites.apply({queue_key(chunk.write["site"]): dict(chunk.write)})
-            written = last_changelog(self.outputs.producer)
+            written = await self.sites.write(batch[-1][0].message.partition,
+                                             {queue_key(chunk.write["site"]): dict(chunk.write)})
             if written is not None:
                 await written
             if chunk.emits:

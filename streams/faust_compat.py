@@ -6,20 +6,16 @@ when the version is outside the tested range):
 
 - the transport registered as ``commentfeed://``: consumers take the fetch wait from settings
   (faust-streaming's aiokafka driver hard-codes ``fetch_max_wait_ms=1500`` and the embedded
-  broker holds every Fetch for that long) and back off while idle, the producer takes
-  idempotence from settings and drains the changelog buffer completely before a commit
-  (Faust's own flush gives up after 0.1 s without progress, and counts a record its task has
-  taken but not yet handed to the client as sent, either of which lets a commit run ahead of
-  changelog records), and its buffer holds many records before stream processing is paused;
+  broker holds every Fetch for that long) and back off while idle, and the producer takes
+  idempotence from settings;
 - the highwaters table recovery reads (end offsets of changelog partitions) made true on
   Tansu, whose ``ListOffsets`` understates them (else ``ConsistencyError`` once a worker that
   kept a partition through a rebalance had read past the understated end);
 - the scheduler that hands out the records of one fetch in timestamp order across topics, so
   an article published just before its first comment is folded first;
 - a table manager without Faust's one-second grace for tables declared late;
-- the current-event context variable Faust uses to pick a table write's changelog partition
-  (also outside any event, for the worker's sweep of parked comments);
-- the tail of the changelog buffer's queue (a future of the newest table write's ack);
+- the current-event context variable a rocksdb store uses to pick a key's partition (the
+  worker writes table stores and changelogs itself, see :mod:`streams.tables`);
 - the queue behind an agent's stream, to hand out what one fetch delivered as one batch.
 """
 
@@ -133,45 +129,13 @@ class Consumer(driver.Consumer):
 
 
 class Producer(driver.Producer):
-    #: Faust holds stream processing whenever its changelog buffer has more than 100 records
-    #: and then waits for them one loop turn at a time; at a few records per event that ping-
-    #: pong capped the worker near 1,000 events/s. Commits still drain the buffer completely.
-    BUFFER_HIGH_WATER = 20_000
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.buffer.max_messages = self.BUFFER_HIGH_WATER
-        # The buffer's task takes a record off its queue and then awaits handing it to the
-        # client: between the two the queue is empty though the record is in neither place.
-        # Counting those hand-overs lets a flush wait for them (see ``flush``).
-        self.handing_over = 0
-        buffer: Any = self.buffer
-        hand_over = buffer._send_pending
-
-        async def counted(fut: Any) -> None:
-            self.handing_over += 1
-            try:
-                await hand_over(fut)
-            finally:
-                self.handing_over -= 1
-
-        buffer._send_pending = counted
+    # Table writes do not go through Faust's changelog buffer (see streams.tables): they are
+    # in the client once written, and Faust's flush before a commit waits for the client.
 
     def _settings_extra(self) -> Mapping[str, Any]:
         extra = dict(super()._settings_extra())
         extra.setdefault("enable_idempotence", app_settings(self.app).idempotent_producer)
         return extra
-
-    async def flush(self) -> None:
-        # A commit follows this flush: every table write of the events it commits must be in
-        # the client before the client's own flush, or a crash right after the commit loses it
-        # for good (its event is never replayed): counts one low after ``kill -9``.
-        while (self.buffer.size or self.handing_over) and not self.buffer.should_stop:
-            if self.buffer.size:
-                await self.buffer.flush()
-            else:
-                await asyncio.sleep(0)
-        await super().flush()
 
 
 class Transport(driver.Transport):
@@ -273,20 +237,6 @@ def writing_to(topic: str, partition: int) -> Iterator[None]:
     source = _Source(topic, partition)
     with writing_for(source):
         yield
-
-
-def last_changelog(producer: Any) -> Any | None:
-    """The newest table write still in Faust's changelog buffer (a future of its ack).
-
-    The buffer is one FIFO queue, so right after a synchronous table write its tail is that
-    write. Waiting for the whole buffer to empty instead would also wait for other agents'
-    writes, which under load keep coming.
-    """
-    pending = producer.buffer.pending
-    queue = getattr(pending, "_queue", None)
-    if queue is None:
-        raise RuntimeError("asyncio.Queue changed: cannot find the changelog buffer")
-    return queue[-1] if queue else None
 
 
 class _PumpStopped:
