@@ -826,7 +826,9 @@ def _rank(c: CommentRecord, was_visible: bool, st: _State) -> None:
         a = st.article(c["aid"])
         index = {"top": [], "floor": None if a is not None and a.get("ranked") else UNRANKED_FLOOR}
     cid = c["id"]
-    top = [e for e in index["top"] if e[2] != cid]  # a copy: the stored list stays as read
+    # A copy: the stored list stays as read. Only visible comments are listed, so one that was
+    # not visible (a new post) need not be looked for.
+    top = [e for e in index["top"] if e[2] != cid] if was_visible else list(index["top"])
     listed = len(top) != len(index["top"])
     floor = index["floor"]
     if visible:
