@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
 
 from commentfeed.demo_data import LEAD_ARTICLE_ID, SITE
-from tests.e2e.conftest import ROOT, PageFactory
+from tests.e2e.conftest import PageFactory
 from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
@@ -31,7 +32,6 @@ pytestmark = [
 
 PREMODERATED = "tram-line-extension"
 THRESHOLD = 2
-SCREENSHOT = ROOT / "docs" / "moderator-desk.png"
 #: Generous for a shared 2-core machine; the "within a second" figure is measured separately.
 LIVE_MS = 15_000
 
@@ -308,7 +308,8 @@ def test_a_ban_refuses_the_users_posts_and_hides_their_comments_live(
     expect(troll.locator("#comment-body")).to_have_value("Am I still here?")
 
 
-def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory) -> None:
+def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory,
+                             screenshot_dir: Path) -> None:
     desk = open_desk(open_page, stack, name="Desk editor")
     for name, body in [("Lena", "I think the new tram timetable ignores the night shift."),
                        ("Omar", "Pre-moderated: does the extension reach the hospital?")]:
@@ -317,5 +318,6 @@ def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory) -> N
     # Decisions of the earlier tests: the snapshot's median time from post to decision.
     expect(desk.locator("#stat-median")).not_to_have_text("—")
     desk.locator("#queue .queue-item").first.focus()
-    desk.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshot_dir / "moderator-desk.png"
+    desk.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
