@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,36 @@ def test_a_ban_refuses_the_users_posts_and_hides_their_comments_live(
         f"Not posted: you are banned from writing on '{SITE}' until", timeout=LIVE_MS)
     expect(troll.locator("#comment-body")).to_have_value("Am I still here?")
 
+    # The desk's Banned panel lists the ban (reloaded after the ban), as does a desk opened now.
+    troll_id = session["user"]["id"]
+    row = desk.locator(f"#ban-list .ban-row[data-user-id='{troll_id}']")
+    expect(row).to_have_count(1, timeout=LIVE_MS)
+    expect(row.locator(".ban-who")).to_have_text("Troll")  # the name from their comment
+    expect(row.locator(".ban-reason")).to_have_text("Reason: repeated abuse")
+    expect(row.locator(".ban-by")).to_have_text("you")
+    until = datetime.fromisoformat(str(row.locator(".ban-until").get_attribute("datetime")))
+    assert abs(until - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=10), until
+    later_desk = open_desk(open_page, stack, name="Later")
+    moderator_id = desk.evaluate("JSON.parse(sessionStorage.getItem('commentfeed.session'))"
+                                 ".user.id")
+    later_row = later_desk.locator(f"#ban-list .ban-row[data-user-id='{troll_id}']")
+    expect(later_row.locator(".ban-by")).to_have_text(moderator_id, timeout=LIVE_MS)
+
+    # Lift it from the keyboard: the row goes, the focus stays in the panel, and the user may
+    # post again.
+    row.locator(".ban-lift").focus()
+    desk.keyboard.press("Enter")
+    expect(row).to_have_count(0, timeout=LIVE_MS)
+    expect(desk.locator("#bans-status")).to_have_text("Lifted the ban on Troll.")
+    assert desk.evaluate("document.getElementById('bans').contains(document.activeElement)")
+    post(troll, "Back, and civil this time.")
+    expect(troll.locator("#post-status")).to_have_text("Posted.", timeout=LIVE_MS)
+    expect(reader.locator("#thread .cf-new")).to_be_visible(timeout=LIVE_MS)
+    # The other desk's list is as loaded until it reloads: then the row is gone there too.
+    expect(later_row).to_have_count(1)
+    later_desk.locator("#bans-refresh").click()
+    expect(later_row).to_have_count(0, timeout=LIVE_MS)
+
 
 def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory,
                              screenshot_dir: Path) -> None:
@@ -317,6 +348,21 @@ def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory,
         expect(queue_item(desk, body)).to_have_count(1, timeout=LIVE_MS)
     # Decisions of the earlier tests: the snapshot's median time from post to decision.
     expect(desk.locator("#stat-median")).not_to_have_text("—")
+    # One ban in the Banned panel: made through the API, shown after a Refresh.
+    login = httpx.post(f"{stack.ingest_url}/v1/demo/login", json={"name": "Watch Seller"},
+                       timeout=10)
+    assert login.status_code == 200, login.text
+    author_id = login.json()["user"]["id"]
+    stack.post_comment(login.json()["token"], LEAD_ARTICLE_ID, "Cheap watches, see my profile")
+    mine = desk.evaluate("JSON.parse(sessionStorage.getItem('commentfeed.session')).token")
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    answer = httpx.post(f"{stack.ingest_url}/v1/sites/{SITE}/bans",
+                        json={"user_id": author_id, "until": until, "reason": "advertising"},
+                        headers={"Authorization": f"Bearer {mine}"}, timeout=10)
+    assert answer.status_code == 202, answer.text
+    desk.locator("#bans-refresh").click()
+    expect(desk.locator(f"#ban-list .ban-row[data-user-id='{author_id}'] .ban-who")).to_have_text(
+        "Watch Seller", timeout=LIVE_MS)
     desk.locator("#queue .queue-item").first.focus()
     shot = screenshot_dir / "moderator-desk.png"
     desk.screenshot(path=str(shot), full_page=True)
