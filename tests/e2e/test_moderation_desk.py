@@ -339,6 +339,84 @@ def test_a_ban_refuses_the_users_posts_and_hides_their_comments_live(
     expect(later_row).to_have_count(0, timeout=LIVE_MS)
 
 
+def thread_order(page: Page) -> list[list[str]]:
+    """Each thread level's comment ids in the page's order, depth first."""
+    order: list[list[str]] = page.evaluate("""() => [...document.querySelectorAll(
+        "#thread .cf-comments, #thread .cf-replies")].map((list) => [...list.children]
+        .filter((li) => li.matches(".cf-comment")).map((li) => li.dataset.commentId))""")
+    return order
+
+
+def test_a_restored_comment_goes_back_to_its_place_live_as_after_a_reload(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    """Three comments and three replies to the first; the middle one of each is hidden and
+    restored. Live (oldest first, and newest first on a second page) each lands where the
+    snapshot after a reload puts it: the widget orders by posted_at, which the restoring
+    comment.added carries, as it orders a snapshot."""
+    article = "night-market-returns"
+    oldest = open_article(open_page, stack, article)
+    newest = open_article(open_page, stack, article)
+    newest.locator("#thread .cf-sort button[data-sort=newest]").click()
+    before = shown_count(oldest)
+    top = [stack.post_comment(stack.login(f"Writer {n}"), article, f"Top {n} of three")
+           ["comment_id"] for n in range(3)]
+    replies = [stack.post_comment(stack.login(f"Replier {n}"), article, f"Reply {n} of three",
+                                  parent_id=top[0])["comment_id"] for n in range(3)]
+    for page in (oldest, newest):
+        expect(page.locator("#thread .cf-new")).to_have_text("6 new comments", timeout=LIVE_MS)
+        page.locator("#thread .cf-new").click()
+        for comment_id in top + replies:
+            expect(page.locator(f"#comment-{comment_id}")).to_have_count(1)
+    placed = {"oldest": thread_order(oldest), "newest": thread_order(newest)}
+    # Sanity: the three top-level comments in posting order (oldest first), reversed under
+    # Newest; replies oldest first under both.
+    for sort, page_order in placed.items():
+        levels = {tuple(level) for level in page_order}
+        assert tuple(i for i in page_order[0] if i in top) == tuple(
+            top if sort == "oldest" else top[::-1]), sort
+        assert tuple(replies) in levels, sort
+
+    moderator = {"Authorization": f"Bearer {stack.login('Moe', 'moderator')}"}
+
+    def moderate(comment_id: str, action: str) -> None:
+        answer = httpx.post(f"{stack.ingest_url}/v1/comments/{comment_id}/moderation",
+                            json={"action": action}, headers=moderator, timeout=10)
+        assert answer.status_code == 202, answer.text
+
+    middle = [top[1], replies[1]]
+    for comment_id in middle:
+        moderate(comment_id, "hide")
+    for page in (oldest, newest):
+        for comment_id in middle:
+            expect(page.locator(f"#comment-{comment_id}")).to_have_count(0, timeout=LIVE_MS)
+    for comment_id in middle:
+        moderate(comment_id, "approve")
+    for page in (oldest, newest):
+        # Others' comments: restored ones wait behind the button like new ones.
+        expect(page.locator("#thread .cf-new")).to_have_text("2 new comments", timeout=LIVE_MS)
+        page.locator("#thread .cf-new").click()
+        for comment_id in middle:
+            expect(page.locator(f"#comment-{comment_id}")).to_have_count(1)
+    live = {"oldest": thread_order(oldest), "newest": thread_order(newest)}
+    assert live == placed
+    wait_count(stack, article, before + 6)
+    # The gateway's hot snapshot (what a reload gets while readers keep the channel hot) lists
+    # them in the thread's order too, as the streams' cold one does.
+    with connect(f"ws://127.0.0.1:{stack.ports['gateway']}/ws", open_timeout=10) as ws:
+        ws.send(json.dumps({"op": "subscribe", "channel": f"article:{article}", "id": 1}))
+        answer = json.loads(ws.recv(timeout=10))
+        while answer.get("op") != "subscribed":
+            answer = json.loads(ws.recv(timeout=10))
+    listed = [c["comment_id"] for c in answer["snapshot"]["comments"]]
+    assert [i for i in listed if i in top + replies] == top + replies
+    for sort, page in (("oldest", oldest), ("newest", newest)):
+        page.reload()
+        expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=LIVE_MS)
+        expect(page.locator(f"#comment-{top[1]}")).to_have_count(1)
+        assert thread_order(page) == live[sort], sort
+
+
 def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory,
                              screenshot_dir: Path) -> None:
     desk = open_desk(open_page, stack, name="Desk editor")
