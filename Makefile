@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser up test lint typecheck unit integration e2e schemas bench clean asyncapi asyncapi-specs
+.PHONY: setup browser up test lint typecheck unit integration e2e screenshots schemas bench clean asyncapi asyncapi-specs
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ integration: setup
 
 e2e: setup browser
 	$(BIN)/pytest -q tests/e2e
+
+# The browser tests save their screenshots in their tmp dirs, so `make test` leaves the clone
+# clean; this reruns the three files that take them, saving them over docs/*.png instead.
+SCREENSHOT_TESTS := tests/e2e/test_demo_page.py tests/e2e/test_widgets_reader.py \
+	tests/e2e/test_moderation_desk.py
+
+screenshots: setup browser
+	COMMENTFEED_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider $(SCREENSHOT_TESTS)
 
 # Benchmarks against raw baselines (not part of `make test`: minutes long and noisy on a
 # shared machine). Each prints its ratio last and rewrites its block of docs/benchmarks.md.

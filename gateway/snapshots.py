@@ -5,15 +5,22 @@ A gateway serves a hot channel's snapshot from its own state. ``count``, ``prese
 snapshot is never folded: its order (oldest post first) and its figures (depth, decision times)
 are the streams' to compute, so after an update it is fetched again when next asked (a few
 moderators per site).
-An article snapshot holds the newest comments (oldest first, in the order the updates came)
-and a ``cursor`` the streams API made for the comments before them; the gateway cannot make
-such cursors, so it never drops a comment from the list. When a fold would need to (the list
-outgrows its limit) or when an update does not fit (a malformed payload), the fold answers
-``None``: "no usable snapshot", and the caller fetches a fresh one when next asked.
+An article snapshot holds the newest comments, oldest first, and a ``cursor`` the streams API
+made for the comments before them; the gateway cannot make such cursors, so it never drops a
+comment from the list. A comment that comes back (restored, or approved after waiting) goes
+where the streams' cold snapshot lists it, its place in the thread's order: the streams list
+comments in log order, which ``comment.added`` does not carry, so the fold goes by what it
+does carry, ``posted_at`` and then the id (the widgets' order too; the same as log order unless
+ingest clocks disagree). A new comment lands last, as before. When a fold would need to drop a
+comment (the list outgrows its limit), when a returning comment's place is before the listed
+ones while older pages exist (it may belong to them or not: only the streams know), or when an
+update does not fit (a malformed payload), the fold answers ``None``: "no usable snapshot", and
+the caller fetches a fresh one when next asked.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from commentfeed.channels import ChannelKind, ChannelUpdate
@@ -26,14 +33,25 @@ def _index(comments: list[dict[str, Any]], comment_id: object) -> int | None:
     return None
 
 
+def thread_order(comment: dict[str, Any]) -> tuple[datetime, str]:
+    """A comment's place in its thread: ``posted_at``, then the id (as widgets.js orders)."""
+    return datetime.fromisoformat(comment["posted_at"]), str(comment["comment_id"])
+
+
 def _add_comment(state: dict[str, Any], comment: dict[str, Any], limit: int) -> bool:
     comments: list[dict[str, Any]] = state["comments"]
     at = _index(comments, comment["comment_id"])
     if at is not None:
-        comments[at] = comment
+        comments[at] = comment  # a placeholder's comment restored, in its place
         return True
-    # Appended, as a client that saw the update live appends it: both then list the same.
-    comments.append(comment)
+    # From the end: a new comment stays last; a returning one goes back to its place.
+    key = thread_order(comment)
+    at = len(comments)
+    while at > 0 and thread_order(comments[at - 1]) > key:
+        at -= 1
+    if at == 0 and comments and state.get("cursor") is not None:
+        return False
+    comments.insert(at, comment)
     return len(comments) <= limit
 
 

@@ -159,6 +159,34 @@ class PageConfig(BaseModel):
     demo_mode: bool
 
 
+class ActiveBan(BaseModel):
+    """A ban in force, as ``GET /v1/sites/{site}/bans`` lists it."""
+
+    user_id: str
+    #: The name on the user's latest comment this process has seen; null if it saw none.
+    name: str | None
+    #: When the ban ends (always in the future).
+    until: Timestamp
+    #: The moderator's reason, if they gave one.
+    reason: str | None
+    #: Who banned: the moderator's user id, and their name if they ever commented.
+    moderator: str
+    moderator_name: str | None
+    #: When the moderator decided (the ``user.banned`` event's time).
+    banned_at: Timestamp
+
+
+class BanList(BaseModel):
+    """``GET /v1/sites/{site}/bans``: the site's bans in force, newest first."""
+
+    site: str
+    #: At most ``limit`` bans, the newest decisions first.
+    bans: list[ActiveBan]
+    #: Every ban in force on the site, also those past the limit.
+    total: int
+    limit: int
+
+
 class MyVotes(BaseModel):
     """``GET /v1/articles/{id}/votes/mine``: the caller's votes that count in the article."""
 

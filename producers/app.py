@@ -53,6 +53,7 @@ from producers.api_models import (
     Accepted,
     ArticlePatch,
     Ban,
+    BanList,
     CommentPatch,
     ErrorBody,
     Health,
@@ -91,6 +92,8 @@ from producers.streams_client import StreamsClient
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+#: ``GET /v1/sites/{site}/bans`` lists at most this many (the newest decisions).
+MAX_LISTED_BANS = 200
 
 
 class IngestConfigError(CommentfeedError):
@@ -290,19 +293,39 @@ class Ingest:
             self.directory.apply(event, delivery.offset, topic=delivery.topic,
                                  partition=delivery.partition, keyed_prefix=KEYED_EVENT_PREFIX)
 
+    async def _caught_up(self) -> Directory:
+        """The directory, once ready and holding every record the topics held when called.
+
+        Read-your-writes across processes: whatever any process acknowledged before now is in
+        it before the rules look at it. Unbounded: the caller sets the deadline.
+        """
+        directory = self.require_ready()
+        try:
+            await self.feed.sync()
+        except NotFollowing:
+            raise HttpError(503, "not_ready", "the directory is reconnecting",
+                            {"Retry-After": "1"}) from None
+        return directory
+
+    async def read(self) -> Directory:
+        """The directory for a read that must see every acknowledged write (a moderator's
+        list after their own ban), caught up within the publish deadline or 503."""
+        deadline_s = self.settings.publish_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await self._caught_up()
+        except TimeoutError:
+            log.warning("read not caught up within %.1fs: broker unavailable", deadline_s)
+            raise HttpError(503, "broker_timeout",
+                            f"the broker did not answer within {deadline_s:g}s: retry",
+                            {"Retry-After": "1"}) from None
+
     async def _settled(self, response: Response, ids: WriteIds, rule: Rule) -> Accepted:
         """Catch up with the topics, then answer a landed retry or apply the rule; bounded."""
         deadline_s = self.settings.publish_timeout_ms / 1000
         try:
             async with asyncio.timeout(deadline_s):
-                directory = self.require_ready()
-                try:
-                    # Read-your-writes across processes: whatever any process acknowledged
-                    # before now is in the directory before the rules look at it.
-                    await self.feed.sync()
-                except NotFollowing:
-                    raise HttpError(503, "not_ready", "the directory is reconnecting",
-                                    {"Retry-After": "1"}) from None
+                directory = await self._caught_up()
                 landed = directory.landed(ids.event_id) if ids.keyed else None
                 if landed is not None:
                     response.headers["Idempotent-Replayed"] = "true"
@@ -690,6 +713,15 @@ def _routes(app: FastAPI, ingest: Ingest) -> None:
         return await ingest.write(
             request, response, _as_reader(caller), key, lambda d, _: rules.lift_ban(
                 d, site, user_id, caller, now=ingest.now()))
+
+
+    @app.get("/v1/sites/{site}/bans", tags=["moderation"],
+             summary="The bans in force on the site, newest first (moderators only)",
+             responses=_responses(_AUTH, _FORBIDDEN), response_model=BanList)
+    async def list_bans(site: PathId, caller: ReadingReaderDep) -> BanList:
+        rules.moderator_of(caller, site, "list bans")
+        directory = await ingest.read()
+        return rules.bans_in_force(directory, site, now=ingest.now(), limit=MAX_LISTED_BANS)
 
 
 def _operations(app: FastAPI, ingest: Ingest) -> None:

@@ -24,14 +24,19 @@ the same event keeps the lowest offset.
 
 Moderation facts: which reader reported which comment (a set: a report is made once), and each
 user's ban per site (``user.banned`` records of a site share its ``site:<site>`` key, so one
-partition: the highest offset is the latest decision and wins).
+partition: the highest offset is the latest decision and wins), with its moderator, reason and
+time for the desk's list of bans. For that list it also keeps each author's display name, from
+the latest ``comment.posted`` of theirs it folded in (names come from tokens; a user renamed
+between two posts in different partitions may show either name).
 
 It remembers each comment's last ``edited_at`` too, so a new edit can be stamped later than
 every edit before it in the log (clocks of ingest processes differ; the log order must win).
 
 Memory: one small entry per article and per comment ever published (about 250 bytes per
-comment in CPython, id string included), in every ingest process. There is no eviction:
-deleted comments stay as tombstones so a late edit gets 404 rather than resurrecting them.
+comment in CPython, id string included), one name per author (about 175 bytes with demo-style
+ids and names) and one entry per banned user and site, in every ingest process. There is no
+eviction: deleted comments stay as tombstones so a late edit gets 404 rather than resurrecting
+them.
 """
 
 from __future__ import annotations
@@ -113,6 +118,19 @@ class CommentEntry:
         return self.post_status
 
 
+@dataclass(frozen=True, slots=True)
+class BanEntry:
+    """The latest ban decision of a user on a site (a lift is a ban that ends when it is made)."""
+
+    #: The ``user.banned`` record's offset in its partition (all of the site's bans share one).
+    offset: int
+    until: datetime
+    moderator: str
+    reason: str | None
+    #: When the moderator decided: the event's ``time``.
+    decided_at: datetime
+
+
 class Directory:
     """Articles and comments by id. :meth:`apply` is the whole fold."""
 
@@ -124,8 +142,10 @@ class Directory:
         self._max_landed = max_landed
         #: (comment id, reporter id) of every report seen.
         self.reports: set[tuple[str, str]] = set()
-        #: (site, user id) -> (offset, until) of the latest ban decision.
-        self.bans: dict[tuple[str, str], tuple[int, datetime]] = {}
+        #: (site, user id) -> the latest ban decision.
+        self.bans: dict[tuple[str, str], BanEntry] = {}
+        #: User id -> the author name of the latest ``comment.posted`` of theirs folded in.
+        self.names: dict[str, str] = {}
 
     def reported(self, comment_id: str, reporter_id: str) -> bool:
         return (comment_id, reporter_id) in self.reports
@@ -133,7 +153,20 @@ class Directory:
     def banned_until(self, site: str, user_id: str, now: datetime) -> datetime | None:
         """When the user's ban on ``site`` ends, if it has not ended by ``now``."""
         ban = self.bans.get((site, user_id))
-        return ban[1] if ban is not None and ban[1] > now else None
+        return ban.until if ban is not None and ban.until > now else None
+
+    def bans_in_force(self, site: str, now: datetime) -> list[tuple[str, BanEntry]]:
+        """(user id, ban) of the site's bans not ended by ``now``, newest decision first.
+
+        A scan of every ban of every site: bans are few, and only moderators list them.
+        """
+        found = [(user_id, ban) for (ban_site, user_id), ban in self.bans.items()
+                 if ban_site == site and ban.until > now]
+        return sorted(found, key=lambda item: item[1].offset, reverse=True)
+
+    def name_of(self, user_id: str) -> str | None:
+        """The user's display name on their latest comment seen, if any."""
+        return self.names.get(user_id)
 
     def visible_comments_of(self, site: str, author_id: str) -> list[CommentEntry]:
         """The user's visible, undeleted comments on ``site``, oldest post first.
@@ -195,9 +228,10 @@ class Directory:
     def _apply_ban(self, event: UserBanned, offset: int) -> bool:
         who = (event.data.site, event.data.user_id)
         known = self.bans.get(who)
-        if known is not None and known[0] >= offset:
+        if known is not None and known.offset >= offset:
             return False
-        self.bans[who] = (offset, event.data.until)
+        self.bans[who] = BanEntry(offset, event.data.until, event.data.moderator,
+                                  event.data.reason, event.time)
         return True
 
     def _remember(self, event: AnyInputEvent, topic: str, partition: int, offset: int) -> None:
@@ -245,6 +279,7 @@ class Directory:
             return False
         old = current or CommentEntry(data.comment_id, data.article_id, data.site)
         if isinstance(event, CommentPosted):
+            self.names[event.data.author.id] = event.data.author.name
             new = old
             if old.posted_offset is None or offset < old.posted_offset:
                 new = replace(old, author_id=event.data.author.id, posted_offset=offset,

@@ -19,7 +19,8 @@ visible comment and is made once per reader (409 ``already_reported``). A new co
 a moderator (``status: "pending"``) when the :class:`~producers.moderation.ModerationPolicy`
 holds it. A ban that hides comments publishes one ``comment.moderated`` per visible comment of
 the user on the site first (:func:`cascade`), so readers' views change through the events they
-already handle.
+already handle. Only a moderator of a site lists its bans in force (:func:`moderator_of`, then
+:func:`bans_in_force`).
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ from commentfeed.events import (
     site_key,
 )
 from producers.api_models import (
+    ActiveBan,
     ArticlePatch,
     Ban,
+    BanList,
     CommentPatch,
     Moderation,
     NewArticle,
@@ -317,12 +320,17 @@ def report_comment(
     return CommentReported(source=SOURCE, subject=comment.article_id, time=now, data=data)
 
 
-def ban_user(directory: Directory, site: str, ban: Ban, caller: Reader, *,
-             now: datetime) -> UserBanned:
+def moderator_of(caller: Reader, site: str, action: str) -> None:
+    """Refuse (403) a caller who is not a moderator of ``site``."""
     if not caller.is_moderator:
-        raise HttpError(403, "not_moderator", "only moderators may ban users")
+        raise HttpError(403, "not_moderator", f"only moderators may {action}")
     if not caller.moderates(site):
         raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
+
+
+def ban_user(directory: Directory, site: str, ban: Ban, caller: Reader, *,
+             now: datetime) -> UserBanned:
+    moderator_of(caller, site, "ban users")
     if ban.until <= now:
         raise HttpError(409, "ban_in_the_past", "'until' must be later than now")
     if ban.user_id == caller.id:
@@ -335,12 +343,22 @@ def ban_user(directory: Directory, site: str, ban: Ban, caller: Reader, *,
 def lift_ban(directory: Directory, site: str, user_id: str, caller: Reader, *,
              now: datetime) -> UserBanned:
     """A ban that ends now: the latest ``user.banned`` of a user and site is the one that holds."""
-    if not caller.is_moderator:
-        raise HttpError(403, "not_moderator", "only moderators may lift bans")
-    if not caller.moderates(site):
-        raise HttpError(403, "wrong_site", f"the token is for site {caller.site!r}, not {site!r}")
+    moderator_of(caller, site, "lift bans")
     if directory.banned_until(site, user_id, now) is None:
         raise HttpError(409, "not_banned", f"{user_id!r} is not banned on {site!r}")
     data = UserBannedData(user_id=user_id, site=site, until=now, hide_comments=False,
                           moderator=caller.id, reason="ban lifted")
     return UserBanned(source=SOURCE, subject=site_key(site), time=now, data=data)
+
+
+def bans_in_force(directory: Directory, site: str, *, now: datetime, limit: int) -> BanList:
+    """The site's bans that hold at ``now``, the newest ``limit`` decisions first (the caller
+    was checked with :func:`moderator_of`)."""
+    found = directory.bans_in_force(site, now)
+    listed = [
+        ActiveBan(user_id=user_id, name=directory.name_of(user_id), until=ban.until,
+                  reason=ban.reason, moderator=ban.moderator,
+                  moderator_name=directory.name_of(ban.moderator), banned_at=ban.decided_at)
+        for user_id, ban in found[:limit]
+    ]
+    return BanList(site=site, bans=listed, total=len(found), limit=limit)

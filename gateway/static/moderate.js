@@ -1,7 +1,9 @@
 // moderate.js — the demo's moderation desk (moderate.html): logs in as a moderator of the demo
 // site, subscribes `moderation:<site>` and shows the live queue with one-click actions and
 // keyboard shortcuts. Decisions go through the ingest API; the queue changes only through the
-// channel (queue.item / queue.removed), so two moderators see the same queue.
+// channel (queue.item / queue.removed), so two moderators see the same queue. The "Banned" panel
+// lists the site's bans in force (GET /v1/sites/{site}/bans), loaded on open and after each ban
+// or lift made here, each with a "Lift ban" button.
 
 import { CommentFeed } from "./commentfeed.js";
 import { el, formatTime } from "./widgets.js";
@@ -96,6 +98,9 @@ async function main() {
   let selected = null; // comment_id
   let subscribed = null; // the unsubscribe function while logged in as a moderator
   let banTarget = null;
+  let bansLoad = 0; // numbers the list's loads: only the latest one renders
+  let bansFailed = false; // the status line shows a failed load
+  let liftFocus = null; // user id of the row whose "Lift ban" had the focus when pressed
 
   const api = (method, path, body) =>
     callApi(baseUrl, current?.token, method, path, body).catch((err) => {
@@ -162,6 +167,12 @@ async function main() {
       subscribed = null;
       queue = new Map();
       stats = null;
+    }
+    $("bans").hidden = !moderator;
+    if (moderator) loadBans();
+    else {
+      bansLoad += 1; // a load still under way is for the previous login
+      renderBans({ bans: [], total: 0 });
     }
     render();
   }
@@ -321,6 +332,7 @@ async function main() {
       });
       status(`Banned ${item.author.name} for ${$("ban-duration").selectedOptions[0].textContent}.`);
       $("ban-dialog").close();
+      loadBans();
     } catch (err) {
       $("ban-status").textContent = err.message;
     } finally {
@@ -328,11 +340,89 @@ async function main() {
     }
   });
 
+  // -- the bans in force --
+
+  const bansPath = () => `/v1/sites/${encodeURIComponent(config.site)}/bans`;
+
+  function bansStatus(text, failed = false) {
+    $("bans-status").textContent = text;
+    bansFailed = failed;
+  }
+
+  async function loadBans() {
+    const ticket = ++bansLoad;
+    try {
+      const list = await api("GET", bansPath());
+      if (ticket !== bansLoad) return;
+      if (bansFailed) bansStatus("");
+      renderBans(list);
+    } catch (err) {
+      if (ticket === bansLoad) bansStatus(`The list of bans could not be loaded: ${err.message}`, true);
+    }
+  }
+
+  function renderBans(list) {
+    const node = $("ban-list");
+    const rows = [...node.children];
+    // A disabled button may have lost the focus already: the row it was pressed in counts.
+    let focused = rows.findIndex((li) => li.contains(document.activeElement));
+    if (focused < 0 && liftFocus !== null) focused = rows.findIndex((li) => li.dataset.userId === liftFocus);
+    liftFocus = null;
+    const focusedId = focused >= 0 ? rows[focused].dataset.userId : null;
+    node.replaceChildren(...list.bans.map(banRow));
+    node.hidden = list.bans.length === 0;
+    $("bans-empty").hidden = !subscribed || list.bans.length !== 0;
+    const more = list.total - list.bans.length;
+    $("bans-more").hidden = more <= 0;
+    $("bans-more").textContent = more > 0 ? `${more} older ban${more === 1 ? "" : "s"} not shown.` : "";
+    if (focusedId === null) return;
+    // Keep the keyboard where it was: the same row, or the one that took its place.
+    const now = [...node.children];
+    const row = now.find((li) => li.dataset.userId === focusedId) ?? now[Math.min(focused, now.length - 1)];
+    if (row) row.querySelector(".ban-lift").focus();
+    else $("bans-heading").focus();
+  }
+
+  function banRow(ban) {
+    const who = ban.name ?? ban.user_id;
+    const by = ban.moderator === current?.user?.id ? "you" : ban.moderator_name ?? ban.moderator;
+    const lift = el("button", { type: "button", class: "ban-lift", "aria-label": `Lift ban on ${who}`, text: "Lift ban" });
+    lift.addEventListener("click", () => liftBan(ban, lift));
+    return el(
+      "li",
+      { class: "ban-row", "data-user-id": ban.user_id },
+      el("span", { class: "ban-who", text: who }),
+      ban.name ? el("span", { class: "ban-id", text: ban.user_id }) : null,
+      el("span", { class: "ban-meta" }, "until ",
+        el("time", { class: "ban-until", datetime: ban.until, text: formatTime(ban.until) })),
+      el("span", { class: "ban-meta" }, "banned by ", el("span", { class: "ban-by", text: by }), ", ",
+        el("time", { class: "ban-at", datetime: ban.banned_at, text: formatTime(ban.banned_at) })),
+      lift,
+      ban.reason ? el("p", { class: "ban-reason" }, "Reason: ", el("span", { text: ban.reason })) : null,
+    );
+  }
+
+  async function liftBan(ban, button) {
+    const who = ban.name ?? ban.user_id;
+    if (button === document.activeElement) liftFocus = ban.user_id;
+    button.disabled = true;
+    try {
+      await api("DELETE", `${bansPath()}/${encodeURIComponent(ban.user_id)}`);
+      bansStatus(`Lifted the ban on ${who}.`);
+    } catch (err) {
+      bansStatus(`Lifting the ban on ${who} failed: ${err.message}`);
+      button.disabled = false;
+    }
+    await loadBans();
+  }
+
+  $("bans-refresh").addEventListener("click", () => loadBans());
+
   // -- keyboard --
 
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || !subscribed) return;
-    if (event.target.closest?.("input, textarea, select, dialog, [contenteditable]")) return;
+    if (event.target.closest?.("input, textarea, select, dialog, [contenteditable], #bans")) return;
     const ids = [...queue.keys()];
     if (ids.length === 0) return;
     const at = Math.max(0, ids.indexOf(selected));

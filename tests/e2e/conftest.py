@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ROOT = Path(__file__).resolve().parents[2]
+#: Set to 1 (``make screenshots``) to have the browser tests save their screenshots in docs/.
+UPDATE_SCREENSHOTS = "COMMENTFEED_UPDATE_SCREENSHOTS"
 STATIC = ROOT / "gateway" / "static"
 SCRIPTED_SOCKET = Path(__file__).with_name("scripted_socket.js")
 #: An origin that only exists inside the browser: requests to it are answered by page.route.
@@ -76,6 +79,13 @@ def open_page(browser: Browser) -> Iterator[PageFactory]:
     yield factory
     factory.close()
     assert factory.errors == [], f"uncaught JavaScript errors: {factory.errors}"
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: docs/ when COMMENTFEED_UPDATE_SCREENSHOTS=1
+    (``make screenshots``), else the test's own tmp dir, so a test run leaves the clone clean."""
+    return ROOT / "docs" if os.environ.get(UPDATE_SCREENSHOTS) == "1" else tmp_path
 
 
 @pytest.fixture

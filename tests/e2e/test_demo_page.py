@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from playwright.sync_api import Page, Route, expect
 from commentfeed.demo_data import ARTICLES, LEAD_ARTICLE_ID, SECTIONS, SITE, demo_events
 from commentfeed.events import ArticlePublished, CommentPosted
 from producers.demo_site import front_page_order
-from tests.e2e.conftest import ROOT, PageFactory
+from tests.e2e.conftest import PageFactory
 from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
@@ -28,8 +29,6 @@ pytestmark = [
                        reason=f"the stack is incomplete in this tree: {missing_services()}"),
 ]
 
-SCREENSHOT = ROOT / "docs" / "demo-page.png"
-FRONT_SCREENSHOT = ROOT / "docs" / "demo-front-page.png"
 LEAD_TITLE = next(e.data.title for e in demo_events()
                   if isinstance(e, ArticlePublished) and e.data.article_id == LEAD_ARTICLE_ID)
 DEMO_COMMENTS = [e.data for e in demo_events() if isinstance(e, CommentPosted)]
@@ -62,7 +61,7 @@ def log_in(page: Page, name: str, role: str = "reader") -> None:
 
 
 def test_the_page_shows_the_demo_thread_count_and_sidebar(
-    stack: StackProcesses, open_page: PageFactory,
+    stack: StackProcesses, open_page: PageFactory, screenshot_dir: Path,
 ) -> None:
     page = open_article(open_page, stack)
     expect(page.locator("#comments-heading")).to_have_text(f"4 Comments on “{LEAD_TITLE}”")
@@ -90,8 +89,9 @@ def test_the_page_shows_the_demo_thread_count_and_sidebar(
 
     expect(page.locator("#login-required")).to_have_text("You must be logged in to post a comment.")
     expect(page.locator("#comment-form")).to_be_hidden()
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshot_dir / "demo-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
 
 
 def open_listing(open_page: PageFactory, url: str) -> Page:
@@ -107,7 +107,7 @@ def teaser_count(page: Page, article_id: str) -> int:
 
 
 def test_the_front_page_lists_every_article_with_a_live_count(
-    stack: StackProcesses, open_page: PageFactory,
+    stack: StackProcesses, open_page: PageFactory, screenshot_dir: Path,
 ) -> None:
     page = open_listing(open_page, stack.front_url)
     expect(page.locator("#listing-title")).to_have_text("Latest news")
@@ -127,8 +127,9 @@ def test_the_front_page_lists_every_article_with_a_live_count(
         expect(teaser.locator(".teaser-count")).to_have_text(f"{count} {noun}")
         expect(teaser.locator(".teaser-count")).to_have_attribute("data-count", str(count))
     expect(page.locator("#recent li")).to_have_count(5)
-    page.screenshot(path=str(FRONT_SCREENSHOT), full_page=True)
-    assert FRONT_SCREENSHOT.stat().st_size > 10_000
+    shot = screenshot_dir / "demo-front-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
 
     # A comment on a non-lead article changes its count on the open front page, live.
     other = next(a for a in ARTICLES if a.article_id != LEAD_ARTICLE_ID)

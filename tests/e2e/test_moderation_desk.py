@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,7 @@ from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
 
 from commentfeed.demo_data import LEAD_ARTICLE_ID, SITE
-from tests.e2e.conftest import ROOT, PageFactory
+from tests.e2e.conftest import PageFactory
 from tests.e2e.stack import StackProcesses, demo_stack, missing_services
 
 pytestmark = [
@@ -31,7 +33,6 @@ pytestmark = [
 
 PREMODERATED = "tram-line-extension"
 THRESHOLD = 2
-SCREENSHOT = ROOT / "docs" / "moderator-desk.png"
 #: Generous for a shared 2-core machine; the "within a second" figure is measured separately.
 LIVE_MS = 15_000
 
@@ -307,8 +308,117 @@ def test_a_ban_refuses_the_users_posts_and_hides_their_comments_live(
         f"Not posted: you are banned from writing on '{SITE}' until", timeout=LIVE_MS)
     expect(troll.locator("#comment-body")).to_have_value("Am I still here?")
 
+    # The desk's Banned panel lists the ban (reloaded after the ban), as does a desk opened now.
+    troll_id = session["user"]["id"]
+    row = desk.locator(f"#ban-list .ban-row[data-user-id='{troll_id}']")
+    expect(row).to_have_count(1, timeout=LIVE_MS)
+    expect(row.locator(".ban-who")).to_have_text("Troll")  # the name from their comment
+    expect(row.locator(".ban-reason")).to_have_text("Reason: repeated abuse")
+    expect(row.locator(".ban-by")).to_have_text("you")
+    until = datetime.fromisoformat(str(row.locator(".ban-until").get_attribute("datetime")))
+    assert abs(until - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=10), until
+    later_desk = open_desk(open_page, stack, name="Later")
+    moderator_id = desk.evaluate("JSON.parse(sessionStorage.getItem('commentfeed.session'))"
+                                 ".user.id")
+    later_row = later_desk.locator(f"#ban-list .ban-row[data-user-id='{troll_id}']")
+    expect(later_row.locator(".ban-by")).to_have_text(moderator_id, timeout=LIVE_MS)
 
-def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory) -> None:
+    # Lift it from the keyboard: the row goes, the focus stays in the panel, and the user may
+    # post again.
+    row.locator(".ban-lift").focus()
+    desk.keyboard.press("Enter")
+    expect(row).to_have_count(0, timeout=LIVE_MS)
+    expect(desk.locator("#bans-status")).to_have_text("Lifted the ban on Troll.")
+    assert desk.evaluate("document.getElementById('bans').contains(document.activeElement)")
+    post(troll, "Back, and civil this time.")
+    expect(troll.locator("#post-status")).to_have_text("Posted.", timeout=LIVE_MS)
+    expect(reader.locator("#thread .cf-new")).to_be_visible(timeout=LIVE_MS)
+    # The other desk's list is as loaded until it reloads: then the row is gone there too.
+    expect(later_row).to_have_count(1)
+    later_desk.locator("#bans-refresh").click()
+    expect(later_row).to_have_count(0, timeout=LIVE_MS)
+
+
+def thread_order(page: Page) -> list[list[str]]:
+    """Each thread level's comment ids in the page's order, depth first."""
+    order: list[list[str]] = page.evaluate("""() => [...document.querySelectorAll(
+        "#thread .cf-comments, #thread .cf-replies")].map((list) => [...list.children]
+        .filter((li) => li.matches(".cf-comment")).map((li) => li.dataset.commentId))""")
+    return order
+
+
+def test_a_restored_comment_goes_back_to_its_place_live_as_after_a_reload(
+    stack: StackProcesses, open_page: PageFactory,
+) -> None:
+    """Three comments and three replies to the first; the middle one of each is hidden and
+    restored. Live (oldest first, and newest first on a second page) each lands where the
+    snapshot after a reload puts it: the widget orders by posted_at, which the restoring
+    comment.added carries, as it orders a snapshot."""
+    article = "night-market-returns"
+    oldest = open_article(open_page, stack, article)
+    newest = open_article(open_page, stack, article)
+    newest.locator("#thread .cf-sort button[data-sort=newest]").click()
+    before = shown_count(oldest)
+    top = [stack.post_comment(stack.login(f"Writer {n}"), article, f"Top {n} of three")
+           ["comment_id"] for n in range(3)]
+    replies = [stack.post_comment(stack.login(f"Replier {n}"), article, f"Reply {n} of three",
+                                  parent_id=top[0])["comment_id"] for n in range(3)]
+    for page in (oldest, newest):
+        expect(page.locator("#thread .cf-new")).to_have_text("6 new comments", timeout=LIVE_MS)
+        page.locator("#thread .cf-new").click()
+        for comment_id in top + replies:
+            expect(page.locator(f"#comment-{comment_id}")).to_have_count(1)
+    placed = {"oldest": thread_order(oldest), "newest": thread_order(newest)}
+    # Sanity: the three top-level comments in posting order (oldest first), reversed under
+    # Newest; replies oldest first under both.
+    for sort, page_order in placed.items():
+        levels = {tuple(level) for level in page_order}
+        assert tuple(i for i in page_order[0] if i in top) == tuple(
+            top if sort == "oldest" else top[::-1]), sort
+        assert tuple(replies) in levels, sort
+
+    moderator = {"Authorization": f"Bearer {stack.login('Moe', 'moderator')}"}
+
+    def moderate(comment_id: str, action: str) -> None:
+        answer = httpx.post(f"{stack.ingest_url}/v1/comments/{comment_id}/moderation",
+                            json={"action": action}, headers=moderator, timeout=10)
+        assert answer.status_code == 202, answer.text
+
+    middle = [top[1], replies[1]]
+    for comment_id in middle:
+        moderate(comment_id, "hide")
+    for page in (oldest, newest):
+        for comment_id in middle:
+            expect(page.locator(f"#comment-{comment_id}")).to_have_count(0, timeout=LIVE_MS)
+    for comment_id in middle:
+        moderate(comment_id, "approve")
+    for page in (oldest, newest):
+        # Others' comments: restored ones wait behind the button like new ones.
+        expect(page.locator("#thread .cf-new")).to_have_text("2 new comments", timeout=LIVE_MS)
+        page.locator("#thread .cf-new").click()
+        for comment_id in middle:
+            expect(page.locator(f"#comment-{comment_id}")).to_have_count(1)
+    live = {"oldest": thread_order(oldest), "newest": thread_order(newest)}
+    assert live == placed
+    wait_count(stack, article, before + 6)
+    # The gateway's hot snapshot (what a reload gets while readers keep the channel hot) lists
+    # them in the thread's order too, as the streams' cold one does.
+    with connect(f"ws://127.0.0.1:{stack.ports['gateway']}/ws", open_timeout=10) as ws:
+        ws.send(json.dumps({"op": "subscribe", "channel": f"article:{article}", "id": 1}))
+        answer = json.loads(ws.recv(timeout=10))
+        while answer.get("op") != "subscribed":
+            answer = json.loads(ws.recv(timeout=10))
+    listed = [c["comment_id"] for c in answer["snapshot"]["comments"]]
+    assert [i for i in listed if i in top + replies] == top + replies
+    for sort, page in (("oldest", oldest), ("newest", newest)):
+        page.reload()
+        expect(page.locator("#thread .cf-loading")).to_be_hidden(timeout=LIVE_MS)
+        expect(page.locator(f"#comment-{top[1]}")).to_have_count(1)
+        assert thread_order(page) == live[sort], sort
+
+
+def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory,
+                             screenshot_dir: Path) -> None:
     desk = open_desk(open_page, stack, name="Desk editor")
     for name, body in [("Lena", "I think the new tram timetable ignores the night shift."),
                        ("Omar", "Pre-moderated: does the extension reach the hospital?")]:
@@ -316,6 +426,22 @@ def test_the_desk_screenshot(stack: StackProcesses, open_page: PageFactory) -> N
         expect(queue_item(desk, body)).to_have_count(1, timeout=LIVE_MS)
     # Decisions of the earlier tests: the snapshot's median time from post to decision.
     expect(desk.locator("#stat-median")).not_to_have_text("—")
+    # One ban in the Banned panel: made through the API, shown after a Refresh.
+    login = httpx.post(f"{stack.ingest_url}/v1/demo/login", json={"name": "Watch Seller"},
+                       timeout=10)
+    assert login.status_code == 200, login.text
+    author_id = login.json()["user"]["id"]
+    stack.post_comment(login.json()["token"], LEAD_ARTICLE_ID, "Cheap watches, see my profile")
+    mine = desk.evaluate("JSON.parse(sessionStorage.getItem('commentfeed.session')).token")
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    answer = httpx.post(f"{stack.ingest_url}/v1/sites/{SITE}/bans",
+                        json={"user_id": author_id, "until": until, "reason": "advertising"},
+                        headers={"Authorization": f"Bearer {mine}"}, timeout=10)
+    assert answer.status_code == 202, answer.text
+    desk.locator("#bans-refresh").click()
+    expect(desk.locator(f"#ban-list .ban-row[data-user-id='{author_id}'] .ban-who")).to_have_text(
+        "Watch Seller", timeout=LIVE_MS)
     desk.locator("#queue .queue-item").first.focus()
-    desk.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshot_dir / "moderator-desk.png"
+    desk.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000

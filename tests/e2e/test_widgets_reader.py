@@ -9,13 +9,14 @@ real demo page and the real widget modules.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Route, expect
 
 from commentfeed.demo_data import LEAD_ARTICLE_ID
-from tests.e2e.conftest import ROOT, TEST_ORIGIN, PageFactory, make_scripted
+from tests.e2e.conftest import TEST_ORIGIN, PageFactory, make_scripted
 from tests.e2e.scripted import (
     comment,
     demo_snapshot,
@@ -28,8 +29,6 @@ from tests.e2e.scripted import (
 pytestmark = pytest.mark.e2e
 
 WIDGETS_CSS = f"{TEST_ORIGIN}/widgets.css"
-LIGHT_SHOT = ROOT / "docs" / "widgets-light.png"
-DARK_SHOT = ROOT / "docs" / "widgets-dark.png"
 LOGGED_IN = """sessionStorage.setItem("commentfeed.session", JSON.stringify(
     {token: "t", user: {id: "%s", name: "%s", role: "reader"}}));"""
 
@@ -680,9 +679,9 @@ def test_a_placeholder_without_replies_is_not_shown(scripted_page: Page) -> None
 # -- screenshots --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("scheme", "path"), [("light", LIGHT_SHOT), ("dark", DARK_SHOT)])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_screenshot_of_the_article_page_in_each_theme(
-    open_page: PageFactory, scheme: str, path: Any,
+    open_page: PageFactory, scheme: str, screenshot_dir: Path,
 ) -> None:
     page = make_scripted(open_page(color_scheme=scheme))
     accept_api_calls(page)
@@ -699,5 +698,6 @@ def test_screenshot_of_the_article_page_in_each_theme(
     dark = scheme == "dark"
     expect(page.locator("#thread .cf-thread")).to_have_css(
         "background-color", DARK_BG if dark else LIGHT_BG)
+    path = screenshot_dir / f"widgets-{scheme}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000

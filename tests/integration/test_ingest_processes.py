@@ -268,9 +268,22 @@ async def test_a_ban_and_a_report_through_one_process_bind_the_other(
         r = await client.post(f"{two.base_url}/v1/articles/a1/comments",
                               json={"body": "Fine."}, headers=bob)
         assert r.status_code == 202, r.text
+        # The desk's list, through the other process at once: the ban, with Ann's name from
+        # her comment; lifted through that process, it is gone from the first one's list.
+        bans = f"/v1/sites/{kafka_settings.default_site}/bans"
+        r = await client.get(f"{two.base_url}{bans}", headers=moderator)
+        assert r.status_code == 200, r.text
+        assert [(b["user_id"], b["name"], b["until"], b["moderator"])
+                for b in r.json()["bans"]] == [
+            ("u-ann", "Ann", until.replace("+00:00", "Z"), "u-mod")]
+        r = await client.delete(f"{two.base_url}{bans}/u-ann", headers=moderator)
+        assert r.status_code == 202, r.text
+        r = await client.get(f"{one.base_url}{bans}", headers=moderator)
+        assert (r.status_code, r.json()["bans"], r.json()["total"]) == (200, [], 0)
     stored = await read_topic(kafka_settings, Topic.COMMENTS)
     facts = sorted((s.key, s.offset, s.event.type) for s in stored
                    if s.event.type != "comment.posted")
     assert [(key, kind) for key, _, kind in facts] == [
         ("a1", "comment.reported"), ("a1", "comment.moderated"),
+        (f"site:{kafka_settings.default_site}", "user.banned"),
         (f"site:{kafka_settings.default_site}", "user.banned")]

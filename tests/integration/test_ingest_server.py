@@ -160,7 +160,8 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(server: 
         "DELETE /v1/comments/{comment_id}", "POST /v1/comments/{comment_id}/vote",
         "POST /v1/comments/{comment_id}/moderation", "POST /v1/demo/login",
         "POST /v1/comments/{comment_id}/reports", "POST /v1/sites/{site}/bans",
-        "DELETE /v1/sites/{site}/bans/{user_id}", "GET /v1/articles/{article_id}/votes/mine",
+        "DELETE /v1/sites/{site}/bans/{user_id}", "GET /v1/sites/{site}/bans",
+        "GET /v1/articles/{article_id}/votes/mine",
         "GET /healthz", "GET /readyz", "GET /config.json", "GET /site/articles.json",
     ])
     # The fuzzing got past validation into accepted writes, not only refusals.

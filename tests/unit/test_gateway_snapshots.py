@@ -30,14 +30,38 @@ def ids(state: dict[str, Any] | None) -> list[str]:
     return [c["comment_id"] for c in state["comments"]]
 
 
-def test_added_comments_are_appended_in_update_order() -> None:
-    state: dict[str, Any] | None = article(comment("a", 1), comment("b", 2))
+def test_a_new_comment_is_last_and_a_returning_one_goes_back_to_its_place() -> None:
+    state: dict[str, Any] | None = article(comment("a", 1), comment("b", 2), comment("d", 4))
+    assert state is not None
+    state = fold("article", state, upd("comment.added", comment("e", 5)), 50)
+    assert ids(state) == ["a", "b", "d", "e"]
+    # Restored or approved after waiting: where the cold snapshot (and the widget) lists it.
     assert state is not None
     state = fold("article", state, upd("comment.added", comment("c", 3)), 50)
+    assert ids(state) == ["a", "b", "c", "d", "e"]
+    # Same time: the id decides, as in widgets.js.
     assert state is not None
-    # An approved comment posted earlier: where a live client puts it too, at the end.
+    state = fold("article", state, upd("comment.added", comment("bb", 2)), 50)
+    assert ids(state) == ["a", "b", "bb", "c", "d", "e"]
+    # Before every listed comment, with nothing older: first.
+    assert state is not None
     state = fold("article", state, upd("comment.added", comment("x", 0)), 50)
-    assert ids(state) == ["a", "b", "c", "x"]
+    assert ids(state) == ["x", "a", "b", "bb", "c", "d", "e"]
+
+
+def test_a_returning_comment_before_the_listed_ones_needs_a_fresh_snapshot_if_older_exist(
+) -> None:
+    # Its place may be in the older pages or just after them: only the streams know.
+    state = article(comment("b", 2), comment("c", 3), cursor="opaque")
+    assert fold("article", state, upd("comment.added", comment("a", 1)), 50) is None
+    state = article(comment("b", 2), cursor="opaque")
+    assert ids(fold("article", state, upd("comment.added", comment("d", 4)), 50)) == ["b", "d"]
+
+
+def test_a_comment_without_a_readable_time_makes_the_snapshot_unusable() -> None:
+    state = article(comment("a", 1))
+    assert fold("article", state, upd("comment.added", comment("b", 2, posted_at="soon")),
+                50) is None
 
 
 def test_a_comment_added_again_is_replaced_in_place() -> None:

@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from commentfeed.events import CommentModerated, CommentPosted, CommentReported, UserBanned
+from commentfeed.events import (
+    CommentModerated,
+    CommentPosted,
+    CommentReported,
+    UserBanned,
+    UserBannedData,
+)
 from commentfeed.topics import Topic
+from producers.directory import Directory
 from producers.moderation import BANNED_WORD, PREMODERATED, ModerationPolicy
 from tests.ingest_client import ANN, BOB, MOD, bearer, token
 from tests.unit.ingest_support import Api, ingest_settings, start_api, unchanged
@@ -173,6 +180,101 @@ async def test_only_a_moderator_of_the_site_bans_and_only_into_the_future(
     body = await unchanged(api, lambda: ban(api, fields.pop("user_id", "u-ann"), who, **fields),
                            status)
     assert body["code"] == code
+
+
+# -- the list of bans ----------------------------------------------------------------------------
+
+async def listed(api: Api, who: dict[str, str] = MOD) -> Any:
+    r = await api.client.get("/v1/sites/demo/bans", headers=who)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_the_list_shows_bans_in_force_newest_first_with_names_reasons_and_moderator(
+        api: Api) -> None:
+    await api.article("a1")
+    await api.comment(ANN)  # her name is known from her comment; Bob never commented
+    await api.comment(MOD)
+    ann_until, bob_until = later(hours=3), later(days=2)
+    r = await api.client.post("/v1/sites/demo/bans", headers=MOD,
+                              json={"user_id": "u-ann", "until": ann_until, "reason": "spam"})
+    assert r.status_code == 202, r.text
+    ann_ban = (await api.last(Topic.COMMENTS)).event
+    assert (await ban(api, "u-bob", until=bob_until)).status_code == 202
+    bob_ban = (await api.last(Topic.COMMENTS)).event
+    assert isinstance(ann_ban, UserBanned)
+    assert isinstance(bob_ban, UserBanned)
+    assert await listed(api) == {"site": "demo", "total": 2, "limit": 200, "bans": [
+        {"user_id": "u-bob", "name": None, "until": _iso(bob_until), "reason": None,
+         "moderator": "u-mod", "moderator_name": "Mia", "banned_at": _iso(bob_ban.time)},
+        {"user_id": "u-ann", "name": "Ann", "until": _iso(ann_until), "reason": "spam",
+         "moderator": "u-mod", "moderator_name": "Mia", "banned_at": _iso(ann_ban.time)},
+    ]}
+    # A lifted ban leaves the list; a new ban of the same user is the newest again.
+    assert (await api.client.delete("/v1/sites/demo/bans/u-bob", headers=MOD)).status_code == 202
+    assert [b["user_id"] for b in (await listed(api))["bans"]] == ["u-ann"]
+    assert (await ban(api, "u-bob")).status_code == 202
+    answer = await listed(api)
+    assert [b["user_id"] for b in answer["bans"]] == ["u-bob", "u-ann"]
+    assert answer["total"] == 2
+
+
+def _iso(value: str | datetime) -> str:
+    """A time as the API writes it (pydantic's ISO 8601, UTC as ``Z``)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def test_the_list_holds_the_newest_200_and_counts_them_all() -> None:
+    async with start_api(rate_per_s=1000.0, burst=1000) as api:
+        for n in range(203):
+            assert (await ban(api, f"u-{n:03d}")).status_code == 202
+        answer = await listed(api)
+    assert (answer["total"], answer["limit"], len(answer["bans"])) == (203, 200, 200)
+    assert [b["user_id"] for b in answer["bans"]] == [f"u-{n:03d}" for n in range(202, 2, -1)]
+
+
+def test_the_directory_lists_a_sites_bans_that_hold_now_whatever_the_fold_order() -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+    def banned(user_id: str, site: str, until: datetime) -> UserBanned:
+        return UserBanned(subject=f"site:{site}", time=now, data=UserBannedData(
+            user_id=user_id, site=site, until=until, moderator="u-mod"))
+
+    records = [(banned("u-ann", "demo", now + timedelta(hours=1)), 3),
+               (banned("u-ann", "demo", now), 7),  # lifted later in the log
+               (banned("u-bob", "demo", now + timedelta(minutes=1)), 5),
+               (banned("u-cy", "demo", now - timedelta(minutes=1)), 9),  # over already
+               (banned("u-dee", "news", now + timedelta(hours=1)), 11)]  # another site
+    for order in (records, records[::-1]):
+        directory = Directory()
+        for event, offset in order:
+            directory.apply(event, offset)
+        assert [(user, ban.offset) for user, ban in directory.bans_in_force("demo", now)] == [
+            ("u-bob", 5)]
+        assert directory.bans_in_force("demo", now + timedelta(minutes=2)) == []
+        assert [user for user, _ in directory.bans_in_force("news", now)] == ["u-dee"]
+
+
+@pytest.mark.parametrize(("who", "status", "code"), [
+    ({}, 401, "missing_token"),
+    (ANN, 403, "not_moderator"),
+    (OTHER_MOD, 403, "wrong_site"),
+])
+async def test_only_a_moderator_of_the_site_lists_its_bans(
+        api: Api, who: dict[str, str], status: int, code: str) -> None:
+    assert (await ban(api, "u-ann")).status_code == 202
+    body = await unchanged(api, lambda: api.client.get("/v1/sites/demo/bans", headers=who),
+                           status)
+    assert body["code"] == code
+    assert "u-ann" not in str(body)
+
+
+async def test_the_list_waits_for_the_directory() -> None:
+    async with start_api(catch_up=False) as api:
+        r = await api.client.get("/v1/sites/demo/bans", headers=MOD)
+        assert (r.status_code, r.json()["code"], r.headers["Retry-After"]) == (
+            503, "not_ready", "1")
 
 
 # -- pre-moderation and banned words -----------------------------------------------------------

@@ -534,7 +534,18 @@ def test_a_restored_comment_replaces_its_placeholder() -> None:
     _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
     assert [(c["comment_id"], c.get("removed")) for c in snap["comments"]] == [
         ("p", None), ("r", None)]
-    assert_cold_equals_live(sim)
+    assert_cold_equals_live(sim, ordered=True)
+
+
+def test_a_restored_comment_is_in_its_place_live_as_cold() -> None:
+    sim = run([published("a1"), posted("a1", "x"), posted("a1", "y", minute=1),
+               posted("a1", "z", minute=2), moderated("a1", "y", "hidden", "m1"),
+               moderated("a1", "y", "visible", "m2"), posted("a1", "w", minute=3),
+               posted("a1", "v", status="pending", minute=4), posted("a1", "u", minute=5),
+               moderated("a1", "v", "visible", "m3")])
+    _, _, snap = queries.article_snapshot("a1", sim.store.get, limit=50, namespace=NS)
+    assert [c["comment_id"] for c in snap["comments"]] == ["x", "y", "z", "w", "v", "u"]
+    assert_cold_equals_live(sim, ordered=True)
 
 
 def test_a_voters_votes_in_an_article_are_kept_for_votes_mine() -> None:
@@ -840,7 +851,7 @@ def test_threads_with_removals_snapshot_cold_as_they_were_built_live(
 ) -> None:
     events = build(ops)
     sim = run(events)
-    assert_cold_equals_live(sim)
+    assert_cold_equals_live(sim, ordered=True)  # posts are stamped in log order here
     assert_matches(sim.store, recount(events))
     assert_best_is_exact(sim.store, "a1")
 
@@ -877,14 +888,16 @@ def live_threads(updates: list[ChannelUpdate]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def assert_cold_equals_live(sim: Sim) -> None:
-    """A cold snapshot lists what a live client lists, placeholders included. Live, a comment
-    that comes back (approved, restored) joins the end; cold, it is in its place: so compared
-    as comment id -> item."""
+def assert_cold_equals_live(sim: Sim, *, ordered: bool = False) -> None:
+    """A cold snapshot lists what a live client lists, placeholders included. Cold lists in
+    log order; live, a comment that comes back (approved, restored) goes back by ``posted_at``,
+    so the order is compared too (``ordered``) when posts were stamped in log order."""
     for aid, live in live_threads(sim.updates()).items():
         _, _, cold = queries.article_snapshot(aid, sim.store.get, limit=100, namespace=NS)
         assert {c["comment_id"]: c for c in cold["comments"]} == {
             c["comment_id"]: c for c in live["comments"]}, aid
+        if ordered:
+            assert cold["comments"] == live["comments"], aid
 
 
 def cut(items: list[Any], sizes: list[int]) -> list[list[Any]]:
