@@ -9,6 +9,7 @@ import signal
 import click
 import uvloop
 
+from commentfeed.gc_tuning import tune_gc
 from commentfeed.settings import Settings
 from gateway import lograte
 from gateway.limits import connection_room, raise_open_files_limit
@@ -62,6 +63,7 @@ def gateway(host: str | None, port: int | None) -> None:
         overrides["gateway_port"] = port
     if overrides:
         settings = settings.model_copy(update=overrides)
+    tune_gc()
     # uvloop: the fan-out loop's own scheduling and socket writes cost a third less CPU.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run(settings, GatewaySettings()))

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from commentfeed.errors import BrokerError
+from commentfeed.gc_tuning import tune_gc
 from commentfeed.kafka import ensure_topics
 from commentfeed.settings import Settings
 
@@ -81,6 +82,7 @@ def worker() -> None:
     # At WARNING and above Faust would draw a terminal spinner and, for it, set the root logger
     # to DEBUG: every debug call of aiokafka and Faust then built a log record (a few % of CPU).
     runner.spinner = None
+    tune_gc()
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:
