@@ -38,12 +38,23 @@ class _SiteList:
     """Entries newest first: ``[sort key, entry id, version, live, item or None]``.
 
     The sort key is the posting time in fixed-width microseconds plus the entry id, so plain
-    string order is time order and ties break the same way on every worker.
+    string order is time order and ties break the same way on every worker. ``ids`` and
+    ``live`` follow ``entries``: most facts are new comments, which then cost no walk of the
+    list to be looked for or to learn whether it is full.
     """
 
     entries: list[list[Any]] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    live: int = 0
+
+    @classmethod
+    def of(cls, entries: Sequence[Sequence[Any]]) -> _SiteList:
+        rows = [list(e) for e in entries]
+        return cls(rows, {e[1] for e in rows}, sum(1 for e in rows if e[3]))
 
     def find(self, entry: str) -> int:
+        if entry not in self.ids:
+            return -1
         for i, e in enumerate(self.entries):
             if e[1] == entry:
                 return i
@@ -53,12 +64,24 @@ class _SiteList:
         return [(e[1], e[2]) for e in self.entries if e[3]][:n]
 
     def full_and_older(self, sort: str) -> bool:
-        live = sum(1 for e in self.entries if e[3])
-        return live >= KEEP_RECENT and sort < self.entries[-1][0]
+        return self.live >= KEEP_RECENT and sort < self.entries[-1][0]
 
     def insert(self, row: list[Any]) -> None:
-        at = next((i for i, e in enumerate(self.entries) if e[0] < row[0]), len(self.entries))
-        self.entries.insert(at, row)
+        entries = self.entries
+        if not entries or entries[-1][0] >= row[0]:
+            at = len(entries)  # older than every entry (or none yet)
+        elif entries[0][0] < row[0]:
+            at = 0  # the newest: the usual case
+        else:
+            at = next(i for i, e in enumerate(entries) if e[0] < row[0])
+        entries.insert(at, row)
+        self.ids.add(row[1])
+        self.live += 1 if row[3] else 0
+
+    def remove(self, at: int) -> None:
+        row = self.entries.pop(at)
+        self.ids.discard(row[1])
+        self.live -= 1 if row[3] else 0
 
     def prune(self) -> None:
         """Drop entries past the newest ``KEEP_RECENT`` live ones (and surplus tombstones)."""
@@ -72,7 +95,10 @@ class _SiteList:
             elif live < KEEP_RECENT and tombs < KEEP_TOMBSTONES:
                 kept.append(e)
                 tombs += 1
-        self.entries = kept
+        if len(kept) != len(self.entries):
+            self.entries = kept
+            self.ids = {e[1] for e in kept}
+        self.live = live
 
 
 def sort_key(posted_at: str, entry: str) -> str:
@@ -127,7 +153,7 @@ def fold_facts(batches: Sequence[tuple[Sequence[Mapping[str, Any]], Position]], 
     if not fresh:
         return SiteOutcome(None, emits, replayed)
     s: SiteRecord = dict(stored) if stored is not None else new_site(site, namespace)  # type: ignore[assignment]
-    lst = _SiteList([list(e) for e in s["entries"]])
+    lst = _SiteList.of(s["entries"])
     before = lst.top(SERVE_RECENT)
     for facts, _pos in fresh:
         for fact in facts:
@@ -149,7 +175,7 @@ def _apply(lst: _SiteList, fact: Mapping[str, Any]) -> None:
     if at >= 0 and lst.entries[at][2] >= version:
         return
     if at >= 0:
-        del lst.entries[at]
+        lst.remove(at)
     elif lst.full_and_older(sort):
         return
     item: RecentItem | None = None
