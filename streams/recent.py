@@ -92,12 +92,13 @@ class _SiteList:
                 if live < KEEP_RECENT:
                     kept.append(e)
                     live += 1
+                    continue
             elif live < KEEP_RECENT and tombs < KEEP_TOMBSTONES:
                 kept.append(e)
                 tombs += 1
-        if len(kept) != len(self.entries):
-            self.entries = kept
-            self.ids = {e[1] for e in kept}
+                continue
+            self.ids.discard(e[1])
+        self.entries = kept
         self.live = live
 
 
