@@ -1,6 +1,6 @@
 """The replay-safe transaction of one fetched batch: read each key once, write it once.
 
-Exactly right after a crash (DESIGN.md): Faust writes each key's changelog record on its own
+Exactly right after a crash (DESIGN.md): the worker writes each key's changelog record on its own
 and commits input offsets later, so after ``kill -9`` a batch may be partly written and its
 events are then processed again, possibly cut into batches differently. What makes the replay
 exact:
