@@ -27,7 +27,7 @@ class RecordTable:
     Records read are kept decoded (up to ``cache`` keys, oldest dropped first) beside the bytes
     they came from, and served again while the table still holds those bytes: the hot records
     (an article, its best index, the batch marks) are read by every batch, and decoding them
-    was about a fifth of the worker's pure per-event cost. Callers never change a record they
+    was 7% of the worker's samples. Callers never change a record they
     read in place (the fold copies what it changes; its property tests share stored records
     the same way), so one decoded object can be handed out many times.
     """
